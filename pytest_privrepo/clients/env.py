@@ -1,0 +1,416 @@
+"""An isolated process environment for running real packaging clients.
+
+Why this exists: CI machines (and developer laptops) export variables and keep config files
+that silently change what pip, uv, Poetry, twine ... do. ``REQUESTS_CA_BUNDLE`` overrides
+``pip --cert``; ``PIP_FIND_LINKS`` and a user ``pip.conf`` add indexes a test never asked
+for; a real keyring can pop up a prompt or leak a developer's token. A test that drives a
+client must see *only* what the test configured, so :class:`ClientEnv` builds every client
+environment from scratch:
+
+* ``HOME``, the XDG directories, caches, ``NETRC`` and ``TMPDIR`` all point inside one
+  root directory (normally a pytest ``tmp_path``), so nothing is read from or written to the
+  real home directory;
+* every inherited variable that configures a packaging client, a CA bundle or a proxy is
+  removed (see :data:`REMOVED_VARIABLES` and :data:`REMOVED_PREFIXES`);
+* config-file discovery is switched off where the client allows it (``PIP_CONFIG_FILE`` =
+  :data:`os.devnull`, ``UV_NO_CONFIG=1``) and the keyring is the failing backend.
+
+Tests then add exactly what they need with :meth:`ClientEnv.set` or per call with
+``run(..., extra_env=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pytest_privrepo.clients.result import CommandResult, format_command_failure
+from pytest_privrepo.errors import ClientError, ConfigError
+
+__all__ = [
+    "ClientEnv",
+    "REMOVED_VARIABLES",
+    "REMOVED_PREFIXES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_KEYRING_BACKEND",
+]
+
+#: Seconds a client command may run before it is killed. Generous, because a cold uv or
+#: Poetry start on a loaded CI worker can take several seconds, but finite, because a client
+#: waiting on a prompt or a dead socket must fail the test instead of hanging the session.
+DEFAULT_TIMEOUT: float = 180.0
+
+#: ``keyring.backends.fail.Keyring`` raises on every call: a client that reaches for the
+#: keyring fails loudly instead of reading or writing the developer's real secrets. Poetry
+#: also treats it as "no keyring" and falls back to its own auth.toml.
+DEFAULT_KEYRING_BACKEND = "keyring.backends.fail.Keyring"
+
+#: Inherited variables that are always dropped (compared case-sensitively, and also in
+#: lower case for the proxy family, which clients read in both spellings).
+REMOVED_VARIABLES: frozenset[str] = frozenset(
+    {
+        # Trust roots. requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override an explicit
+        # session verify (pip --cert, twine --cert, Poetry certificates); OpenSSL and uv read
+        # SSL_CERT_FILE / SSL_CERT_DIR; pip's truststore uses OpenSSL's default paths.
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "SSL_CLIENT_CERT",
+        # Proxies: a test talks to 127.0.0.1; a corporate proxy must never see that traffic.
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        # Interpreter environment: these make a client import the wrong code or skip its venv.
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PYTHONSTARTUP",
+        "PYTHONEXECUTABLE",
+        "__PYVENV_LAUNCHER__",
+        # Config and credential files that we set ourselves.
+        "NETRC",
+        "XDG_CONFIG_DIRS",
+        "XDG_DATA_DIRS",
+        "XDG_RUNTIME_DIR",
+        "XDG_STATE_HOME",
+        # Runtime flags that change clients' output, timeouts or interactivity.
+        "CI",
+        "HTTP_TIMEOUT",  # uv's legacy name for UV_HTTP_TIMEOUT
+        "RUST_LOG",  # uv would log to stderr and bury its real output
+    }
+)
+
+#: Inherited variables starting with any of these prefixes are dropped: they configure a
+#: packaging client, the keyring, or point at an activated environment.
+REMOVED_PREFIXES: tuple[str, ...] = (
+    "PIP_",
+    "UV_",
+    "POETRY_",
+    "PDM_",
+    "TWINE_",
+    "HATCH_",
+    "FLIT_",
+    "PYTHON_KEYRING",
+    "KEYRING_",
+    "VIRTUAL_ENV",
+    "CONDA_",
+)
+
+_NO_PROXY = "localhost,127.0.0.1,::1"
+
+
+def _is_removed(name: str) -> bool:
+    upper = name.upper()
+    if name in REMOVED_VARIABLES or upper.endswith("_PROXY"):
+        return True
+    return upper.startswith(REMOVED_PREFIXES)
+
+
+def _text(value: str | os.PathLike[str]) -> str:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str):
+        return value
+    raise ConfigError(f"environment values must be str or os.PathLike, got {value!r}")
+
+
+class ClientEnv:
+    """A hermetic environment (variables + private directories) for client subprocesses.
+
+    ``root`` is created if needed and is the only place the clients may write to: it holds
+    ``home/``, ``xdg-config/``, ``xdg-cache/``, ``xdg-data/``, ``xdg-config-dirs/`` (kept
+    empty so no system-wide XDG config is found), ``tmp/`` and the ``netrc`` file.
+
+    ``inherit`` is the environment to start from (default: :data:`os.environ` at
+    construction time). Only harmless variables survive it; ``PATH`` is kept so the
+    clients and their helper tools (git, compilers) are found.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, inherit: Mapping[str, str] | None = None) -> None:
+        self._root = Path(root).absolute()
+        for directory in (
+            self._root,
+            self.home,
+            self.xdg_config,
+            self.xdg_cache,
+            self.xdg_data,
+            self.xdg_config_dirs,
+            self.tmp,
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
+        if not self.netrc.exists():
+            self.netrc.touch()
+        self.netrc.chmod(0o600)
+
+        source = os.environ if inherit is None else inherit
+        self.vars: dict[str, str] = {
+            name: value for name, value in source.items() if not _is_removed(name)
+        }
+        self.vars.update(self._isolation_vars())
+
+    # ------------------------------------------------------------------ locations
+    @property
+    def root(self) -> Path:
+        """Directory that contains everything this environment may write."""
+        return self._root
+
+    @property
+    def home(self) -> Path:
+        """``HOME`` of the clients (``~/.pypirc``, ``~/.netrc``, ``~/.config`` live here)."""
+        return self._root / "home"
+
+    @property
+    def xdg_config(self) -> Path:
+        """``XDG_CONFIG_HOME``: pip.conf, uv.toml, pdm and keyring configs would be found here."""
+        return self._root / "xdg-config"
+
+    @property
+    def xdg_cache(self) -> Path:
+        """``XDG_CACHE_HOME``; the pip, uv and Poetry caches are subdirectories of it."""
+        return self._root / "xdg-cache"
+
+    @property
+    def xdg_data(self) -> Path:
+        """``XDG_DATA_HOME``: uv credentials, Poetry data, pdm state."""
+        return self._root / "xdg-data"
+
+    @property
+    def xdg_config_dirs(self) -> Path:
+        """The single, empty ``XDG_CONFIG_DIRS`` entry, hiding ``/etc/xdg/*``."""
+        return self._root / "xdg-config-dirs"
+
+    @property
+    def tmp(self) -> Path:
+        """``TMPDIR``/``TEMP``/``TMP``: build directories and temp files stay under root."""
+        return self._root / "tmp"
+
+    @property
+    def netrc(self) -> Path:
+        """The file ``NETRC`` points to; empty until :meth:`write_netrc` adds a machine."""
+        return self._root / "netrc"
+
+    @property
+    def pip_cache(self) -> Path:
+        """``PIP_CACHE_DIR``."""
+        return self.xdg_cache / "pip"
+
+    @property
+    def uv_cache(self) -> Path:
+        """``UV_CACHE_DIR``."""
+        return self.xdg_cache / "uv"
+
+    @property
+    def poetry_config(self) -> Path:
+        """``POETRY_CONFIG_DIR`` (config.toml and auth.toml)."""
+        return self.xdg_config / "pypoetry"
+
+    def _isolation_vars(self) -> dict[str, str]:
+        tmp = str(self.tmp)
+        return {
+            "HOME": str(self.home),
+            "USERPROFILE": str(self.home),
+            "XDG_CONFIG_HOME": str(self.xdg_config),
+            "XDG_CACHE_HOME": str(self.xdg_cache),
+            "XDG_DATA_HOME": str(self.xdg_data),
+            "XDG_CONFIG_DIRS": str(self.xdg_config_dirs),
+            "TMPDIR": tmp,
+            "TEMP": tmp,
+            "TMP": tmp,
+            "NETRC": str(self.netrc),
+            # pip: os.devnull as config file makes pip skip *every* config file, including
+            # the global /etc/pip.conf and the site one, which no other setting reaches.
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INPUT": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_CACHE_DIR": str(self.pip_cache),
+            # uv
+            "UV_NO_CONFIG": "1",
+            "UV_CACHE_DIR": str(self.uv_cache),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_CREDENTIALS_DIR": str(self.xdg_data / "uv" / "credentials"),
+            # Poetry (POETRY_KEYRING_ENABLED deliberately left unset: the keyring module
+            # decides; the failing backend below keeps the real keyring out either way).
+            "POETRY_CONFIG_DIR": str(self.poetry_config),
+            "POETRY_CACHE_DIR": str(self.xdg_cache / "pypoetry"),
+            "POETRY_DATA_DIR": str(self.xdg_data / "pypoetry"),
+            "PYTHON_KEYRING_BACKEND": DEFAULT_KEYRING_BACKEND,
+            # Interpreter and terminal: stable, parseable, non-interactive output.
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            # Fixed, so client behaviour does not depend on whether the host is a CI runner.
+            "CI": "1",
+            "NO_PROXY": _NO_PROXY,
+            "no_proxy": _NO_PROXY,
+        }
+
+    # ------------------------------------------------------------------ variables
+    def set(
+        self,
+        mapping: Mapping[str, str | os.PathLike[str]] | None = None,
+        /,
+        **variables: str | os.PathLike[str],
+    ) -> ClientEnv:
+        """Set variables for every later :meth:`run` (paths are converted to str).
+
+        Accepts a mapping too, for names that are not Python identifiers. Returns ``self``
+        so calls can be chained.
+        """
+        merged: dict[str, str | os.PathLike[str]] = dict(mapping or {})
+        merged.update(variables)
+        for name, value in merged.items():
+            if not name or "=" in name or "\0" in name:
+                raise ConfigError(f"invalid environment variable name {name!r}")
+            self.vars[name] = _text(value)
+        return self
+
+    def unset(self, *names: str) -> ClientEnv:
+        """Remove variables (missing ones are ignored). Returns ``self``."""
+        for name in names:
+            self.vars.pop(name, None)
+        return self
+
+    # ------------------------------------------------------------------ files
+    def write_netrc(self, host: str, login: str, password: str) -> Path:
+        """Append a ``machine`` entry to this environment's netrc file and return its path.
+
+        ``host`` is a hostname or a URL; netrc has no port field and every client matches
+        on the host name alone, so ``host:port`` is rejected rather than silently never
+        matching. Values with whitespace, quotes or backslashes are rejected as well:
+        quoting in netrc is understood by Python >= 3.11 and uv but not by Python 3.10.
+        """
+        hostname = host
+        if "://" in host:
+            hostname = urlsplit(host).hostname or ""
+        elif host.startswith("["):
+            hostname = host[1:].split("]", 1)[0]
+        elif host.count(":") == 1:
+            raise ConfigError(
+                f"netrc matches host names without a port: pass {host.split(':')[0]!r} "
+                f"(or the index URL) instead of {host!r}"
+            )
+        if not hostname:
+            raise ConfigError(f"cannot find a host name in {host!r} for the netrc file")
+        for label, value in (("host", hostname), ("login", login), ("password", password)):
+            if not value or any(ch.isspace() or ch in "\"'\\" for ch in value):
+                raise ConfigError(
+                    f"netrc {label} {value!r} is empty or contains whitespace, quotes or "
+                    "backslashes, which netrc parsers do not read the same way; use URL "
+                    "credentials for such values"
+                )
+        with self.netrc.open("a", encoding="utf-8") as handle:
+            handle.write(f"machine {hostname}\nlogin {login}\npassword {password}\n\n")
+        self.netrc.chmod(0o600)
+        return self.netrc
+
+    # ------------------------------------------------------------------ processes
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        input: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        check: bool = True,
+        extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
+    ) -> CommandResult:
+        """Run ``argv`` with exactly :attr:`vars` (plus ``extra_env``) and capture its output.
+
+        * ``cwd`` defaults to :attr:`root`, so relative paths a client writes stay inside it.
+        * stdin is ``/dev/null`` unless ``input`` is given: a client that prompts must fail,
+          never wait for a keyboard.
+        * ``extra_env`` applies to this call only; a ``None`` value removes a variable.
+        * On timeout the whole process group is killed (pip ``--python`` and uv spawn
+          children) and :class:`ClientError` names the command and the partial output.
+        * With ``check`` a non-zero exit raises :class:`ClientError` (see
+          :meth:`CommandResult.check`); otherwise the result is returned as is.
+        """
+        if not argv:
+            raise ConfigError("run() needs a non-empty argv")
+        args = tuple(_text(a) for a in argv)
+        workdir = Path(cwd).absolute() if cwd is not None else self._root
+        env = dict(self.vars)
+        for name, value in (extra_env or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = _text(value)
+
+        popen_kwargs: dict[str, object] = {}
+        if os.name == "posix":
+            popen_kwargs["start_new_session"] = True
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                args,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                **popen_kwargs,  # type: ignore[call-overload]
+            )
+        except FileNotFoundError as exc:
+            raise ClientError(
+                f"cannot run {args[0]!r}: executable not found ({exc.strerror}); "
+                f"command: {' '.join(args)}"
+            ) from None
+        except NotADirectoryError:
+            raise ClientError(f"cannot run {args[0]!r}: cwd {workdir} is not a directory") from None
+        except PermissionError as exc:
+            raise ClientError(f"cannot run {args[0]!r}: {exc.strerror}") from None
+        try:
+            stdout, stderr = process.communicate(input=input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            stdout, stderr = process.communicate()
+            raise ClientError(
+                format_command_failure(
+                    f"command timed out after {timeout} s and was killed",
+                    args,
+                    workdir,
+                    stdout or "",
+                    stderr or "",
+                )
+            ) from None
+        except BaseException:
+            self._kill(process)
+            process.communicate()
+            raise
+        result = CommandResult(
+            argv=args,
+            returncode=process.returncode,
+            stdout=stdout,
+            stderr=stderr,
+            duration=time.monotonic() - started,
+            cwd=workdir,
+        )
+        return result.check() if check else result
+
+    @staticmethod
+    def _kill(process: subprocess.Popen[str]) -> None:
+        if os.name == "posix":
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                pass
+        process.kill()
+
+    def __repr__(self) -> str:
+        return f"ClientEnv(root={str(self._root)!r})"

@@ -1,0 +1,106 @@
+"""The outcome of one client command, as a value a test can assert on.
+
+A failing ``pip install`` inside a test is only useful if the pytest report shows *what*
+ran, *where*, and *what it printed*. :class:`CommandResult` keeps all of that together and
+:meth:`CommandResult.check` turns a failure into a :class:`~pytest_privrepo.errors.ClientError`
+whose message is readable as-is in a report (command line, exit code, cwd, both streams).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_privrepo.errors import ClientError
+
+__all__ = ["CommandResult", "format_command_failure"]
+
+#: Each stream is cut to its last this-many characters in error messages: the cause of a
+#: failure is almost always at the end, and a 2 MB pip log would bury the report.
+MAX_STREAM_CHARS = 20_000
+
+
+def _tail(text: str, limit: int = MAX_STREAM_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[... {len(text) - limit} earlier characters cut ...]\n" + text[-limit:]
+
+
+def _indent(text: str) -> str:
+    text = text.rstrip("\n")
+    if not text:
+        return "    <empty>"
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def format_command_failure(
+    headline: str,
+    argv: tuple[str, ...],
+    cwd: Path | None,
+    stdout: str,
+    stderr: str,
+) -> str:
+    """Build the multi-line message used for failed and timed-out commands.
+
+    Shared by :meth:`CommandResult.check` and the timeout path of
+    :meth:`~pytest_privrepo.clients.env.ClientEnv.run` so both read the same in a report.
+    """
+    return (
+        f"{headline}\n"
+        f"  command: {shlex.join(argv)}\n"
+        f"  cwd:     {cwd if cwd is not None else '<inherited>'}\n"
+        f"  stdout:\n{_indent(_tail(stdout))}\n"
+        f"  stderr:\n{_indent(_tail(stderr))}"
+    )
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished client process did.
+
+    Frozen so a result can be stored on other result objects (e.g. a pip install result)
+    without anyone mutating the evidence a test asserts on.
+    """
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    cwd: Path | None = field(default=None)
+
+    @property
+    def ok(self) -> bool:
+        """True when the process exited with status 0."""
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        """stdout followed by stderr: clients disagree about which stream gets what."""
+        if self.stdout and self.stderr and not self.stdout.endswith("\n"):
+            return self.stdout + "\n" + self.stderr
+        return self.stdout + self.stderr
+
+    @property
+    def command_line(self) -> str:
+        """The command as a shell-quoted string, for messages and copy-paste debugging."""
+        return shlex.join(self.argv)
+
+    def check(self) -> CommandResult:
+        """Return ``self`` if the command succeeded, else raise :class:`ClientError`.
+
+        The error text carries everything needed to reproduce the failure by hand, because
+        the temporary environment is usually gone by the time someone reads the report.
+        """
+        if self.ok:
+            return self
+        raise ClientError(
+            format_command_failure(
+                f"command failed with exit code {self.returncode} after {self.duration:.2f} s",
+                self.argv,
+                self.cwd,
+                self.stdout,
+                self.stderr,
+            )
+        )

@@ -1,0 +1,18 @@
+"""Ephemeral package indexes: server, pages, auth, request log."""
+
+from .auth import TOKEN_USER, AuthPolicy, Credentials
+from .index import Index, StoredFile
+from .log import Hit, RequestLog
+from .server import IndexServer, TLSFailure
+
+__all__ = [
+    "TOKEN_USER",
+    "AuthPolicy",
+    "Credentials",
+    "Hit",
+    "Index",
+    "IndexServer",
+    "RequestLog",
+    "StoredFile",
+    "TLSFailure",
+]

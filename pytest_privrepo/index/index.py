@@ -1,0 +1,496 @@
+"""One ephemeral package index: its files, its pages, its users, its request log.
+
+An :class:`Index` is mounted on an :class:`~pytest_privrepo.index.server.IndexServer` under
+a path prefix (empty for a server of its own), so several indexes can share one host:port
+the way Artifactory or Nexus repositories do. That sharing is what breaks clients that
+match credentials per host, and a test has to be able to reproduce it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from packaging.utils import canonicalize_name
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.utils import redirect, send_file
+from werkzeug.wrappers import Request, Response
+
+from ..dists import DistFile, build_dists, inspect_dist
+from ..errors import ConfigError
+from .auth import TOKEN_USER, AuthDecision, AuthPolicy
+from .log import RequestLog
+from .simple import (
+    MIME_JSON,
+    FileEntry,
+    negotiate,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
+
+if TYPE_CHECKING:
+    from .server import IndexServer
+
+__all__ = ["Index", "StoredFile"]
+
+_INDEX_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def check_index_name(name: object) -> str:
+    """Index names become directory names and client config keys: keep them plain."""
+    if not isinstance(name, str) or not _INDEX_NAME.match(name):
+        raise ConfigError(
+            f"invalid index name {name!r}: use letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def check_prefix(prefix: str) -> str:
+    """'' or '/a/b' (no trailing slash, no '..')."""
+    if prefix in ("", "/"):
+        return ""
+    if not prefix.startswith("/") or prefix.endswith("/") or ".." in prefix.split("/"):
+        raise ConfigError(
+            f"invalid path prefix {prefix!r}: it must start with '/', not end with '/', "
+            "and contain no '..'"
+        )
+    if any(c in prefix for c in "?#% \\"):
+        raise ConfigError(f"invalid path prefix {prefix!r}: no '?', '#', '%', spaces or '\\'")
+    return prefix
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A distribution file an index serves."""
+
+    dist: DistFile
+    project: str  # normalised project name
+    upload_time: datetime
+    yanked: str | None = None  # None, "" (no reason) or the reason
+    uploaded_by: str | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.dist.filename
+
+    @property
+    def path(self) -> Path:
+        return self.dist.path
+
+    @property
+    def version(self) -> str:
+        return self.dist.version
+
+    @property
+    def sha256(self) -> str:
+        return self.dist.sha256
+
+    @property
+    def metadata_sha256(self) -> str | None:
+        import hashlib
+
+        if self.dist.filetype != "bdist_wheel" or not self.dist.metadata:
+            return None
+        return hashlib.sha256(self.dist.metadata).hexdigest()
+
+
+def _yank_value(yanked: bool | str | None) -> str | None:
+    if yanked is None or yanked is False:
+        return None
+    if yanked is True:
+        return ""
+    if isinstance(yanked, str):
+        return yanked
+    raise ConfigError(f"yanked must be a bool or a reason string, not {yanked!r}")
+
+
+class Index:
+    """A package index with a simple API, file downloads and an upload endpoint.
+
+    Create indexes with ``privrepo.index(...)`` (pytest) or
+    :meth:`pytest_privrepo.Privrepo.index`; this constructor is internal.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        server: "IndexServer",
+        prefix: str,
+        directory: Path,
+        policy: AuthPolicy,
+        ca_cert: Path | None,
+        client_cert: Path | None,
+        overwrite: bool = False,
+        max_upload_size: int = 100 * 1024 * 1024,
+    ) -> None:
+        self.name = check_index_name(name)
+        self.server = server
+        self.prefix = check_prefix(prefix)
+        self.directory = Path(directory)
+        self.policy = policy
+        # str, not Path: requests' ``cert=`` and most config writers want plain strings
+        #: path of a PEM bundle that verifies the server (None without TLS)
+        self.ca_cert: str | None = str(ca_cert) if ca_cert else None
+        #: path of ONE PEM with the client key and certificate (mTLS only)
+        self.client_cert: str | None = str(client_cert) if client_cert else None
+        #: every request this index answered
+        self.log = RequestLog()
+        #: a re-upload of an existing filename with other bytes replaces it (devpi volatile)
+        self.overwrite = overwrite
+        #: uploads larger than this are refused ("File too large")
+        self.max_upload_size = max_upload_size
+        self._lock = threading.RLock()
+        self._projects: dict[str, dict[str, StoredFile]] = {}
+        self._display: dict[str, str] = {}
+        self._pages: dict[tuple[str, str], bytes] = {}
+
+    # -- addresses and credentials ----------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``scheme://host:port<prefix>`` without a trailing slash."""
+        return self.server.url_for(self.prefix or "/").rstrip("/")
+
+    @property
+    def url(self) -> str:
+        """The simple API root, with its trailing slash."""
+        return self.base_url + "/simple/"
+
+    @property
+    def upload_url(self) -> str:
+        """The legacy upload endpoint, with its trailing slash."""
+        return self.base_url + "/legacy/"
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def netloc(self) -> str:
+        return f"{self.server.format_host(self.server.host)}:{self.server.port}"
+
+    @property
+    def tls(self) -> str | None:
+        return self.server.tls
+
+    @property
+    def username(self) -> str | None:
+        """The first user given in ``auth=``, else ``__token__`` when a token is set."""
+        users = self.policy.credentials.users
+        if users:
+            return next(iter(users))
+        return TOKEN_USER if self.policy.credentials.tokens else None
+
+    @property
+    def password(self) -> str | None:
+        creds = self.policy.credentials
+        if creds.users:
+            return next(iter(creds.users.values()))
+        return creds.tokens[0] if creds.tokens else None
+
+    @property
+    def token(self) -> str | None:
+        tokens = self.policy.credentials.tokens
+        return tokens[0] if tokens else None
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """``(username, password)`` for requests' ``auth=``, or None without auth."""
+        if self.username is None or self.password is None:
+            return None
+        return (self.username, self.password)
+
+    def url_with_credentials(self, url: str | None = None) -> str:
+        """``url`` (default: the simple URL) with the credentials as percent-encoded userinfo."""
+        url = url or self.url
+        if self.auth is None:
+            return url
+        user, password = (quote(x, safe="") for x in self.auth)
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{user}:{password}@{rest}"
+
+    def __repr__(self) -> str:
+        return f"<Index {self.name} {self.url}>"
+
+    # -- content ------------------------------------------------------------------------
+    def add(
+        self,
+        name: str,
+        version: str,
+        *,
+        requires: Sequence[str] = (),
+        requires_python: str | None = None,
+        extras: Mapping[str, Sequence[str]] | None = None,
+        yanked: bool | str | None = None,
+        kind: str = "wheel",
+        tags: str | Sequence[str] = ("py3-none-any",),
+        summary: str | None = None,
+        upload_time: datetime | None = None,
+    ) -> list[StoredFile]:
+        """Write synthetic, deterministic distributions of ``name`` ``version`` and serve them."""
+        project_dir = self.directory / "files" / _safe_dir(name)
+        dists = build_dists(
+            project_dir,
+            name,
+            version,
+            kind=kind,
+            tags=tags,
+            requires=requires,
+            requires_python=requires_python,
+            extras=extras,
+            summary=summary,
+        )
+        return [self._store(d, yanked=yanked, upload_time=upload_time) for d in dists]
+
+    def add_file(
+        self, path: str | Path, *, yanked: bool | str | None = None, upload_time: datetime | None = None
+    ) -> StoredFile:
+        """Serve a real distribution file (copied into the index), reading its metadata."""
+        src = Path(path)
+        if not src.is_file():
+            raise ConfigError(f"add_file: {src} is not a file")
+        dist = inspect_dist(src)
+        target_dir = self.directory / "files" / canonicalize_name(dist.name)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / dist.filename
+        if src.resolve() != target.resolve():
+            target.write_bytes(src.read_bytes())
+        return self._store(replace(dist, path=target), yanked=yanked, upload_time=upload_time)
+
+    def _store(
+        self,
+        dist: DistFile,
+        *,
+        yanked: bool | str | None = None,
+        upload_time: datetime | None = None,
+        uploaded_by: str | None = None,
+    ) -> StoredFile:
+        project = canonicalize_name(dist.name)
+        stored = StoredFile(
+            dist=dist,
+            project=project,
+            upload_time=upload_time or datetime.now(timezone.utc),
+            yanked=_yank_value(yanked),
+            uploaded_by=uploaded_by,
+        )
+        with self._lock:
+            self._projects.setdefault(project, {})[dist.filename] = stored
+            self._display.setdefault(project, dist.name)
+            self._pages.clear()
+        return stored
+
+    def yank(self, name: str, version: str | None = None, reason: str = "") -> None:
+        """Mark files of ``name`` (one version, or all) as yanked (PEP 592)."""
+        self._update(name, version, lambda f: replace(f, yanked=reason))
+
+    def unyank(self, name: str, version: str | None = None) -> None:
+        self._update(name, version, lambda f: replace(f, yanked=None))
+
+    def remove(self, name: str, version: str | None = None) -> None:
+        """Stop serving files of ``name`` (one version, or all). Files stay on disk."""
+        project = canonicalize_name(name)
+        with self._lock:
+            files = self._projects.get(project, {})
+            for fn in [fn for fn, f in files.items() if version is None or f.version == version]:
+                del files[fn]
+            if not files:
+                self._projects.pop(project, None)
+                self._display.pop(project, None)
+            self._pages.clear()
+
+    def _update(self, name: str, version: str | None, change) -> None:  # type: ignore[no-untyped-def]
+        project = canonicalize_name(name)
+        with self._lock:
+            files = self._projects.get(project)
+            if not files:
+                raise ConfigError(f"index {self.name!r} has no project {name!r}")
+            matched = False
+            for fn, f in list(files.items()):
+                if version is None or f.version == version:
+                    files[fn] = change(f)
+                    matched = True
+            if not matched:
+                raise ConfigError(f"index {self.name!r} has no {name} {version}")
+            self._pages.clear()
+
+    @property
+    def projects(self) -> list[str]:
+        """Normalised names of the projects served, sorted."""
+        with self._lock:
+            return sorted(self._projects)
+
+    def files(self, name: str | None = None) -> list[StoredFile]:
+        """Files served (of one project, or all), sorted by project and filename."""
+        with self._lock:
+            if name is not None:
+                return sorted(self._projects.get(canonicalize_name(name), {}).values(),
+                              key=lambda f: f.filename)
+            return [f for p in sorted(self._projects) for f in
+                    sorted(self._projects[p].values(), key=lambda f: f.filename)]
+
+    def _file(self, project: str, filename: str) -> StoredFile | None:
+        with self._lock:
+            return self._projects.get(project, {}).get(filename)
+
+    # -- pages ------------------------------------------------------------------------
+    def _page(self, project: str | None, mime: str) -> bytes | None:
+        fmt = "json" if mime == MIME_JSON else "html"
+        key = (project or "", fmt)
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                return page
+            if project is None:
+                names = [(self._display[p], p) for p in sorted(self._projects)]
+                page = render_root_json(names) if fmt == "json" else render_root_html(names)
+            else:
+                files = self._projects.get(project)
+                if not files:
+                    return None
+                entries = [
+                    FileEntry(
+                        filename=f.filename,
+                        url=f"../../files/{project}/{quote(f.filename)}",
+                        sha256=f.sha256,
+                        size=f.dist.size,
+                        upload_time=f.upload_time,
+                        requires_python=f.dist.requires_python,
+                        yanked=f.yanked,
+                        metadata_sha256=f.metadata_sha256,
+                        version=f.version,
+                    )
+                    for f in sorted(files.values(), key=lambda f: f.filename)
+                ]
+                display = self._display[project]
+                page = (
+                    render_project_json(project, entries)
+                    if fmt == "json"
+                    else render_project_html(display, entries)
+                )
+            self._pages[key] = page
+            return page
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def handle(self, request: Request, rest: str, decision: AuthDecision) -> Response:
+        """Answer one request whose path, below this index's prefix, is ``rest``."""
+        if rest in ("/legacy", "/legacy/"):
+            return self.handle_upload(request, rest, decision)
+        if not self.policy.may_read(decision):
+            return self._deny(decision, "read")
+        if rest == "/simple":
+            return _moved(request, self.prefix + "/simple/")
+        if rest == "/simple/":
+            return self._serve_page(request, None)
+        if rest.startswith("/simple/"):
+            name = rest[len("/simple/"):]
+            if name.endswith("/"):
+                name = name[:-1]
+                slash = True
+            else:
+                slash = False
+            if not name or "/" in name:
+                raise NotFound()
+            canonical = canonicalize_name(name)
+            if name != canonical or not slash:
+                return _moved(request, f"{self.prefix}/simple/{canonical}/")
+            return self._serve_page(request, canonical)
+        if rest.startswith("/files/"):
+            parts = rest[len("/files/"):].split("/")
+            if len(parts) != 2:
+                raise NotFound()
+            project, filename = parts
+            return self._serve_file(request, project, filename)
+        raise NotFound()
+
+    def handle_upload(self, request: Request, rest: str, decision: AuthDecision) -> Response:
+        """The legacy upload API (see :mod:`pytest_privrepo.index.upload`)."""
+        from .upload import handle_upload
+
+        return handle_upload(self, request, rest, decision)
+
+    def _deny(self, decision: AuthDecision, action: str) -> Response:
+        if decision.ok is None:  # no credentials at all
+            status = self.policy.anonymous_status
+            if status == 401:
+                return Response(
+                    "Authentication required\n",
+                    401,
+                    {"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'},
+                    mimetype="text/plain",
+                )
+            if status == 404:
+                return Response("Not Found\n", 404, mimetype="text/plain")
+            return Response("Access denied\n", 403, mimetype="text/plain")
+        if decision.ok is False:
+            return Response(
+                "Invalid or non-existent authentication information.\n",
+                401 if action == "read" else 403,
+                {"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'} if action == "read" else {},
+                mimetype="text/plain",
+            )
+        return Response(
+            f"User {decision.user!r} may not {action} on index {self.name!r}.\n",
+            403,
+            mimetype="text/plain",
+        )
+
+    def _serve_page(self, request: Request, project: str | None) -> Response:
+        mime = negotiate(request.accept_mimetypes, request.args.get("format"))
+        page = self._page(project, mime)
+        if page is None:
+            return Response("404 Not Found\n", 404, mimetype="text/plain",
+                            headers={"Cache-Control": "no-cache"})
+        content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
+        return Response(
+            page,
+            200,
+            {"Content-Type": content_type, "Vary": "Accept", "Cache-Control": "no-cache"},
+        )
+
+    def _serve_file(self, request: Request, project: str, filename: str) -> Response:
+        metadata = filename.endswith(".metadata")
+        stored = self._file(project, filename[: -len(".metadata")] if metadata else filename)
+        if stored is None:
+            raise NotFound()
+        if metadata:
+            if stored.metadata_sha256 is None:
+                raise NotFound()
+            return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
+        response = send_file(
+            stored.path,
+            request.environ,
+            mimetype="application/octet-stream",
+            as_attachment=False,
+            download_name=stored.filename,
+            conditional=True,
+            etag=stored.sha256,
+            max_age=None,
+        )
+        response.headers.pop("Content-Disposition", None)
+        return response
+
+
+def _moved(request: Request, location: str) -> Response:
+    if request.query_string:
+        location += "?" + request.query_string.decode("latin-1")
+    return redirect(location, 301)
+
+
+def _safe_dir(name: str) -> str:
+    try:
+        return canonicalize_name(name, validate=True)
+    except Exception:
+        raise ConfigError(f"invalid project name {name!r}") from None

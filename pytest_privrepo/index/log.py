@@ -1,0 +1,131 @@
+"""The request log: what reached an index, from whom, with which certificate.
+
+A test asserts on these records ("the file download carried alice's credentials", "no
+request reached the public index"), so each is a small immutable value and the log offers
+filters instead of making tests loop over raw requests. Passwords are never recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["Hit", "RequestLog"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request an index server answered."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    #: user name sent in the Authorization header (Basic), whether or not it was accepted
+    user: str | None
+    #: True: credentials accepted, False: sent but rejected, None: none sent
+    auth_ok: bool | None
+    #: RFC 4514 subject of the client certificate presented (mTLS), else None
+    client_cert: str | None
+    host: str | None
+    user_agent: str | None
+    accept: str | None = None
+    #: name of the index that answered, None when no index matched the path
+    index: str | None = None
+    #: "basic", "bearer", another scheme, or None
+    auth_scheme: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def header(self, name: str) -> str | None:
+        """Value of a request header (case-insensitive); Authorization is never stored."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+class RequestLog:
+    """A thread-safe, append-only list of :class:`Hit` with filtering helpers."""
+
+    def __init__(self) -> None:
+        self._hits: list[Hit] = []
+        self._lock = threading.Lock()
+
+    def append(self, hit: Hit) -> None:
+        with self._lock:
+            self._hits.append(hit)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+    def _snapshot(self) -> list[Hit]:
+        with self._lock:
+            return list(self._hits)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self._snapshot())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._hits)
+
+    def __getitem__(self, item):  # type: ignore[no-untyped-def]
+        return self._snapshot()[item]
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __repr__(self) -> str:
+        return f"<RequestLog {len(self)} hits>"
+
+    def filter(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        path_prefix: str | None = None,
+        path_contains: str | None = None,
+        status: int | None = None,
+        user: str | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+        index: str | None = None,
+    ) -> list[Hit]:
+        """Hits matching every given criterion (``user=None`` means "sent no credentials")."""
+        out = []
+        for hit in self._snapshot():
+            if method is not None and hit.method != method.upper():
+                continue
+            if path is not None and hit.path != path:
+                continue
+            if path_prefix is not None and not hit.path.startswith(path_prefix):
+                continue
+            if path_contains is not None and path_contains not in hit.path:
+                continue
+            if status is not None and hit.status != status:
+                continue
+            if user is not ... and hit.user != user:
+                continue
+            if index is not None and hit.index != index:
+                continue
+            out.append(hit)
+        return out
+
+    @property
+    def paths(self) -> list[str]:
+        """Request paths in arrival order."""
+        return [h.path for h in self._snapshot()]
+
+    @property
+    def users(self) -> set[str | None]:
+        """Every user name seen (None stands for requests without credentials)."""
+        return {h.user for h in self._snapshot()}
+
+    @property
+    def downloads(self) -> list[Hit]:
+        """GET requests for distribution files (not pages, not .metadata)."""
+        return [
+            h for h in self._snapshot()
+            if h.method == "GET" and "/files/" in h.path and not h.path.endswith(".metadata")
+        ]

@@ -1,0 +1,319 @@
+"""The HTTP(S) server that hosts one or more indexes on a loopback port.
+
+Built on pytest-httpserver's :class:`HTTPServerBase` (lifecycle, URLs, errors re-raised in
+the test) and werkzeug's threaded WSGI server (HTTP/1.1 keep-alive), extended where an index
+harness needs more than either gives:
+
+- the port is bound here, so a busy port raises :class:`ConfigError` in the test instead of
+  werkzeug printing to stderr and calling ``sys.exit``;
+- the TLS handshake runs in the connection's own thread, not the accept loop, so a client
+  that stalls or fails its handshake cannot block other clients, and every failed handshake
+  is recorded (:attr:`IndexServer.tls_failures`) for negative tests;
+- the peer certificate of each request is read from the socket and logged;
+- ``stop()`` wakes the accept loop at once and closes idle keep-alive connections, so no
+  thread or socket outlives the fixture.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import selectors
+import socket
+import ssl
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_httpserver.httpserver import HTTPServerBase
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.serving import ThreadedWSGIServer
+from werkzeug.wrappers import Request, Response
+
+from ..errors import ConfigError, ServerError
+from ..tls.ca import peer_subject
+from .auth import AuthDecision
+from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, KeepAliveHandler
+from .index import Index
+from .log import Hit, RequestLog
+
+__all__ = ["IndexServer", "TLSFailure"]
+
+
+
+@dataclass(frozen=True)
+class TLSFailure:
+    """A TLS handshake the server refused or that broke off."""
+
+    client: str
+    reason: str
+
+
+class _WSGIServer(ThreadedWSGIServer):
+    """Threaded werkzeug server with deferred handshakes and tracked connections."""
+
+    def __init__(self, sock: socket.socket, app: Callable, tls_context: ssl.SSLContext | None,
+                 on_tls_failure: Callable[[TLSFailure], None],
+                 on_error: Callable[[BaseException], None]) -> None:
+        host, port = sock.getsockname()[:2]
+        super().__init__(host, port, app, handler=KeepAliveHandler, fd=sock.fileno())
+        sock.close()  # werkzeug dup()ed it
+        # werkzeug reads ssl_context to decide the URL scheme; wrapping happens per connection.
+        self.ssl_context = tls_context
+        self._tls = tls_context
+        self._on_tls_failure = on_tls_failure
+        self._on_error = on_error
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._conn_lock = threading.Lock()
+        self._stop = False
+        self._wake_r, self._wake_w = socket.socketpair()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = self.socket.accept()
+        if self._tls is not None:
+            conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, addr
+
+    def process_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address),
+            name=f"privrepo-conn-{self.port}", daemon=True,
+        )
+        with self._conn_lock:
+            self._conns[request] = thread
+        thread.start()
+
+    def finish_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(CONNECTION_TIMEOUT)
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                if not self._stop:
+                    self._on_tls_failure(TLSFailure(str(client_address[0]), _reason(exc)))
+                return
+        super().finish_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._conn_lock:
+            self._conns.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = _current_exception()
+        if exc is None or isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+            return
+        if not self._stop:
+            self._on_error(exc)
+
+    def serve_until_stopped(self) -> None:
+        """The accept loop; :meth:`wake` ends it at once (no 0.5 s polling)."""
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.socket, selectors.EVENT_READ)
+                sel.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stop:
+                    for key, _ in sel.select():
+                        if self._stop:
+                            break
+                        if key.fileobj is self.socket:
+                            self._handle_request_noblock()
+        finally:
+            self.server_close()
+
+    def wake(self) -> None:
+        self._stop = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def close_connections(self, timeout: float = 5.0) -> list[threading.Thread]:
+        """Close every open client connection and wait for its thread; return stragglers."""
+        with self._conn_lock:
+            items = list(self._conns.items())
+        for conn, _ in items:
+            try:
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        stragglers = []
+        for _, thread in items:
+            thread.join(timeout)
+            if thread.is_alive():
+                stragglers.append(thread)
+        self._wake_r.close()
+        self._wake_w.close()
+        return stragglers
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _current_exception() -> BaseException | None:
+    import sys
+
+    return sys.exc_info()[1]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on host:port; a busy port or non-loopback host is a ConfigError."""
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if host != "localhost":
+            raise ConfigError(
+                f"host {host!r} is not a loopback address: use 127.0.0.1, ::1 or localhost"
+            ) from None
+        addr = ipaddress.ip_address("127.0.0.1")
+        host = "127.0.0.1"
+    if not addr.is_loopback:
+        raise ConfigError(f"host {host!r} is not a loopback address: indexes only listen on loopback")
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"invalid port {port!r}")
+    family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((str(addr), port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {addr} is already in use") from None
+        raise ConfigError(f"cannot listen on {addr}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+class IndexServer(HTTPServerBase):
+    """One listening socket serving any number of :class:`Index` objects by path prefix."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
+                 ssl_context: ssl.SSLContext | None = None, tls: str | None = None) -> None:
+        super().__init__(host, port, ssl_context, threaded=True)
+        self.tls = tls
+        self.log = RequestLog()  # type: ignore[assignment]
+        self.tls_failures: list[TLSFailure] = []
+        self._mounts: list[tuple[str, Index]] = []
+        self._mount_lock = threading.Lock()
+        self._wsgi: _WSGIServer | None = None
+
+    # -- mounting -----------------------------------------------------------------------
+    def mount(self, index: Index) -> None:
+        with self._mount_lock:
+            for prefix, other in self._mounts:
+                if prefix == index.prefix:
+                    raise ConfigError(
+                        f"index {index.name!r} cannot share {self.format_host(self.host)}:{self.port}"
+                        f" with {other.name!r} under the same path prefix {prefix or '/'!r}"
+                    )
+            self._mounts.append((index.prefix, index))
+            self._mounts.sort(key=lambda m: len(m[0]), reverse=True)
+
+    @property
+    def indexes(self) -> list[Index]:
+        with self._mount_lock:
+            return [i for _, i in self._mounts]
+
+    def _route(self, path: str) -> tuple[Index, str] | None:
+        with self._mount_lock:
+            mounts = list(self._mounts)
+        for prefix, index in mounts:
+            if not prefix:
+                return index, path
+            if path == prefix or path.startswith(prefix + "/"):
+                return index, path[len(prefix):] or "/"
+        return None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self.is_running():
+            raise ServerError("server is already running")
+        sock = bind_socket(self.host, self.port)
+        self.host = sock.getsockname()[0]
+        try:
+            self._wsgi = _WSGIServer(sock, self._wsgi_app, self.ssl_context,
+                                     self.tls_failures.append, self.handler_errors.append)
+        except BaseException:
+            sock.close()
+            raise
+        self.server = self._wsgi
+        self.port = self._wsgi.port
+        self.server_thread = threading.Thread(
+            target=self._wsgi.serve_until_stopped, name=f"privrepo-server-{self.port}", daemon=True
+        )
+        self.server_thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, close open connections, join every thread. Idempotent."""
+        if self._wsgi is None:
+            return
+        wsgi, thread = self._wsgi, self.server_thread
+        wsgi.wake()
+        if thread is not None:
+            thread.join(10)
+        stragglers = wsgi.close_connections()
+        self._wsgi = None
+        self.server = None
+        self.server_thread = None
+        if stragglers:
+            raise ServerError(f"{len(stragglers)} connection thread(s) did not stop")
+
+    def check(self) -> None:
+        """Raise the first error a request handler hit, as a ServerError with its traceback."""
+        if self.handler_errors:
+            exc = self.handler_errors.pop(0)
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            raise ServerError(f"an index request failed inside the server:\n{text}") from exc
+
+    # -- requests -------------------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response:  # pragma: no cover - see _wsgi_app
+        raise NotImplementedError
+
+    def _wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        routed = self._route(request.path)
+        index = routed[0] if routed else None
+        decision = AuthDecision(None, None, None)
+        try:
+            if index is not None:
+                decision = index.policy.decide(request.authorization)
+                response = index.handle(request, routed[1], decision)  # type: ignore[index]
+            else:
+                raise NotFound()
+        except HTTPException as exc:
+            response = exc.get_response(environ)
+        except Exception as exc:  # surfaced in the test by check()
+            self.handler_errors.append(exc)
+            response = Response(
+                "privrepo: internal error, see the test report\n"
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                500,
+                mimetype="text/plain",
+            )
+        if decision.user is None and request.authorization is not None:
+            decision = AuthDecision(request.authorization.username, request.authorization.type, None)
+        hit = Hit(
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode("latin-1"),
+            status=response.status_code,
+            user=decision.user,
+            auth_ok=decision.ok,
+            client_cert=peer_subject(environ.get(PEER_CERT_KEY)),
+            host=request.host or None,
+            user_agent=request.headers.get("User-Agent"),
+            accept=request.headers.get("Accept"),
+            index=index.name if index else None,
+            auth_scheme=decision.scheme,
+            headers=tuple((k, v) for k, v in request.headers.items() if k.lower() != "authorization"),
+        )
+        self.log.append(hit)
+        if index is not None:
+            index.log.append(hit)
+        return response(environ, start_response)
