@@ -101,6 +101,7 @@ class Privrepo:
         realm: str | None = None,
         overwrite: bool = False,
         max_upload_size: int = 100 * 1024 * 1024,
+        upload_dir: str | Path | None = None,
     ) -> Index:
         """Start (or mount) an index and return it, ready to serve.
 
@@ -156,6 +157,7 @@ class Privrepo:
             ),
             overwrite=bool(overwrite),
             max_upload_size=int(max_upload_size),
+            upload_dir=Path(upload_dir) if upload_dir else None,
         )
         server.mount(index)
         if started:

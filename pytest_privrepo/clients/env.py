@@ -21,19 +21,24 @@ Tests then add exactly what they need with :meth:`ClientEnv.set` or per call wit
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Protocol, runtime_checkable
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
     "ClientEnv",
+    "IndexLike",
+    "IndexSpec",
     "REMOVED_VARIABLES",
     "REMOVED_PREFIXES",
     "DEFAULT_TIMEOUT",
@@ -412,5 +417,129 @@ class ClientEnv:
                 pass
         process.kill()
 
+    def ca_bundle(self, certs: Iterable[str | os.PathLike[str]], *, include_certifi: bool = False) -> Path | None:
+        """Concatenate CA files into one bundle under ``root/tls`` (None when empty).
+
+        Clients take a single trust file per run (pip ``--cert``, uv ``SSL_CERT_FILE``), so
+        two indexes signed by different CAs need a merged bundle. ``include_certifi`` adds
+        the public roots, for uv runs that must also reach a public HTTPS index while
+        ``SSL_CERT_FILE`` replaces uv's built-in roots. Identical inputs give the same file.
+        """
+        parts: list[bytes] = []
+        seen: set[Path] = set()
+        for cert in certs:
+            path = Path(cert).absolute()
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                parts.append(path.read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"cannot read CA certificate {path}: {exc.strerror}") from None
+        if not parts:
+            return None
+        if include_certifi:
+            import certifi
+
+            parts.append(Path(certifi.where()).read_bytes())
+        if len(parts) == 1 and not include_certifi:
+            return next(iter(seen))  # one file: use it as is, no copy needed
+        data = b"\n".join(p.rstrip(b"\n") for p in parts) + b"\n"
+        directory = self._root / "tls"
+        directory.mkdir(exist_ok=True)
+        bundle = directory / f"ca-bundle-{hashlib.sha256(data).hexdigest()[:16]}.pem"
+        if not bundle.exists():
+            bundle.write_bytes(data)
+        return bundle
+
     def __repr__(self) -> str:
         return f"ClientEnv(root={str(self._root)!r})"
+
+
+@runtime_checkable
+class IndexLike(Protocol):
+    """What the runners need from an index (``privrepo.index(...)`` objects have it all)."""
+
+    @property
+    def url(self) -> str: ...  # simple API URL with trailing slash
+
+    @property
+    def ca_cert(self) -> Path | None: ...
+
+    @property
+    def client_cert(self) -> Path | None: ...  # one PEM: key + certificate
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A normalised index argument: the runners accept an :class:`IndexLike`, a plain URL
+    string (e.g. ``"https://pypi.org/simple/"``) or one of these, built by hand for cases
+    the fixture does not cover (a wrong password, a foreign client certificate, ...)."""
+
+    url: str
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    username: str | None = None
+    password: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, index: IndexLike | IndexSpec | str) -> IndexSpec:
+        """Normalise ``index``; raises :class:`ConfigError` for anything else."""
+        if isinstance(index, IndexSpec):
+            return index
+        if isinstance(index, str):
+            spec = cls(url=index)
+        else:
+            try:
+                url = index.url
+            except AttributeError:
+                raise ConfigError(
+                    f"expected an index (with .url, .ca_cert, .client_cert, .username, "
+                    f".password) or a URL string, got {index!r}"
+                ) from None
+            ca_cert = getattr(index, "ca_cert", None)
+            client_cert = getattr(index, "client_cert", None)
+            spec = cls(
+                url=url,
+                ca_cert=Path(ca_cert) if ca_cert is not None else None,
+                client_cert=Path(client_cert) if client_cert is not None else None,
+                username=getattr(index, "username", None),
+                password=getattr(index, "password", None),
+                name=getattr(index, "name", None),
+            )
+        parts = urlsplit(spec.url)
+        if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname):
+            raise ConfigError(f"index URL {spec.url!r} is not an http(s) or file URL")
+        return spec
+
+    @property
+    def hostname(self) -> str:
+        """Host name of the URL (no port, no brackets): what netrc matches on."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.username is not None
+
+    def url_with_userinfo(self) -> str:
+        """The URL with percent-encoded ``user:password@``; unchanged without credentials.
+
+        Percent-encoding matters: a password with ``@``, ``:`` or ``/`` would otherwise
+        change the host the client connects to.
+        """
+        if self.username is None:
+            return self.url
+        parts = urlsplit(self.url)
+        if parts.username is not None:
+            return self.url  # already carries credentials: the caller chose them
+        userinfo = quote(self.username, safe="")
+        if self.password is not None:
+            userinfo += ":" + quote(self.password, safe="")
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))

@@ -26,6 +26,7 @@ from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
 from .log import RequestLog
+from .upload import Upload, handle_upload
 from .simple import (
     MIME_JSON,
     FileEntry,
@@ -132,6 +133,7 @@ class Index:
         client_cert: Path | None,
         overwrite: bool = False,
         max_upload_size: int = 100 * 1024 * 1024,
+        upload_dir: Path | None = None,
     ) -> None:
         self.name = check_index_name(name)
         self.server = server
@@ -149,6 +151,10 @@ class Index:
         self.overwrite = overwrite
         #: uploads larger than this are refused ("File too large")
         self.max_upload_size = max_upload_size
+        #: where uploaded files are stored (``<upload_root>/<project>/<filename>``)
+        self.upload_root = Path(upload_dir) if upload_dir else self.directory / "files"
+        #: every accepted upload, in order (see :class:`~pytest_privrepo.index.upload.Upload`)
+        self.uploads: list[Upload] = []
         self._lock = threading.RLock()
         self._projects: dict[str, dict[str, StoredFile]] = {}
         self._display: dict[str, str] = {}
@@ -417,8 +423,6 @@ class Index:
 
     def handle_upload(self, request: Request, rest: str, decision: AuthDecision) -> Response:
         """The legacy upload API (see :mod:`pytest_privrepo.index.upload`)."""
-        from .upload import handle_upload
-
         return handle_upload(self, request, rest, decision)
 
     def _deny(self, decision: AuthDecision, action: str) -> Response:
