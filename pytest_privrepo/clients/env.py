@@ -153,6 +153,7 @@ class ClientEnv:
             directory.mkdir(parents=True, exist_ok=True)
         if not self.netrc.exists():
             self.netrc.touch()
+        self._netrc_entries: dict[str, tuple[str, str]] = {}
         self.netrc.chmod(0o600)
 
         source = os.environ if inherit is None else inherit
@@ -291,6 +292,9 @@ class ClientEnv:
     def write_netrc(self, host: str, login: str, password: str) -> Path:
         """Append a ``machine`` entry to this environment's netrc file and return its path.
 
+        Adding the same entry twice is a no-op; a different login for a known host is a
+        :class:`ConfigError`, because netrc holds one login per host.
+
         ``host`` is a hostname or a URL; netrc has no port field and every client matches
         on the host name alone, so ``host:port`` is rejected rather than silently never
         matching. Values with whitespace, quotes or backslashes are rejected as well:
@@ -315,6 +319,16 @@ class ClientEnv:
                     "backslashes, which netrc parsers do not read the same way; use URL "
                     "credentials for such values"
                 )
+        known = self._netrc_entries.get(hostname)
+        if known == (login, password):
+            return self.netrc
+        if known is not None:
+            raise ConfigError(
+                f"the netrc file already has a login for {hostname} ({known[0]!r}); netrc "
+                f"holds one per host and clients disagree on which duplicate wins, so "
+                f"{login!r} cannot be added: use URL credentials for one of the indexes"
+            )
+        self._netrc_entries[hostname] = (login, password)
         with self.netrc.open("a", encoding="utf-8") as handle:
             handle.write(f"machine {hostname}\nlogin {login}\npassword {password}\n\n")
         self.netrc.chmod(0o600)

@@ -41,7 +41,7 @@ __all__ = [
 
 #: How credentials reach pip: ``"url"`` = percent-encoded userinfo in the index URL (pip's
 #: most reliable route, also applied to file URLs on the same host); ``"netrc"`` = a
-#: ``machine`` entry in the environment's netrc (pip consults it only after a 401);
+#: ``machine`` entry in the environment's netrc (pip reads it before the first request);
 #: ``"none"`` = no credentials, to test anonymous access.
 PipAuth = Literal["url", "netrc", "none"]
 
@@ -155,7 +155,6 @@ class Pip:
         self.runner = _pip_runner(pip)
         self.retries = retries
         self.timeout = timeout
-        self._netrc_entries: dict[str, tuple[str, str | None]] = {}
         self._reports = 0
 
     # ------------------------------------------------------------------ plumbing
@@ -201,7 +200,7 @@ class Pip:
             if auth == "url":
                 url = spec.url_with_userinfo()
             elif auth == "netrc" and spec.has_credentials:
-                self._add_netrc(spec)
+                self.env.write_netrc(spec.hostname, spec.username or "", spec.password or "")
             is_primary = index is not None and position == 0
             args += ["--index-url" if is_primary else "--extra-index-url", url]
 
@@ -217,20 +216,6 @@ class Pip:
         if client_certs:
             args += ["--client-cert", os.fspath(client_certs.pop())]
         return args
-
-    def _add_netrc(self, spec: IndexSpec) -> None:
-        host = spec.hostname
-        entry = (spec.username or "", spec.password)
-        known = self._netrc_entries.get(host)
-        if known == entry:
-            return
-        if known is not None:
-            raise ConfigError(
-                f"netrc holds one login per host, and {host} already has {known[0]!r}; "
-                f"index {spec.url} needs {entry[0]!r}: use auth='url' for one of them"
-            )
-        self.env.write_netrc(host, entry[0], entry[1] or "")
-        self._netrc_entries[host] = entry
 
     # ------------------------------------------------------------------ commands
     def install(

@@ -42,25 +42,25 @@ import zipfile
 from email.parser import BytesParser
 
 __all__ = [
+    "BACKEND_DIR",
+    "BACKEND_MODULE",
+    "EPOCH",
     "FORMAT_VERSION",
     "GENERATOR",
-    "EPOCH",
     "ZIP_DATE_TIME",
-    "BACKEND_MODULE",
-    "BACKEND_DIR",
     "backend_source",
-    "wheel_file",
-    "wheel_bytes",
-    "sdist_bytes",
-    "expand_tag",
-    "is_purelib_tag",
-    "dist_stem",
-    "import_name",
-    "get_requires_for_build_wheel",
-    "get_requires_for_build_sdist",
-    "prepare_metadata_for_build_wheel",
-    "build_wheel",
     "build_sdist",
+    "build_wheel",
+    "dist_stem",
+    "expand_tag",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_wheel",
+    "import_name",
+    "is_purelib_tag",
+    "prepare_metadata_for_build_wheel",
+    "sdist_bytes",
+    "wheel_bytes",
+    "wheel_file",
 ]
 
 #: Version of the synthetic file layout; part of the WHEEL ``Generator`` line so that a
@@ -69,7 +69,7 @@ FORMAT_VERSION = 1
 
 #: ``Generator:`` value of WHEEL files. Deliberately not the package version: the bytes
 #: (and thus lock-file hashes) must not change with every release of the plugin.
-GENERATOR = "pytest-privrepo (dists format %d)" % FORMAT_VERSION
+GENERATOR = f"pytest-privrepo (dists format {FORMAT_VERSION})"
 
 #: Timestamp of every archive member: 1980-01-01T00:00:00Z, the earliest a zip can hold,
 #: used for tar members too so that tools that re-zip extracted files never see mtime 0.
@@ -95,7 +95,7 @@ def backend_source() -> str:
     """
     path = os.path.abspath(__file__)
     if path.endswith((".pyc", ".pyo")):  # pragma: no cover - sourceless installs
-        raise RuntimeError("pytest-privrepo needs the source of %s to build sdists" % path)
+        raise RuntimeError(f"pytest-privrepo needs the source of {path} to build sdists")
     with open(path, encoding="utf-8") as fh:
         return fh.read()
 
@@ -111,7 +111,7 @@ def dist_stem(canonical_name: str, version: str) -> str:
     Per the binary distribution spec, the name is the canonical name with ``-`` replaced
     by ``_``; a normalised version contains no ``-``.
     """
-    return "%s-%s" % (import_name(canonical_name), version)
+    return f"{import_name(canonical_name)}-{version}"
 
 
 def expand_tag(tag: str) -> list[str]:
@@ -121,7 +121,7 @@ def expand_tag(tag: str) -> list[str]:
     """
     interpreters, abis, platforms = tag.split("-")
     return [
-        "%s-%s-%s" % (i, a, p)
+        f"{i}-{a}-{p}"
         for i in interpreters.split(".")
         for a in abis.split(".")
         for p in platforms.split(".")
@@ -180,7 +180,7 @@ def wheel_bytes(stem: str, files: dict[str, bytes], metadata: bytes, tag: str) -
 
     record = io.StringIO()
     for path, data in entries:
-        record.write("%s,%s,%d\n" % (path, _record_hash(data), len(data)))
+        record.write(f"{path},{_record_hash(data)},{len(data)}\n")
     record.write(record_path + ",,\n")
     entries.append((record_path, record.getvalue().encode("utf-8")))
 
@@ -268,7 +268,7 @@ def _source_info(source_dir: str) -> tuple[bytes, str, str]:
     headers = BytesParser().parsebytes(pkg_info, headersonly=True)
     name, version = headers["Name"], headers["Version"]
     if not name or not version:
-        raise RuntimeError("PKG-INFO in %s lacks Name or Version" % source_dir)
+        raise RuntimeError(f"PKG-INFO in {source_dir} lacks Name or Version")
     return pkg_info, _canonicalize(str(name).strip()), str(version).strip()
 
 
@@ -328,7 +328,7 @@ def build_wheel(
     pkg_info, canonical, version = _source_info(".")
     stem = dist_stem(canonical, version)
     files = _read_tree(".", import_name(canonical))
-    filename = "%s-%s.whl" % (stem, _WHEEL_TAG)
+    filename = f"{stem}-{_WHEEL_TAG}.whl"
     data = wheel_bytes(stem, files, pkg_info, _WHEEL_TAG)
     os.makedirs(wheel_directory, exist_ok=True)
     with open(os.path.join(wheel_directory, filename), "wb") as fh:

@@ -43,14 +43,14 @@ from ..errors import ConfigError
 from . import backend
 
 __all__ = [
+    "DEFAULT_TAG",
     "DistFile",
     "DistKind",
-    "DEFAULT_TAG",
-    "build_wheel",
-    "build_sdist",
     "build_dists",
-    "wheel_filename",
+    "build_sdist",
+    "build_wheel",
     "sdist_filename",
+    "wheel_filename",
 ]
 
 #: The tag of a pure-Python wheel; also what the in-sdist backend builds.
@@ -396,7 +396,7 @@ def _render_init(spec: _Spec) -> bytes:
         f'"""{spec.name} {spec.version}: synthetic distribution made by pytest-privrepo."""\n'
         "\n"
         f'__version__ = "{spec.version}"\n'
-    ).encode("utf-8")
+    ).encode()
 
 
 @functools.lru_cache(maxsize=1)
@@ -504,7 +504,7 @@ def build_dists(
     name: str,
     version: str,
     *,
-    kind: DistKind = "wheel",
+    kind: DistKind | str = "wheel",
     tags: Sequence[str] | str = (DEFAULT_TAG,),
     requires: Sequence[str] = (),
     requires_python: str | None = None,
@@ -518,18 +518,39 @@ def build_dists(
     release behind.
     """
     if kind not in ("wheel", "sdist", "both"):
-        raise ConfigError(f"unknown dist kind {kind!r} for {name!r}: use 'wheel', 'sdist' or 'both'")
+        raise ConfigError(
+            f"unknown dist kind {kind!r} for {name!r}: use 'wheel', 'sdist' or 'both'"
+        )
     tag_list = [tags] if isinstance(tags, str) else list(tags)
     checked = list(dict.fromkeys(_check_tag(t) for t in tag_list))
     if kind != "sdist" and not checked:
         raise ConfigError(f"no wheel tags given for {name!r} with kind={kind!r}")
     _spec(name, version, requires, requires_python, extras, summary)  # validate first
-    common = dict(
-        requires=requires, requires_python=requires_python, extras=extras, summary=summary
-    )
     out: list[DistFile] = []
     if kind in ("wheel", "both"):
-        out.extend(build_wheel(out_dir, name, version, tag=t, **common) for t in checked)  # type: ignore[arg-type]
+        for t in checked:
+            out.append(
+                build_wheel(
+                    out_dir,
+                    name,
+                    version,
+                    tag=t,
+                    requires=requires,
+                    requires_python=requires_python,
+                    extras=extras,
+                    summary=summary,
+                )
+            )
     if kind in ("sdist", "both"):
-        out.append(build_sdist(out_dir, name, version, **common))  # type: ignore[arg-type]
+        out.append(
+            build_sdist(
+                out_dir,
+                name,
+                version,
+                requires=requires,
+                requires_python=requires_python,
+                extras=extras,
+                summary=summary,
+            )
+        )
     return out

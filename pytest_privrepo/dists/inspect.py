@@ -32,7 +32,7 @@ from packaging.version import InvalidVersion, Version
 from ..errors import ConfigError
 from .build import DistFile, StrPath
 
-__all__ = ["inspect_dist", "MAX_METADATA_SIZE"]
+__all__ = ["MAX_METADATA_SIZE", "inspect_dist"]
 
 #: Largest METADATA / PKG-INFO read; real ones are kilobytes. Guards against a
 #: corrupt or hostile archive making the test process read gigabytes.
@@ -89,7 +89,9 @@ def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
     try:
         meta_canonical = canonicalize_name(meta_name, validate=True)
     except InvalidName:
-        raise ConfigError(f"invalid project name {meta_name!r} in {meta_file} of {filename!r}") from None
+        raise ConfigError(
+            f"invalid project name {meta_name!r} in {meta_file} of {filename!r}"
+        ) from None
     try:
         version = Version(meta_version)
     except InvalidVersion as exc:
@@ -100,8 +102,7 @@ def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
 
     if meta_canonical != fn_canonical:
         raise ConfigError(
-            f"name in filename {fn_name!r} does not match metadata {meta_name!r} "
-            f"in {filename!r}"
+            f"name in filename {fn_name!r} does not match metadata {meta_name!r} in {filename!r}"
         )
     if version != fn_version:
         raise ConfigError(
@@ -150,9 +151,7 @@ def _pick(candidates: dict[str, str], canonical: str, what: str, filename: str) 
     if len(candidates) == 1:
         return next(iter(candidates))
     matching = [
-        member
-        for member, directory in candidates.items()
-        if _dir_canonical(directory) == canonical
+        member for member, directory in candidates.items() if _dir_canonical(directory) == canonical
     ]
     if len(matching) == 1:
         return matching[0]

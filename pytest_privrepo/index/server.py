@@ -150,8 +150,9 @@ class _WSGIServer(ThreadedWSGIServer):
 
 
 def _reason(exc: BaseException) -> str:
+    verify = getattr(exc, "verify_message", None)
     if isinstance(exc, ssl.SSLError) and exc.reason:
-        return str(exc.reason)
+        return f"{exc.reason}: {verify}" if verify else str(exc.reason)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -198,7 +199,9 @@ class IndexServer(HTTPServerBase):
         super().__init__(host, port, ssl_context, threaded=True)
         self.tls = tls
         self.log = RequestLog()  # type: ignore[assignment]
+        #: handshakes the server refused or that broke off (negative TLS tests)
         self.tls_failures: list[TLSFailure] = []
+        self._tls_failed = threading.Condition()
         self._mounts: list[tuple[str, Index]] = []
         self._mount_lock = threading.Lock()
         self._wsgi: _WSGIServer | None = None
@@ -238,7 +241,7 @@ class IndexServer(HTTPServerBase):
         self.host = sock.getsockname()[0]
         try:
             self._wsgi = _WSGIServer(sock, self._wsgi_app, self.ssl_context,
-                                     self.tls_failures.append, self.handler_errors.append)
+                                     self._record_tls_failure, self.handler_errors.append)
         except BaseException:
             sock.close()
             raise
@@ -263,6 +266,22 @@ class IndexServer(HTTPServerBase):
         self.server_thread = None
         if stragglers:
             raise ServerError(f"{len(stragglers)} connection thread(s) did not stop")
+
+    def _record_tls_failure(self, failure: TLSFailure) -> None:
+        with self._tls_failed:
+            self.tls_failures.append(failure)
+            self._tls_failed.notify_all()
+
+    def wait_for_tls_failure(self, count: int = 1, timeout: float = 5.0) -> TLSFailure:
+        """Wait until ``count`` handshakes failed; return the last. The client may see its
+        error before the server thread has recorded it, so tests wait on this, not on a clock."""
+        with self._tls_failed:
+            if not self._tls_failed.wait_for(lambda: len(self.tls_failures) >= count, timeout):
+                raise AssertionError(
+                    f"expected {count} failed TLS handshake(s) within {timeout}s, "
+                    f"saw {len(self.tls_failures)}"
+                )
+            return self.tls_failures[-1]
 
     def check(self) -> None:
         """Raise the first error a request handler hit, as a ServerError with its traceback."""

@@ -1,0 +1,44 @@
+"""Harnesses that run the real packaging clients (pip, uv, ...) in isolated environments.
+
+Every runner takes a :class:`ClientEnv`, so a client never sees the machine's config
+files, ``PIP_*``/``UV_*`` variables, CA bundle variables, proxies or keyring: a test
+observes the client's behaviour against *its* index, not the CI machine's setup.
+"""
+
+from __future__ import annotations
+
+from pytest_privrepo.clients.env import (
+    DEFAULT_KEYRING_BACKEND,
+    DEFAULT_TIMEOUT,
+    REMOVED_PREFIXES,
+    REMOVED_VARIABLES,
+    ClientEnv,
+    IndexLike,
+    IndexSpec,
+)
+from pytest_privrepo.clients.pip import InstalledPackage, Pip, PipInstallResult, make_venv
+from pytest_privrepo.clients.provision import find_executable, provision, venv_bin, venv_python
+from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.uv import Uv, UvChange, UvInstallResult
+
+__all__ = [
+    "ClientEnv",
+    "CommandResult",
+    "DEFAULT_KEYRING_BACKEND",
+    "DEFAULT_TIMEOUT",
+    "IndexLike",
+    "IndexSpec",
+    "InstalledPackage",
+    "Pip",
+    "PipInstallResult",
+    "REMOVED_PREFIXES",
+    "REMOVED_VARIABLES",
+    "Uv",
+    "UvChange",
+    "UvInstallResult",
+    "find_executable",
+    "make_venv",
+    "provision",
+    "venv_bin",
+    "venv_python",
+]
