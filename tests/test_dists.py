@@ -341,7 +341,7 @@ def test_invalid_tags(tmp_path: Path, tag: str, message: str) -> None:
 
 def test_build_dists_argument_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown dist kind 'egg' for 'x'"):
-        build_dists(tmp_path, "x", "1", kind="egg")  # type: ignore[arg-type]
+        build_dists(tmp_path, "x", "1", kind="egg")
     with pytest.raises(ConfigError, match="no wheel tags given for 'x'"):
         build_dists(tmp_path, "x", "1", kind="wheel", tags=[])
 
@@ -402,6 +402,14 @@ def test_inspect_real_distributions(
     assert dist.requires_python == requires_python
     assert dist.sha256 == hashlib.sha256(data).hexdigest() and dist.size == len(data)
     assert dist.metadata is not None and dist.metadata.startswith(b"Metadata-Version: ")
+
+
+def test_inspect_strict_validates_whole_metadata() -> None:
+    """Strict mode is opt-in: real wheels carry fields newer than their Metadata-Version."""
+    path = FIXTURES / "jaraco.classes-3.4.0-py3-none-any.whl"
+    with pytest.raises(ConfigError, match="invalid METADATA in 'jaraco.classes-3.4.0-py3-none-any"):
+        inspect_dist(path, strict=True)
+    assert inspect_dist(FIXTURES / "six-1.16.0.tar.gz", strict=True).name == "six"
 
 
 def test_inspect_zip_sdist(tmp_path: Path) -> None:

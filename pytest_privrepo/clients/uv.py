@@ -243,6 +243,8 @@ class Uv:
         extra_indexes: Sequence[IndexArg] = (),
         auth: UvAuth = "url",
         index_strategy: str | None = None,
+        no_index: bool = False,
+        find_links: Sequence[str | os.PathLike[str]] = (),
         no_deps: bool = False,
         reinstall: bool = False,
         upgrade: bool = False,
@@ -268,6 +270,10 @@ class Uv:
         args = ["pip", "install", "--python", os.fspath(python), *index_args]
         if index_strategy is not None:
             args += ["--index-strategy", index_strategy]
+        if no_index:
+            args.append("--no-index")
+        for link in find_links:
+            args += ["--find-links", os.fspath(link)]
         if no_deps:
             args.append("--no-deps")
         if reinstall:

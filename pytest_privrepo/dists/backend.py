@@ -22,9 +22,9 @@ file's own source, returned by :func:`backend_source`.
 
 Rules for editing this file:
 
-* standard library only, and keep it importable on old interpreters (no ``match``,
+* standard library only, and keep it working on Python 3.7+ (no ``match``, no walrus,
   no PEP 604 unions evaluated at run time): it runs under whatever Python the client
-  under test uses;
+  under test uses, and a wheel built by it on 3.7 is byte-identical to one built here;
 * every change changes the bytes (and so the sha256) of every synthetic sdist, and a
   change to :func:`wheel_bytes` or :func:`sdist_bytes` also changes every wheel: bump
   :data:`FORMAT_VERSION` when output changes on purpose.
@@ -225,11 +225,11 @@ def sdist_bytes(stem: str, files: dict[str, bytes]) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for path in sorted(members):
-            data = members[path]
-            if data is None:
+            content = members[path]
+            if content is None:
                 tf.addfile(_tar_info(path, 0, True))
             else:
-                tf.addfile(_tar_info(path, len(data), False), io.BytesIO(data))
+                tf.addfile(_tar_info(path, len(content), False), io.BytesIO(content))
 
     out = io.BytesIO()
     with gzip.GzipFile(
@@ -293,18 +293,18 @@ def _read_tree(source_dir: str, rel_top: str) -> dict[str, bytes]:
     return found
 
 
-def get_requires_for_build_wheel(config_settings: dict | None = None) -> list[str]:
+def get_requires_for_build_wheel(config_settings: dict[str, object] | None = None) -> list[str]:
     """Nothing to install: the backend is stdlib only (keeps builds offline)."""
     return []
 
 
-def get_requires_for_build_sdist(config_settings: dict | None = None) -> list[str]:
+def get_requires_for_build_sdist(config_settings: dict[str, object] | None = None) -> list[str]:
     """Nothing to install: the backend is stdlib only (keeps builds offline)."""
     return []
 
 
 def prepare_metadata_for_build_wheel(
-    metadata_directory: str, config_settings: dict | None = None
+    metadata_directory: str, config_settings: dict[str, object] | None = None
 ) -> str:
     """Write ``{stem}.dist-info/{METADATA,WHEEL}`` so a resolver need not build a wheel."""
     pkg_info, canonical, version = _source_info(".")
@@ -321,7 +321,7 @@ def prepare_metadata_for_build_wheel(
 
 def build_wheel(
     wheel_directory: str,
-    config_settings: dict | None = None,
+    config_settings: dict[str, object] | None = None,
     metadata_directory: str | None = None,
 ) -> str:
     """Build the same ``py3-none-any`` wheel that ``dists.build_wheel()`` would."""
@@ -336,7 +336,7 @@ def build_wheel(
     return filename
 
 
-def build_sdist(sdist_directory: str, config_settings: dict | None = None) -> str:
+def build_sdist(sdist_directory: str, config_settings: dict[str, object] | None = None) -> str:
     """Rebuild the sdist from its own tree (byte-identical to the one it came from)."""
     pkg_info, canonical, version = _source_info(".")
     stem = dist_stem(canonical, version)
