@@ -603,7 +603,8 @@ def target_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     root = tmp_path_factory.mktemp("venv")
     env = _client_env(root)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    return root / "venv" / "bin" / "python", env
+    python = root / "venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return python, env
 
 
 def _pip_install(python: Path, env: dict[str, str], links: Path, project: str) -> None:

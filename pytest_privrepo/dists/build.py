@@ -27,7 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +80,7 @@ class DistFile:
     filetype: str
     """``"bdist_wheel"`` or ``"sdist"``, the values of the upload API's ``filetype``."""
     requires_python: str | None
-    metadata: bytes | None
+    metadata: bytes | None = field(repr=False)
     """Core metadata: the wheel's METADATA or the sdist's PKG-INFO (None if absent)."""
     sha256: str
     size: int
@@ -92,6 +92,7 @@ class DistFile:
 
     @property
     def is_wheel(self) -> bool:
+        """True for ``.whl`` files (which have tags and a ``pyversion``), False for sdists."""
         return self.filetype == "bdist_wheel"
 
     @property

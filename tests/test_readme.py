@@ -1,0 +1,28 @@
+"""The README's examples are run as tests, so they cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if "def test_" in b]
+
+
+def test_readme_has_examples():
+    assert len(BLOCKS) >= 2
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
+def test_readme_example(pytester, block):
+    pytester.makepyfile(block)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_readme_commands_match_ci():
+    text = README.read_text()
+    ci = (README.parent / ".ci" / "run").read_text()
+    test_cmd = re.search(r"\.venv/bin/python -m pytest[^\n`]*", text).group(0)
+    assert test_cmd in ci
