@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
@@ -26,7 +26,6 @@ from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
 from .log import RequestLog
-from .upload import Upload, handle_upload
 from .simple import (
     MIME_JSON,
     FileEntry,
@@ -36,6 +35,7 @@ from .simple import (
     render_root_html,
     render_root_json,
 )
+from .upload import Upload, handle_upload
 
 if TYPE_CHECKING:
     from .server import IndexServer
