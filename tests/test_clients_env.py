@@ -59,7 +59,9 @@ class Machine:
 
     wheels: Path
     home: Path
-    markers: set[str] = field(default_factory=set)  # values that must never reach a client
+    markers: set[str] = field(
+        default_factory=set
+    )  # values that must never reach a client
     user_pip_conf: Path | None = None
 
 
@@ -77,7 +79,9 @@ def _config_values(path: Path) -> set[str]:
 
 
 @pytest.fixture
-def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path) -> Machine:
+def machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
+) -> Machine:
     """Make sure os.environ carries the settings a CI machine has (keep real ones)."""
     wheels = tmp_path / "machine-wheels"
     wheels.mkdir()
@@ -120,13 +124,17 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path)
 
     # A config file named by PIP_CONFIG_FILE is loaded on top of the others.
     conf = tmp_path / "machine-pip.conf"
-    conf.write_text("[global]\ntimeout = 99\nextra-index-url = http://machine-pip-conf.invalid/simple/\n")
+    conf.write_text(
+        "[global]\ntimeout = 99\nextra-index-url = http://machine-pip-conf.invalid/simple/\n"
+    )
     monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
     m.markers |= {str(conf), "http://machine-pip-conf.invalid/simple/"}
 
     # The user's pip.conf: the real one when there is one, otherwise a fake HOME with one.
     candidates = [
-        Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "pip" / "pip.conf",
+        Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        / "pip"
+        / "pip.conf",
         Path.home() / ".pip" / "pip.conf",
     ]
     real = next((p for p in candidates if p.exists()), None)
@@ -134,7 +142,9 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path)
         fake_home = tmp_path / "machine-home"
         real = fake_home / ".config" / "pip" / "pip.conf"
         real.parent.mkdir(parents=True)
-        real.write_text("[global]\nextra-index-url = http://machine-user-conf.invalid/simple/\n")
+        real.write_text(
+            "[global]\nextra-index-url = http://machine-user-conf.invalid/simple/\n"
+        )
         monkeypatch.setenv("HOME", str(fake_home))
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
         m.home = fake_home
@@ -160,14 +170,20 @@ def test_machine_pip_sees_the_pollution(machine: Machine, tmp_path: Path) -> Non
 
     out = subprocess.run(
         [sys.executable, "-m", "pip", "config", "list"],
-        env=_baseline_env(), capture_output=True, text=True, check=True, cwd=tmp_path,
+        env=_baseline_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     ).stdout
     assert "find-links" in out and "cert" in out
     assert str(machine.wheels) in out
     assert "machine-pip-conf.invalid" in out
 
 
-def test_pip_config_sees_nothing_from_the_machine(machine: Machine, tmp_path: Path) -> None:
+def test_pip_config_sees_nothing_from_the_machine(
+    machine: Machine, tmp_path: Path
+) -> None:
     env = ClientEnv(tmp_path / "client")
     listed = env.run([sys.executable, "-m", "pip", "config", "list"]).stdout
     keys = {line.split("=", 1)[0] for line in listed.splitlines() if line.strip()}
@@ -183,7 +199,14 @@ def test_pip_config_sees_nothing_from_the_machine(machine: Machine, tmp_path: Pa
     for marker in machine.markers:
         assert marker not in debug, f"machine value {marker!r} visible to pip:\n{debug}"
         assert marker not in listed
-    for key in ("cert", "find-links", "extra-index-url", "index-url", "timeout", "default-timeout"):
+    for key in (
+        "cert",
+        "find-links",
+        "extra-index-url",
+        "index-url",
+        "timeout",
+        "default-timeout",
+    ):
         assert f".{key}=" not in listed and f"global.{key}:" not in debug
     # pip names the config files it knows of; the user file is not even listed, and
     # whatever global files exist show no keys (PIP_CONFIG_FILE=os.devnull skips them).
@@ -198,9 +221,21 @@ def test_child_process_environment(machine: Machine, tmp_path: Path) -> None:
     )
     seen: dict[str, str] = json.loads(child.stdout)
 
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_DIRS",
-                 "NETRC", "TMPDIR", "PIP_CACHE_DIR", "UV_CACHE_DIR", "UV_CREDENTIALS_DIR",
-                 "POETRY_CONFIG_DIR", "POETRY_CACHE_DIR", "POETRY_DATA_DIR"):
+    for name in (
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CONFIG_DIRS",
+        "NETRC",
+        "TMPDIR",
+        "PIP_CACHE_DIR",
+        "UV_CACHE_DIR",
+        "UV_CREDENTIALS_DIR",
+        "POETRY_CONFIG_DIR",
+        "POETRY_CACHE_DIR",
+        "POETRY_DATA_DIR",
+    ):
         assert Path(seen[name]).is_relative_to(root), (name, seen[name])
     assert list(Path(seen["XDG_CONFIG_DIRS"]).iterdir()) == []
     assert Path(seen["NETRC"]).read_text() == ""
@@ -213,21 +248,45 @@ def test_child_process_environment(machine: Machine, tmp_path: Path) -> None:
     assert seen["NO_PROXY"] == seen["no_proxy"] == "localhost,127.0.0.1,::1"
     assert "POETRY_KEYRING_ENABLED" not in seen
 
-    for name in (*CA_VARIABLES, "HTTPS_PROXY", "https_proxy", "PYTHONPATH", "VIRTUAL_ENV",
-                 "PIP_CERT", "PIP_FIND_LINKS", "PIP_DEFAULT_TIMEOUT", "PIP_INDEX_URL",
-                 "UV_INDEX_URL", "UV_FIND_LINKS", "POETRY_REPOSITORIES_CORP_URL",
-                 "TWINE_PASSWORD"):
+    for name in (
+        *CA_VARIABLES,
+        "HTTPS_PROXY",
+        "https_proxy",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "PIP_CERT",
+        "PIP_FIND_LINKS",
+        "PIP_DEFAULT_TIMEOUT",
+        "PIP_INDEX_URL",
+        "UV_INDEX_URL",
+        "UV_FIND_LINKS",
+        "POETRY_REPOSITORIES_CORP_URL",
+        "TWINE_PASSWORD",
+    ):
         assert name in os.environ, f"guard: the machine should export {name}"
         assert name not in seen, f"{name} leaked into the client environment"
-    ours = {"PIP_CONFIG_FILE", "PIP_NO_INPUT", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_CACHE_DIR",
-            "UV_NO_CONFIG", "UV_CACHE_DIR", "UV_PYTHON_DOWNLOADS", "UV_CREDENTIALS_DIR",
-            "POETRY_CONFIG_DIR", "POETRY_CACHE_DIR", "POETRY_DATA_DIR", "PYTHON_KEYRING_BACKEND"}
-    for name in seen:
+    ours = {
+        "PIP_CONFIG_FILE",
+        "PIP_NO_INPUT",
+        "PIP_DISABLE_PIP_VERSION_CHECK",
+        "PIP_CACHE_DIR",
+        "UV_NO_CONFIG",
+        "UV_CACHE_DIR",
+        "UV_PYTHON_DOWNLOADS",
+        "UV_CREDENTIALS_DIR",
+        "POETRY_CONFIG_DIR",
+        "POETRY_CACHE_DIR",
+        "POETRY_DATA_DIR",
+        "PYTHON_KEYRING_BACKEND",
+    }
+    for name, value in seen.items():
         if name.upper().startswith(REMOVED_PREFIXES):
-            assert name in ours, f"unexpected client variable {name}={seen[name]!r}"
+            assert name in ours, f"unexpected client variable {name}={value!r}"
     # Values the fixture invented must appear nowhere. (The machine's real CA path may
     # legitimately remain in variables no packaging client reads, e.g. NODE_EXTRA_CA_CERTS.)
-    invented = {m for m in machine.markers if m.startswith(str(tmp_path)) or ".invalid" in m}
+    invented = {
+        m for m in machine.markers if m.startswith(str(tmp_path)) or ".invalid" in m
+    }
     assert invented
     for name, value in seen.items():
         for marker in invented:
@@ -235,24 +294,47 @@ def test_child_process_environment(machine: Machine, tmp_path: Path) -> None:
 
 
 def test_inherit_argument_replaces_os_environ(tmp_path: Path) -> None:
-    env = ClientEnv(tmp_path, inherit={"PATH": "/bin", "PIP_INDEX_URL": "x", "KEEP_ME": "1",
-                                      "http_proxy": "p", "CONDA_PREFIX": "c"})
+    env = ClientEnv(
+        tmp_path,
+        inherit={
+            "PATH": "/bin",
+            "PIP_INDEX_URL": "x",
+            "KEEP_ME": "1",
+            "http_proxy": "p",
+            "CONDA_PREFIX": "c",
+        },
+    )
     assert env.vars["PATH"] == "/bin"
     assert env.vars["KEEP_ME"] == "1"
     for name in ("PIP_INDEX_URL", "http_proxy", "CONDA_PREFIX"):
         assert name not in env.vars
 
 
-def test_pip_ignores_machine_find_links_and_config(machine: Machine, tmp_path: Path) -> None:
+def test_pip_ignores_machine_find_links_and_config(
+    machine: Machine, tmp_path: Path
+) -> None:
     """Behavioural proof: the machine's PIP_FIND_LINKS can satisfy `six`; the isolated pip
     must not find it, while the same command with the machine environment does."""
     import subprocess
 
     target = tmp_path / "naive-target"
     naive = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-index", "--dry-run", "--target",
-         str(target), "six"],
-        env=_baseline_env(), capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--dry-run",
+            "--target",
+            str(target),
+            "six",
+        ],
+        env=dict(_baseline_env(), PIP_CACHE_DIR=str(tmp_path / "naive-cache")),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
     )
     assert naive.returncode == 0, naive.stdout + naive.stderr  # guard
 
@@ -287,12 +369,23 @@ def _snapshot(paths: list[Path]) -> dict[str, tuple[float, int]]:
     return state
 
 
-def test_nothing_is_written_outside_root(machine: Machine, tmp_path: Path, fixtures_dir: Path) -> None:
+def test_nothing_is_written_outside_root(
+    machine: Machine, tmp_path: Path, fixtures_dir: Path
+) -> None:
     real_home = Path(os.path.expanduser("~"))
-    watched = [machine.home / ".config", machine.home / ".cache", machine.home / ".local",
-               machine.home / ".netrc", machine.home / ".pypirc"]
-    watched += [real_home / ".config" / "pip", real_home / ".cache" / "pip",
-                real_home / ".cache" / "uv", real_home / ".netrc"]
+    watched = [
+        machine.home / ".config",
+        machine.home / ".cache",
+        machine.home / ".local",
+        machine.home / ".netrc",
+        machine.home / ".pypirc",
+    ]
+    watched += [
+        real_home / ".config" / "pip",
+        real_home / ".cache" / "pip",
+        real_home / ".cache" / "uv",
+        real_home / ".netrc",
+    ]
     before = _snapshot(watched)
 
     root = tmp_path / "client"
@@ -345,11 +438,20 @@ def test_run_stdin_input_and_extra_env(tmp_path: Path) -> None:
     env = ClientEnv(tmp_path).set(FROM_SET="a", PATH_LIKE=tmp_path)
     read = "import sys; print(repr(sys.stdin.read()))"
     assert env.run([sys.executable, "-c", read]).stdout.strip() == "''"  # never waits
-    assert env.run([sys.executable, "-c", read], input="secret\n").stdout.strip() == "'secret\\n'"
+    assert (
+        env.run([sys.executable, "-c", read], input="secret\n").stdout.strip()
+        == "'secret\\n'"
+    )
 
     show = "import os; print(os.environ.get('FROM_SET'), os.environ.get('PATH_LIKE'), os.environ.get('CI'))"
-    assert env.run([sys.executable, "-c", show]).stdout.split() == ["a", str(tmp_path), "1"]
-    out = env.run([sys.executable, "-c", show], extra_env={"FROM_SET": None, "CI": "0"}).stdout
+    assert env.run([sys.executable, "-c", show]).stdout.split() == [
+        "a",
+        str(tmp_path),
+        "1",
+    ]
+    out = env.run(
+        [sys.executable, "-c", show], extra_env={"FROM_SET": None, "CI": "0"}
+    ).stdout
     assert out.split() == ["None", str(tmp_path), "0"]
     env.unset("FROM_SET", "NOT_THERE")
     assert "FROM_SET" not in env.vars
@@ -358,9 +460,11 @@ def test_run_stdin_input_and_extra_env(tmp_path: Path) -> None:
 def test_run_timeout_kills_the_process_group(tmp_path: Path) -> None:
     env = ClientEnv(tmp_path)
     # A child that spawns a grandchild, as `pip --python` and uv do.
-    code = ("import subprocess, sys, time; "
-            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-            "print('grandchild', p.pid, flush=True); time.sleep(60)")
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print('grandchild', p.pid, flush=True); time.sleep(60)"
+    )
     started = time.monotonic()
     with pytest.raises(ClientError, match=r"timed out after 1\.0 s") as info:
         env.run([sys.executable, "-c", code], timeout=1.0)
@@ -393,7 +497,9 @@ def test_set_rejects_bad_values(tmp_path: Path) -> None:
 def test_write_netrc(tmp_path: Path) -> None:
     env = ClientEnv(tmp_path)
     env.write_netrc("127.0.0.1", "alice", "s3cr#t")
-    env.write_netrc("https://127.0.0.1:8443/simple/", "alice", "s3cr#t")  # same entry: no-op
+    env.write_netrc(
+        "https://127.0.0.1:8443/simple/", "alice", "s3cr#t"
+    )  # same entry: no-op
     env.write_netrc("[::1]:9000", "bob", "pw")
     assert stat.S_IMODE(env.netrc.stat().st_mode) == 0o600
     parsed = netrc.netrc(str(env.netrc))
@@ -411,8 +517,13 @@ def test_write_netrc(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------- index options
 def test_index_spec_userinfo_is_percent_encoded() -> None:
-    spec = IndexSpec("https://127.0.0.1:8443/simple/", username="al ice", password="p@ss:w/rd%")
-    assert spec.url_with_userinfo() == "https://al%20ice:p%40ss%3Aw%2Frd%25@127.0.0.1:8443/simple/"
+    spec = IndexSpec(
+        "https://127.0.0.1:8443/simple/", username="al ice", password="p@ss:w/rd%"
+    )
+    assert (
+        spec.url_with_userinfo()
+        == "https://al%20ice:p%40ss%3Aw%2Frd%25@127.0.0.1:8443/simple/"
+    )
     assert IndexSpec("http://h/simple/").url_with_userinfo() == "http://h/simple/"
     assert IndexSpec.of("http://h/simple/") == IndexSpec("http://h/simple/")
     with pytest.raises(ConfigError):
@@ -430,13 +541,24 @@ def test_pip_index_args(tmp_path: Path) -> None:
     env = ClientEnv(tmp_path / "client")
     ca1, ca2 = _pem(tmp_path / "ca1.pem", "one"), _pem(tmp_path / "ca2.pem", "two")
     client = tmp_path / "client.pem"
-    a = IndexSpec("https://127.0.0.1:1/simple/", ca_cert=ca1, client_cert=client, username="u", password="p")
+    a = IndexSpec(
+        "https://127.0.0.1:1/simple/",
+        ca_cert=ca1,
+        client_cert=client,
+        username="u",
+        password="p",
+    )
     b = IndexSpec("https://127.0.0.1:2/simple/", ca_cert=ca2, client_cert=client)
     pip = Pip(env)
     args = pip.index_args(a, [b, "http://127.0.0.1:3/simple/"])
-    assert args[:6] == ["--index-url", "https://u:p@127.0.0.1:1/simple/",
-                        "--extra-index-url", "https://127.0.0.1:2/simple/",
-                        "--extra-index-url", "http://127.0.0.1:3/simple/"]
+    assert args[:6] == [
+        "--index-url",
+        "https://u:p@127.0.0.1:1/simple/",
+        "--extra-index-url",
+        "https://127.0.0.1:2/simple/",
+        "--extra-index-url",
+        "http://127.0.0.1:3/simple/",
+    ]
     bundle = Path(args[args.index("--cert") + 1])
     assert bundle.is_relative_to(env.root)
     assert "one" in bundle.read_text() and "two" in bundle.read_text()
@@ -455,31 +577,57 @@ def test_pip_index_args(tmp_path: Path) -> None:
 def test_uv_index_options(tmp_path: Path) -> None:
     env = ClientEnv(tmp_path / "client")
     ca = _pem(tmp_path / "ca.pem", "private")
-    corp = IndexSpec("https://127.0.0.1:1/simple/", ca_cert=ca, username="u", password="p",
-                     name="corp.internal", client_cert=tmp_path / "c.pem")
-    extra = IndexSpec("https://127.0.0.1:2/simple/", ca_cert=ca, username="v", password="q", name="extra")
+    corp = IndexSpec(
+        "https://127.0.0.1:1/simple/",
+        ca_cert=ca,
+        username="u",
+        password="p",
+        name="corp.internal",
+        client_cert=tmp_path / "c.pem",
+    )
+    extra = IndexSpec(
+        "https://127.0.0.1:2/simple/",
+        ca_cert=ca,
+        username="v",
+        password="q",
+        name="extra",
+    )
     uv = Uv(env, "uv")
     args, variables = uv.index_options(corp, [extra], auth="env")
-    assert args == ["--index", "extra=https://127.0.0.1:2/simple/",
-                    "--default-index", "corp.internal=https://127.0.0.1:1/simple/"]
+    assert args == [
+        "--index",
+        "extra=https://127.0.0.1:2/simple/",
+        "--default-index",
+        "corp.internal=https://127.0.0.1:1/simple/",
+    ]
     assert variables["UV_INDEX_CORP_INTERNAL_USERNAME"] == "u"
     assert variables["UV_INDEX_CORP_INTERNAL_PASSWORD"] == "p"
     assert variables["UV_INDEX_EXTRA_USERNAME"] == "v"
-    assert variables["SSL_CERT_FILE"] == str(ca)  # only private indexes: no public roots
+    assert variables["SSL_CERT_FILE"] == str(
+        ca
+    )  # only private indexes: no public roots
     assert variables["SSL_CLIENT_CERT"] == str(tmp_path / "c.pem")
 
     args, variables = uv.index_options(None, [corp])  # PyPI stays the default index
     assert args == ["--index", "https://u:p@127.0.0.1:1/simple/"]
     bundle = Path(variables["SSL_CERT_FILE"])
-    assert bundle != ca and bundle.stat().st_size > ca.stat().st_size  # certifi roots added
+    assert (
+        bundle != ca and bundle.stat().st_size > ca.stat().st_size
+    )  # certifi roots added
 
 
 def test_parse_uv_changes() -> None:
-    output = ("Resolved 2 packages in 3ms\nUninstalled 1 package in 1ms\n"
-              " - six==1.15.0\n + six==1.16.0\n ~ demo==1.0\n + local @ file:///tmp/local\n")
+    output = (
+        "Resolved 2 packages in 3ms\nUninstalled 1 package in 1ms\n"
+        " - six==1.15.0\n + six==1.16.0\n ~ demo==1.0\n + local @ file:///tmp/local\n"
+    )
     changes = parse_changes(output)
-    assert [c[:3] for c in changes] == [("-", "six", "1.15.0"), ("+", "six", "1.16.0"),
-                                        ("~", "demo", "1.0"), ("+", "local", None)]
+    assert [c[:3] for c in changes] == [
+        ("-", "six", "1.15.0"),
+        ("+", "six", "1.16.0"),
+        ("~", "demo", "1.0"),
+        ("+", "local", None),
+    ]
     assert changes[-1].url == "file:///tmp/local"
 
 
@@ -489,9 +637,14 @@ def test_find_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("PRIVREPO_POETRY", raising=False)
     with pytest.raises(ClientError) as info:
         find_executable("poetry", None, "PRIVREPO_POETRY")
-    assert str(info.value) == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY"
+    assert (
+        str(info.value)
+        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY"
+    )
 
-    with pytest.raises(ClientError, match=r"--privrepo-poetry='/nowhere/poetry' does not exist"):
+    with pytest.raises(
+        ClientError, match=r"--privrepo-poetry='/nowhere/poetry' does not exist"
+    ):
         find_executable("poetry", "/nowhere/poetry", "PRIVREPO_POETRY")
     monkeypatch.setenv("PRIVREPO_POETRY", str(tmp_path / "missing"))
     with pytest.raises(ClientError, match=r"\$PRIVREPO_POETRY=.* does not exist"):
@@ -530,10 +683,12 @@ def test_file_lock_serialises(tmp_path: Path) -> None:
         order.append("second in")
     thread.join()
     assert order == ["first in", "first out", "second in"]
-    with pytest.raises(ClientError, match="timed out"):
-        with file_lock(lock):
-            with file_lock(lock, timeout=0.2):
-                pass
+    with (
+        pytest.raises(ClientError, match="timed out"),
+        file_lock(lock),
+        file_lock(lock, timeout=0.2),
+    ):
+        pass
 
 
 def test_provision_rejects_bad_input(tmp_path: Path) -> None:

@@ -16,23 +16,33 @@ from pytest_privrepo.clients.env import (
     IndexLike,
     IndexSpec,
 )
-from pytest_privrepo.clients.pip import InstalledPackage, Pip, PipInstallResult, make_venv
-from pytest_privrepo.clients.provision import find_executable, provision, venv_bin, venv_python
+from pytest_privrepo.clients.pip import (
+    InstalledPackage,
+    Pip,
+    PipInstallResult,
+    make_venv,
+)
+from pytest_privrepo.clients.provision import (
+    find_executable,
+    provision,
+    venv_bin,
+    venv_python,
+)
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import Uv, UvChange, UvInstallResult
 
 __all__ = [
-    "ClientEnv",
-    "CommandResult",
     "DEFAULT_KEYRING_BACKEND",
     "DEFAULT_TIMEOUT",
+    "REMOVED_PREFIXES",
+    "REMOVED_VARIABLES",
+    "ClientEnv",
+    "CommandResult",
     "IndexLike",
     "IndexSpec",
     "InstalledPackage",
     "Pip",
     "PipInstallResult",
-    "REMOVED_PREFIXES",
-    "REMOVED_VARIABLES",
     "Uv",
     "UvChange",
     "UvInstallResult",

@@ -36,13 +36,13 @@ from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
+    "DEFAULT_KEYRING_BACKEND",
+    "DEFAULT_TIMEOUT",
+    "REMOVED_PREFIXES",
+    "REMOVED_VARIABLES",
     "ClientEnv",
     "IndexLike",
     "IndexSpec",
-    "REMOVED_VARIABLES",
-    "REMOVED_PREFIXES",
-    "DEFAULT_TIMEOUT",
-    "DEFAULT_KEYRING_BACKEND",
 ]
 
 #: Seconds a client command may run before it is killed. Generous, because a cold uv or
@@ -55,8 +55,7 @@ DEFAULT_TIMEOUT: float = 180.0
 #: also treats it as "no keyring" and falls back to its own auth.toml.
 DEFAULT_KEYRING_BACKEND = "keyring.backends.fail.Keyring"
 
-#: Inherited variables that are always dropped (compared case-sensitively, and also in
-#: lower case for the proxy family, which clients read in both spellings).
+#: Inherited variables that are always dropped (compared in upper case).
 REMOVED_VARIABLES: frozenset[str] = frozenset(
     {
         # Trust roots. requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override an explicit
@@ -113,8 +112,10 @@ _NO_PROXY = "localhost,127.0.0.1,::1"
 
 
 def _is_removed(name: str) -> bool:
-    upper = name.upper()
-    if name in REMOVED_VARIABLES or upper.endswith("_PROXY"):
+    upper = (
+        name.upper()
+    )  # Windows names are case-insensitive; *_proxy comes in both cases
+    if upper in REMOVED_VARIABLES or upper.endswith("_PROXY"):
         return True
     return upper.startswith(REMOVED_PREFIXES)
 
@@ -135,11 +136,17 @@ class ClientEnv:
     empty so no system-wide XDG config is found), ``tmp/`` and the ``netrc`` file.
 
     ``inherit`` is the environment to start from (default: :data:`os.environ` at
-    construction time). Only harmless variables survive it; ``PATH`` is kept so the
+    construction time). Variables that configure packaging clients, trust roots, proxies,
+    the keyring or the interpreter are dropped (:data:`REMOVED_VARIABLES`,
+    :data:`REMOVED_PREFIXES`, every ``*_PROXY``); the rest survives. A deny-list rather
+    than an allow-list, because interpreters on some CI images need ``LD_LIBRARY_PATH``,
+    and on Windows ``SYSTEMROOT`` and friends, to start at all. ``PATH`` is kept so the
     clients and their helper tools (git, compilers) are found.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, inherit: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, inherit: Mapping[str, str] | None = None
+    ) -> None:
         self._root = Path(root).absolute()
         for directory in (
             self._root,
@@ -312,7 +319,11 @@ class ClientEnv:
             )
         if not hostname:
             raise ConfigError(f"cannot find a host name in {host!r} for the netrc file")
-        for label, value in (("host", hostname), ("login", login), ("password", password)):
+        for label, value in (
+            ("host", hostname),
+            ("login", login),
+            ("password", password),
+        ):
             if not value or any(ch.isspace() or ch in "\"'\\" for ch in value):
                 raise ConfigError(
                     f"netrc {label} {value!r} is empty or contains whitespace, quotes or "
@@ -390,7 +401,9 @@ class ClientEnv:
                 f"command: {' '.join(args)}"
             ) from None
         except NotADirectoryError:
-            raise ClientError(f"cannot run {args[0]!r}: cwd {workdir} is not a directory") from None
+            raise ClientError(
+                f"cannot run {args[0]!r}: cwd {workdir} is not a directory"
+            ) from None
         except PermissionError as exc:
             raise ClientError(f"cannot run {args[0]!r}: {exc.strerror}") from None
         try:
@@ -431,7 +444,9 @@ class ClientEnv:
                 pass
         process.kill()
 
-    def ca_bundle(self, certs: Iterable[str | os.PathLike[str]], *, include_certifi: bool = False) -> Path | None:
+    def ca_bundle(
+        self, certs: Iterable[str | os.PathLike[str]], *, include_certifi: bool = False
+    ) -> Path | None:
         """Concatenate CA files into one bundle under ``root/tls`` (None when empty).
 
         Clients take a single trust file per run (pip ``--cert``, uv ``SSL_CERT_FILE``), so
@@ -449,7 +464,9 @@ class ClientEnv:
             try:
                 parts.append(path.read_bytes())
             except OSError as exc:
-                raise ConfigError(f"cannot read CA certificate {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"cannot read CA certificate {path}: {exc.strerror}"
+                ) from None
         if not parts:
             return None
         if include_certifi:
@@ -529,7 +546,9 @@ class IndexSpec:
                 name=getattr(index, "name", None),
             )
         parts = urlsplit(spec.url)
-        if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname):
+        if parts.scheme not in ("http", "https", "file") or (
+            parts.scheme != "file" and not parts.hostname
+        ):
             raise ConfigError(f"index URL {spec.url!r} is not an http(s) or file URL")
         return spec
 

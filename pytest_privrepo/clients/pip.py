@@ -31,10 +31,10 @@ from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
-    "Pip",
-    "PipInstallResult",
     "InstalledPackage",
+    "Pip",
     "PipAuth",
+    "PipInstallResult",
     "make_venv",
     "resolve_python",
 ]
@@ -53,7 +53,9 @@ class InstalledPackage(NamedTuple):
 
     name: str
     version: str
-    url: str | None  # download_info.url: where pip fetched the file (credentials removed)
+    url: (
+        str | None
+    )  # download_info.url: where pip fetched the file (credentials removed)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ class PipInstallResult:
         for package in self.installed:
             if canonicalize_name(package.name) == wanted:
                 return package.url
-        raise KeyError(f"{name} is not in pip's report; installed: {sorted(self.versions)}")
+        raise KeyError(
+            f"{name} is not in pip's report; installed: {sorted(self.versions)}"
+        )
 
 
 def resolve_python(python: str | os.PathLike[str]) -> Path:
@@ -155,7 +159,6 @@ class Pip:
         self.runner = _pip_runner(pip)
         self.retries = retries
         self.timeout = timeout
-        self._reports = 0
 
     # ------------------------------------------------------------------ plumbing
     def argv(self, *args: str) -> list[str]:
@@ -174,7 +177,9 @@ class Pip:
         cwd: str | os.PathLike[str] | None = None,
     ) -> CommandResult:
         """Run any pip subcommand in the isolated environment (for flows not wrapped here)."""
-        return self.env.run(self.argv(*args), check=check, timeout=timeout, extra_env=extra_env, cwd=cwd)
+        return self.env.run(
+            self.argv(*args), check=check, timeout=timeout, extra_env=extra_env, cwd=cwd
+        )
 
     def index_args(
         self,
@@ -190,7 +195,9 @@ class Pip:
         (pip cannot present a different one per index).
         """
         if auth not in ("url", "netrc", "none"):
-            raise ConfigError(f"unknown pip auth route {auth!r}: use 'url', 'netrc' or 'none'")
+            raise ConfigError(
+                f"unknown pip auth route {auth!r}: use 'url', 'netrc' or 'none'"
+            )
         specs = ([IndexSpec.of(index)] if index is not None else []) + [
             IndexSpec.of(i) for i in extra_indexes
         ]
@@ -200,7 +207,9 @@ class Pip:
             if auth == "url":
                 url = spec.url_with_userinfo()
             elif auth == "netrc" and spec.has_credentials:
-                self.env.write_netrc(spec.hostname, spec.username or "", spec.password or "")
+                self.env.write_netrc(
+                    spec.hostname, spec.username or "", spec.password or ""
+                )
             is_primary = index is not None and position == 0
             args += ["--index-url" if is_primary else "--extra-index-url", url]
 
@@ -280,21 +289,29 @@ class Pip:
         if report:
             report_dir = self.env.root / "pip-reports"
             report_dir.mkdir(exist_ok=True)
-            self._reports += 1
-            report_path = report_dir / f"install-{self._reports}.json"
-            report_path.unlink(missing_ok=True)
+            # Unique per call, also across Pip objects sharing one ClientEnv; empty until
+            # pip writes it, so a run that failed early is recognised below.
+            fd, name = tempfile.mkstemp(
+                prefix="install-", suffix=".json", dir=report_dir
+            )
+            os.close(fd)
+            report_path = Path(name)
             args += ["--report", os.fspath(report_path)]
         args += list(extra_args)
-        args += ["--", *names] if any(n.startswith("-") for n in names) else names
+        args += names
 
         result = self.run(*args, check=check, timeout=timeout)
-        if report_path is None or not report_path.exists():
+        if report_path is None or report_path.stat().st_size == 0:
             return PipInstallResult(command=result)
         try:
             data = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ClientError(f"pip wrote an unreadable report {report_path}: {exc}") from None
-        return PipInstallResult(command=result, installed=_parse_report(data), report=data)
+            raise ClientError(
+                f"pip wrote an unreadable report {report_path}: {exc}"
+            ) from None
+        return PipInstallResult(
+            command=result, installed=_parse_report(data), report=data
+        )
 
     def version(self) -> str:
         """Version of the pip that runs (``pip --version``'s second word)."""

@@ -15,6 +15,7 @@ its default trust (truststore: the system store plus certifi, pip >= 24.2).
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import re
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -32,12 +34,12 @@ from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
-    "provision",
+    "file_lock",
     "find_executable",
+    "provision",
+    "python_version",
     "venv_bin",
     "venv_python",
-    "python_version",
-    "file_lock",
 ]
 
 #: Written into a provisioned venv after its install succeeded; a venv without it is the
@@ -73,7 +75,11 @@ def python_version(python: str | os.PathLike[str]) -> str:
         return f"{sys.version_info[0]}.{sys.version_info[1]}"
     try:
         out = subprocess.run(
-            [os.fspath(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [
+                os.fspath(python),
+                "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2])",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -81,9 +87,13 @@ def python_version(python: str | os.PathLike[str]) -> str:
             stdin=subprocess.DEVNULL,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
-        raise ClientError(f"cannot run Python interpreter {os.fspath(python)!r}: {exc}") from None
+        raise ClientError(
+            f"cannot run Python interpreter {os.fspath(python)!r}: {exc}"
+        ) from None
     if not re.fullmatch(r"\d+\.\d+", out):
-        raise ClientError(f"{os.fspath(python)!r} did not report a Python version (got {out!r})")
+        raise ClientError(
+            f"{os.fspath(python)!r} did not report a Python version (got {out!r})"
+        )
     return out
 
 
@@ -163,6 +173,107 @@ def _create_venv(venv: Path, python: str, env: ClientEnv, with_pip: bool) -> Non
     env.run([*argv, os.fspath(venv)], timeout=INSTALL_TIMEOUT)
 
 
+def _own_pip_supports(py_xy: str) -> bool:
+    """Whether the pip importable here can run under Python ``py_xy`` (its Requires-Python)."""
+    if importlib.util.find_spec("pip") is None:
+        return False
+    try:
+        metadata = importlib.metadata.metadata("pip")
+        # PackageMetadata's typed protocol has no .get()
+        requires = metadata["Requires-Python"] if "Requires-Python" in metadata else ""  # noqa: SIM401
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return Version(f"{py_xy}.0") in SpecifierSet(requires)
+
+
+def _install(
+    venv: Path,
+    python: str,
+    py_xy: str,
+    requirements: list[str],
+    env: ClientEnv,
+    index_url: str | None,
+) -> None:
+    """Create ``venv`` and install ``requirements`` into it, choosing how pip runs.
+
+    The network side always goes through the pip importable here when there is one: pip
+    >= 24.2 verifies TLS with the system trust store (truststore) as well as certifi,
+    which matters behind TLS-intercepting proxies whose root is only in the system store;
+    the pip that ``ensurepip`` bundles with an older Python knows certifi only.
+
+    * same-or-supported Python: ``<this python> -m pip --python <venv> install``;
+    * a Python this pip cannot run (e.g. 3.9 with pip 26.1+): this pip *downloads* wheels
+      for that Python (``--python-version``, binary only), and the venv's own pip
+      installs them offline;
+    * no pip here at all: the venv's own pip does everything.
+    """
+    index_args = ["--index-url", index_url] if index_url else []
+    quiet = ["--progress-bar", "off"]
+    target = venv_python(venv)
+    description = " ".join(requirements)
+    try:
+        if _own_pip_supports(py_xy):
+            _create_venv(venv, python, env, with_pip=False)
+            own = [sys.executable, "-m", "pip", "--python", os.fspath(target)]
+            env.run(
+                [*own, "install", *quiet, *index_args, *requirements],
+                timeout=INSTALL_TIMEOUT,
+            )
+        elif importlib.util.find_spec("pip") is not None:
+            _create_venv(venv, python, env, with_pip=True)
+            wheels = env.root / "wheels"
+            env.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    *quiet,
+                    *index_args,
+                    "--only-binary",
+                    ":all:",
+                    "--python-version",
+                    py_xy,
+                    "--dest",
+                    os.fspath(wheels),
+                    *requirements,
+                ],
+                timeout=INSTALL_TIMEOUT,
+            )
+            env.run(
+                [
+                    os.fspath(target),
+                    "-m",
+                    "pip",
+                    "install",
+                    *quiet,
+                    "--no-index",
+                    "--find-links",
+                    os.fspath(wheels),
+                    *requirements,
+                ],
+                timeout=INSTALL_TIMEOUT,
+            )
+        else:
+            _create_venv(venv, python, env, with_pip=True)
+            env.run(
+                [
+                    os.fspath(target),
+                    "-m",
+                    "pip",
+                    "install",
+                    *quiet,
+                    *index_args,
+                    *requirements,
+                ],
+                timeout=INSTALL_TIMEOUT,
+            )
+    except ClientError as exc:
+        raise ClientError(
+            f"provisioning {description} into {venv} failed:\n{exc}"
+        ) from None
+
+
 def provision(
     tool: str,
     version: str | None,
@@ -182,16 +293,19 @@ def provision(
     ``index_url`` replaces PyPI, for machines that must go through a mirror: the machine's
     own pip configuration is deliberately not consulted.
 
-    pip is run as ``<this interpreter> -m pip --python <venv>`` when this interpreter has
-    pip (fast: no pip copied into each venv), else from a venv created with pip.
+    How pip is run depends on ``python`` (see :func:`_install`); in the common case it is
+    ``<this interpreter> -m pip --python <venv>``: fast, no pip copied into the venv.
     """
     _check_tool(tool, version)
     for extra in extra_packages:
         if not extra or extra.startswith("-"):
-            raise ConfigError(f"invalid extra package {extra!r} for provisioning {tool}")
+            raise ConfigError(
+                f"invalid extra package {extra!r} for provisioning {tool}"
+            )
     python = os.fspath(python)
     cache = Path(cache_dir).absolute()
-    name = f"{canonicalize_name(tool)}-{version or 'latest'}-py{python_version(python)}"
+    py_xy = python_version(python)
+    name = f"{canonicalize_name(tool)}-{version or 'latest'}-py{py_xy}"
     venv = cache / name
     script = venv_bin(venv) / _exe_name(executable or tool)
     marker = venv / COMPLETE_MARKER
@@ -211,28 +325,15 @@ def provision(
         # re-provisioning after a cache wipe cheap.
         env.set(PIP_CACHE_DIR=cache / ".pip-cache")
         try:
-            own_pip = importlib.util.find_spec("pip") is not None
-            _create_venv(venv, python, env, with_pip=not own_pip)
-            target = venv_python(venv)
-            if own_pip:
-                pip = [sys.executable, "-m", "pip", "--python", os.fspath(target)]
-            else:
-                pip = [os.fspath(target), "-m", "pip"]
-            requirement = f"{tool}=={version}" if version else tool
-            index_args = ["--index-url", index_url] if index_url else []
-            argv = [*pip, "install", "--progress-bar", "off", *index_args, requirement]
-            argv.extend(extra_packages)
-            try:
-                env.run(argv, timeout=INSTALL_TIMEOUT)
-            except ClientError as exc:
-                raise ClientError(f"provisioning {requirement} into {venv} failed:\n{exc}") from None
+            requirements = [f"{tool}=={version}" if version else tool, *extra_packages]
+            _install(venv, python, py_xy, requirements, env, index_url)
             if not script.exists():
                 found = sorted(p.name for p in venv_bin(venv).iterdir())
                 raise ClientError(
-                    f"{requirement} installed into {venv} but has no {script.name!r} script "
+                    f"{requirements[0]} installed into {venv} but has no {script.name!r} script "
                     f"(found: {', '.join(found)}); pass executable=... with the right name"
                 )
-            marker.write_text(f"{requirement}\n", encoding="utf-8")
+            marker.write_text("\n".join(requirements) + "\n", encoding="utf-8")
         except BaseException:
             shutil.rmtree(venv, ignore_errors=True)
             raise
@@ -255,13 +356,17 @@ def find_executable(tool: str, option_value: str | None, env_var: str) -> Path:
         if os.sep not in explicit and (os.altsep is None or os.altsep not in explicit):
             found = shutil.which(explicit)
             if found is None:
-                raise ClientError(f"{tool} not found: {source}={explicit!r} is not on PATH")
+                raise ClientError(
+                    f"{tool} not found: {source}={explicit!r} is not on PATH"
+                )
             return Path(found)
         path = Path(explicit).expanduser().absolute()
         if not path.exists():
             raise ClientError(f"{tool} not found: {source}={explicit!r} does not exist")
         if path.is_dir() or not os.access(path, os.X_OK):
-            raise ClientError(f"{tool} not usable: {source}={explicit!r} is not an executable file")
+            raise ClientError(
+                f"{tool} not usable: {source}={explicit!r} is not an executable file"
+            )
         return path
     found = shutil.which(tool)
     if found is None:

@@ -37,7 +37,14 @@ from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
 
-__all__ = ["Uv", "UvInstallResult", "UvChange", "UvAuth", "parse_changes", "uv_env_name"]
+__all__ = [
+    "Uv",
+    "UvAuth",
+    "UvChange",
+    "UvInstallResult",
+    "parse_changes",
+    "uv_env_name",
+]
 
 #: ``"url"``: userinfo in the index URL; ``"env"``: a named index plus
 #: ``UV_INDEX_<NAME>_USERNAME/PASSWORD``; ``"netrc"``: the environment's netrc file
@@ -134,7 +141,9 @@ class Uv:
         if self.retries is not None:
             env["UV_HTTP_RETRIES"] = str(self.retries)
         env.update(extra_env or {})
-        return self.env.run([self.exe, *args], check=check, timeout=timeout, extra_env=env, cwd=cwd)
+        return self.env.run(
+            [self.exe, *args], check=check, timeout=timeout, extra_env=env, cwd=cwd
+        )
 
     def version(self) -> str:
         """uv's version (``uv --version`` -> ``uv 0.13.9 (...)``)."""
@@ -158,7 +167,9 @@ class Uv:
         added to the bundle, because ``SSL_CERT_FILE`` replaces uv's built-in roots.
         """
         if auth not in ("url", "env", "netrc", "none"):
-            raise ConfigError(f"unknown uv auth route {auth!r}: use 'url', 'env', 'netrc' or 'none'")
+            raise ConfigError(
+                f"unknown uv auth route {auth!r}: use 'url', 'env', 'netrc' or 'none'"
+            )
         primary = IndexSpec.of(index) if index is not None else None
         extras = [IndexSpec.of(i) for i in extra_indexes]
         specs = ([primary] if primary is not None else []) + extras
@@ -170,13 +181,17 @@ class Uv:
             if auth == "url":
                 return spec.url_with_userinfo()
             if auth == "netrc" and spec.has_credentials:
-                self.env.write_netrc(spec.hostname, spec.username or "", spec.password or "")
+                self.env.write_netrc(
+                    spec.hostname, spec.username or "", spec.password or ""
+                )
                 return spec.url
             if auth != "env" or not spec.has_credentials:
                 return spec.url
             name = spec.name or f"index{position}"
             if not _UV_INDEX_NAME_RE.match(name):
-                raise ConfigError(f"index name {name!r} cannot be used as a uv index name")
+                raise ConfigError(
+                    f"index name {name!r} cannot be used as a uv index name"
+                )
             key = uv_env_name(name)
             if key in used_names:
                 raise ConfigError(
@@ -228,7 +243,13 @@ class Uv:
         (``UV_PYTHON_DOWNLOADS=never``) and uv's own discovery would depend on the machine.
         """
         target = Path(path).absolute()
-        args = ["venv", "--no-project", "--python", os.fspath(Path(python).absolute()), os.fspath(target)]
+        args = [
+            "venv",
+            "--no-project",
+            "--python",
+            os.fspath(Path(python).absolute()),
+            os.fspath(target),
+        ]
         if seed:
             args.insert(1, "--seed")
         self.run(*args)
@@ -294,9 +315,13 @@ class Uv:
     def pip_list(self, venv: str | os.PathLike[str]) -> dict[str, str]:
         """``{canonical name: version}`` of everything installed in ``venv``."""
         python = resolve_python(venv)
-        out = self.run("pip", "list", "--python", os.fspath(python), "--format", "json").stdout
+        out = self.run(
+            "pip", "list", "--python", os.fspath(python), "--format", "json"
+        ).stdout
         try:
             rows = json.loads(out)
         except ValueError:
-            raise ClientError(f"`uv pip list --format json` printed no JSON:\n{out}") from None
+            raise ClientError(
+                f"`uv pip list --format json` printed no JSON:\n{out}"
+            ) from None
         return {canonicalize_name(row["name"]): row["version"] for row in rows}
