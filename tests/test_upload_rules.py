@@ -590,11 +590,6 @@ def test_zip_sdist_is_accepted(corp: Index, tmp_path: Path) -> None:
     assert (stored.filename, stored.sha256) == ("zip_sdist-1.0.zip", sha256(data))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: upload.py _inspect_staged() hard-links the staged file under its client-given name; "
-    "a filename over the filesystem's 255-byte limit raises OSError(ENAMETOOLONG) (and again "
-    "in its finally), which becomes a 500 and a ServerError, and leaves the link directory "
-    "behind in .incoming"))
 def test_overlong_filename_is_refused_not_a_server_error(tmp_path: Path, privrepo_ca) -> None:
     name = "a" * 240  # a valid project name; the wheel filename is 261 bytes
     stem = f"{name}-1.0"

@@ -42,7 +42,7 @@ _DIST_INFO_METADATA = re.compile(r"([^/]+)\.dist-info/METADATA")
 _TOP_PKG_INFO = re.compile(r"(?:\./)?([^/]+)/PKG-INFO")
 
 
-def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
+def inspect_dist(path: StrPath, *, strict: bool = False, filename: str | None = None) -> DistFile:
     """Describe a wheel (``.whl``) or sdist (``.tar.gz``, ``.zip``) on disk.
 
     The name and version come from the core metadata (METADATA or PKG-INFO) and must
@@ -52,7 +52,8 @@ def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
     irregularities that clients tolerate and a test index should serve anyway.
     """
     path = Path(path)
-    filename = path.name
+    # ``filename`` lets an index inspect a staged upload under the name the client gave it
+    filename = filename or path.name
     if not path.is_file():
         raise ConfigError(f"no such distribution file: {str(path)!r}")
 
@@ -63,7 +64,7 @@ def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
         except InvalidWheelFilename as exc:
             raise ConfigError(f"not a wheel: bad filename {filename!r}: {exc}") from None
         fn_name = filename.split("-", 1)[0]
-        metadata = _wheel_metadata(path, fn_canonical)
+        metadata = _wheel_metadata(path, fn_canonical, filename)
     elif filename.endswith((".tar.gz", ".zip")):
         filetype = "sdist"
         try:
@@ -72,7 +73,7 @@ def inspect_dist(path: StrPath, *, strict: bool = False) -> DistFile:
             raise ConfigError(f"not an sdist: bad filename {filename!r}: {exc}") from None
         stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[:-4]
         fn_name = stem.rpartition("-")[0]
-        metadata = _sdist_metadata(path, fn_canonical)
+        metadata = _sdist_metadata(path, fn_canonical, filename)
     else:
         raise ConfigError(
             f"unsupported distribution file {filename!r}: expected a .whl, .tar.gz or .zip"
@@ -164,8 +165,7 @@ def _dir_canonical(directory: str) -> str:
     return canonicalize_name(name)
 
 
-def _wheel_metadata(path: Path, canonical: str) -> bytes:
-    filename = path.name
+def _wheel_metadata(path: Path, canonical: str, filename: str) -> bytes:
     try:
         with zipfile.ZipFile(path) as zf:
             candidates = {}
@@ -183,8 +183,7 @@ def _wheel_metadata(path: Path, canonical: str) -> bytes:
         raise ConfigError(f"not a wheel: {filename!r} is not a valid zip archive: {exc}") from None
 
 
-def _sdist_metadata(path: Path, canonical: str) -> bytes:
-    filename = path.name
+def _sdist_metadata(path: Path, canonical: str, filename: str) -> bytes:
     if filename.endswith(".zip"):
         try:
             with zipfile.ZipFile(path) as zf:

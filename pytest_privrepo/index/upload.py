@@ -220,6 +220,9 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     if "/" in filename or "\\" in filename or ".." in filename or _CONTROL.search(filename):
         raise UploadRejected(400, f"Invalid filename {filename!r}: no path separators, '..' "
                                   "or control characters")
+    if len(filename.encode()) > 255:
+        raise UploadRejected(400, f"Invalid filename: {len(filename.encode())} bytes is longer "
+                                  "than the 255 allowed")
     if not filename.endswith(_EXTENSIONS[filetype]):
         raise UploadRejected(400, f"Invalid file extension for filetype {filetype!r} in "
                                   f"{filename!r}: use {' or '.join(_EXTENSIONS[filetype])}")
@@ -284,20 +287,13 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
 
 
 def _inspect_staged(stream: _HashingFile, filename: str):  # type: ignore[no-untyped-def]
-    """inspect_dist needs the real filename: look at the staged bytes through a hard link."""
-    link = stream.path.with_name(f".{os.getpid()}-{threading.get_ident()}") / filename
-    link.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(stream.path, link)
-        if filename.endswith(".whl"):
-            _check_wheel_members(link)
-        return replace(inspect_dist(link), path=stream.path)
-    finally:
-        link.unlink(missing_ok=True)
-        link.parent.rmdir()
+    """Read the staged bytes' metadata under the filename the client gave."""
+    if filename.endswith(".whl"):
+        _check_wheel_members(stream.path, filename)
+    return inspect_dist(stream.path, filename=filename)
 
 
-def _check_wheel_members(path: Path) -> None:
+def _check_wheel_members(path: Path, filename: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -305,7 +301,7 @@ def _check_wheel_members(path: Path) -> None:
         raise ConfigError("the wheel is not a valid zip archive") from None
     if len(names) != len(set(names)):
         raise ConfigError("the wheel contains duplicate entries")
-    stem = "-".join(path.name.split("-")[:2])
+    stem = "-".join(filename.split("-")[:2])
     for member in ("METADATA", "WHEEL"):
         if f"{stem}.dist-info/{member}" not in names:
             raise ConfigError(f"the wheel does not contain {stem}.dist-info/{member}")
