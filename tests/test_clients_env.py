@@ -33,6 +33,7 @@ from pytest_privrepo.clients import (
     make_venv,
     provision,
 )
+from pytest_privrepo.clients.env import BLACKHOLE_PROXY
 from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.clients.uv import parse_changes
 from pytest_privrepo.errors import ClientError, ConfigError
@@ -248,10 +249,10 @@ def test_child_process_environment(machine: Machine, tmp_path: Path) -> None:
     assert seen["NO_PROXY"] == seen["no_proxy"] == "localhost,127.0.0.1,::1"
     assert "POETRY_KEYRING_ENABLED" not in seen
 
+    # the machine's proxies are gone; only our dead proxy (the offline guard) is set
+    assert seen["HTTPS_PROXY"] == seen["https_proxy"] == BLACKHOLE_PROXY
     for name in (
         *CA_VARIABLES,
-        "HTTPS_PROXY",
-        "https_proxy",
         "PYTHONPATH",
         "VIRTUAL_ENV",
         "PIP_CERT",
@@ -306,8 +307,30 @@ def test_inherit_argument_replaces_os_environ(tmp_path: Path) -> None:
     )
     assert env.vars["PATH"] == "/bin"
     assert env.vars["KEEP_ME"] == "1"
-    for name in ("PIP_INDEX_URL", "http_proxy", "CONDA_PREFIX"):
+    for name in ("PIP_INDEX_URL", "CONDA_PREFIX"):
         assert name not in env.vars
+    assert env.vars["http_proxy"] == BLACKHOLE_PROXY
+    assert "http_proxy" not in ClientEnv(tmp_path / "online", inherit={"http_proxy": "p"},
+                                         offline=False).vars
+
+
+def test_offline_guard_makes_network_requests_fail_fast(tmp_path: Path, privrepo) -> None:
+    """A client in the isolated env reaches loopback indexes but nothing beyond."""
+    idx = privrepo.index("local")
+    env = ClientEnv(tmp_path)
+    probe = (
+        "import sys, urllib.request\n"
+        "try:\n"
+        "    urllib.request.urlopen(sys.argv[1], timeout=20)\n"
+        "    print('reached')\n"
+        "except Exception as exc:\n"
+        "    print('refused', type(exc).__name__)\n"
+    )
+    local = env.run([sys.executable, "-c", probe, idx.url])
+    remote = env.run([sys.executable, "-c", probe, "https://pypi.org/simple/"])
+    assert local.stdout.strip() == "reached"
+    assert remote.stdout.strip().startswith("refused")
+    assert remote.duration < 10
 
 
 def test_pip_ignores_machine_find_links_and_config(

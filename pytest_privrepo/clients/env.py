@@ -36,6 +36,7 @@ from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
+    "BLACKHOLE_PROXY",
     "DEFAULT_KEYRING_BACKEND",
     "DEFAULT_TIMEOUT",
     "REMOVED_PREFIXES",
@@ -110,6 +111,18 @@ REMOVED_PREFIXES: tuple[str, ...] = (
 
 _NO_PROXY = "localhost,127.0.0.1,::1"
 
+#: A proxy that refuses every connection (port 9, "discard", is closed on loopback): with it
+#: set and loopback in NO_PROXY, a client fails fast on any request that would leave the
+#: machine, instead of reaching PyPI or hanging on a timeout.
+BLACKHOLE_PROXY = "http://127.0.0.1:9"
+
+
+def _offline_vars() -> dict[str, str]:
+    return {
+        name: BLACKHOLE_PROXY
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    }
+
 
 def _is_removed(name: str) -> bool:
     upper = (
@@ -145,8 +158,16 @@ class ClientEnv:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], *, inherit: Mapping[str, str] | None = None
+        self,
+        root: str | os.PathLike[str],
+        *,
+        inherit: Mapping[str, str] | None = None,
+        offline: bool = True,
     ) -> None:
+        #: with ``offline`` (the default) every non-loopback request goes to a dead proxy
+        #: (:data:`BLACKHOLE_PROXY`) and fails at once: a test can never reach the real
+        #: network by accident (an implicit PyPI source, a redirect, a fallback index)
+        self.offline = offline
         self._root = Path(root).absolute()
         for directory in (
             self._root,
@@ -267,6 +288,7 @@ class ClientEnv:
             "CI": "1",
             "NO_PROXY": _NO_PROXY,
             "no_proxy": _NO_PROXY,
+            **(_offline_vars() if self.offline else {}),
         }
 
     # ------------------------------------------------------------------ variables

@@ -320,7 +320,7 @@ def provision(
         work = cache / f".{name}.work"
         if work.exists():
             shutil.rmtree(work)
-        env = ClientEnv(work)
+        env = ClientEnv(work, offline=False)  # provisioning installs from the registry
         # Shared download cache: pip's cache is safe for concurrent use and makes
         # re-provisioning after a cache wipe cheap.
         env.set(PIP_CACHE_DIR=cache / ".pip-cache")
