@@ -77,8 +77,10 @@ class Twine(Publisher):
 
 class UvPublish(Publisher):
     name = "uv"
-    auth_error = ("Server returned status code 403 Forbidden. Server says: Invalid or "
-                  "non-existent authentication information.",)
+    auth_error = (
+        "Server returned status code 403 Forbidden.",
+        "Server says: Invalid or non-existent authentication information.",
+    )
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:

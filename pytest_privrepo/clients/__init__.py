@@ -28,10 +28,19 @@ from pytest_privrepo.clients.provision import (
     venv_bin,
     venv_python,
 )
+from pytest_privrepo.clients.poetry import ROUTES, Poetry, poetry_env_name
+from pytest_privrepo.clients.poetry_project import LockedPackage, LockResult, PoetryProject, parse_lock
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import Uv, UvChange, UvInstallResult
 
 __all__ = [
+    "ROUTES",
+    "Poetry",
+    "poetry_env_name",
+    "LockedPackage",
+    "LockResult",
+    "PoetryProject",
+    "parse_lock",
     "DEFAULT_KEYRING_BACKEND",
     "DEFAULT_TIMEOUT",
     "REMOVED_PREFIXES",

@@ -182,6 +182,8 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
 
 
 def _mib(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size} bytes"
     return f"{size / (1024 * 1024):g} MiB"
 
 
@@ -261,7 +263,6 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
                                   f"form's version {version_text!r}")
 
     target_dir = index.upload_root / canonical
-    target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / filename
     with _commit_lock:  # duplicate check and move are one step
         existing = index._file(canonical, filename)
@@ -275,6 +276,7 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
                                           "under an existing name is not allowed.")
             replaced = True
         stream.close()
+        target_dir.mkdir(parents=True, exist_ok=True)
         os.replace(stream.path, target)
         stored = index._store(replace(dist, path=target), uploaded_by=decision.user)
         fields = {k: form.getlist(k) for k in form.keys()}
@@ -302,7 +304,7 @@ def _check_wheel_members(path: Path, filename: str) -> None:
     if len(names) != len(set(names)):
         raise ConfigError("the wheel contains duplicate entries")
     stem = "-".join(filename.split("-")[:2])
-    for member in ("METADATA", "WHEEL"):
+    for member in ("METADATA", "WHEEL", "RECORD"):
         if f"{stem}.dist-info/{member}" not in names:
             raise ConfigError(f"the wheel does not contain {stem}.dist-info/{member}")
 
