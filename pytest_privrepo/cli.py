@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--json", action="store_true",
                        help="print one JSON line once ready, instead of the human summary")
+    demo = sub.add_parser("demo", help="run the whole private-index flow with the real Poetry")
+    demo.add_argument("--poetry", default=None, metavar="PATH",
+                      help="Poetry executable to use (default: provision one)")
+    demo.add_argument("--poetry-version", default=None, metavar="V",
+                      help="Poetry version to provision (default: the newest)")
+    demo.add_argument("--cache-dir", type=Path, default=None,
+                      help="where provisioned Poetry virtualenvs are cached "
+                           "(default: ~/.cache/pytest-privrepo/clients)")
     return parser
 
 
@@ -134,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args, parser)
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(poetry=args.poetry, poetry_version=args.poetry_version,
+                            cache_dir=args.cache_dir)
     except PrivrepoError as exc:
         print(f"privrepo: error: {exc}", file=sys.stderr)
         return 2

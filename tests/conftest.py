@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import requests
 import pytest
 
@@ -23,3 +25,12 @@ def fixtures_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "fixtures"
+
+
+#: The Poetry lines every Poetry flow is tested on (issue 4): the last 1.x and the newest 2.x.
+#: tox narrows it per environment with PRIVREPO_POETRY_VERSIONS.
+POETRY_VERSIONS = [
+    v.strip()
+    for v in os.environ.get("PRIVREPO_POETRY_VERSIONS", "1.8.5,2.5.1").split(",")
+    if v.strip()
+]

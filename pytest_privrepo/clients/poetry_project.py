@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from .poetry import Poetry
 from .result import CommandResult
 
-__all__ = ["LockedPackage", "LockResult", "PoetryProject", "STYLES", "PRIORITIES"]
+__all__ = ["LockedPackage", "LockResult", "PoetryProject", "STYLES", "PRIORITIES", "parse_lock", "pep440_constraint"]
 
 STYLES = ("pep621", "poetry")
 PRIORITIES = ("primary", "supplemental", "explicit", "default", "secondary")
@@ -71,6 +71,34 @@ class LockResult:
 
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
+
+
+def _bump(release: list[int], index: int) -> str:
+    head = release[:index] + [release[index] + 1]
+    return ".".join(map(str, head))
+
+
+def pep440_constraint(constraint: str) -> str:
+    """Translate Poetry's ``^``/``~`` constraints for PEP 621 ``[project]`` dependencies.
+
+    ``^1.2.3`` -> ``>=1.2.3,<2``; ``^0.2`` -> ``>=0.2,<0.3``; ``~1.2`` -> ``>=1.2,<1.3``;
+    ``*`` -> ``""``; anything else is passed through (it is PEP 440 already).
+    """
+    c = constraint.strip()
+    if c in ("", "*"):
+        return ""
+    if c[0] in "^~" and not c.startswith("~="):
+        base = c[1:].strip()
+        try:
+            release = [int(x) for x in base.split(".")]
+        except ValueError:
+            raise ConfigError(f"cannot translate constraint {constraint!r} to PEP 440") from None
+        if c[0] == "^":
+            index = next((i for i, x in enumerate(release) if x != 0), len(release) - 1)
+        else:
+            index = min(1, len(release) - 1)
+        return f">={base},<{_bump(release, index)}"
+    return c
 
 
 def _canonical(name: str) -> str:
@@ -211,7 +239,8 @@ class PoetryProject:
     def add_dependency(self, name: str, constraint: str = "*", *, source: str | None = None) -> PoetryProject:
         """Declare a dependency (optionally pinned to an explicit source), in the file's style."""
         if self.style == "pep621":
-            spec = name if constraint in ("*", "") else f"{name} ({constraint})"
+            pep440 = pep440_constraint(constraint)
+            spec = name if not pep440 else f"{name} ({pep440})"
             self.doc["project"].setdefault("dependencies", tomlkit.array()).append(spec)
             if source:
                 deps = self._tool_poetry().setdefault("dependencies", tomlkit.table())
