@@ -16,9 +16,12 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
-def test_readme_example(pytester, block):
+def test_readme_example(pytester, block, privrepo_cache_dir):
     pytester.makepyfile(block)
-    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    expected = 2 if 'parametrize("poetry"' in block else 1
+    pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--privrepo-cache-dir", str(privrepo_cache_dir)
+    ).assert_outcomes(passed=expected)
 
 
 def test_readme_commands_match_ci():
