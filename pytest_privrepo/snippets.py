@@ -11,7 +11,22 @@ import re
 import shlex
 from typing import Protocol
 
-__all__ = ["IndexLike", "env_name", "poetry_lines", "pip_lines", "uv_lines", "all_snippets"]
+__all__ = [
+    "DIST_PLACEHOLDER",
+    "IndexLike",
+    "all_snippets",
+    "env_name",
+    "flit_lines",
+    "hatch_lines",
+    "pdm_lines",
+    "pip_lines",
+    "poetry_lines",
+    "twine_lines",
+    "uv_lines",
+]
+
+#: Stands for the files to upload in the publish snippets (twine, hatch).
+DIST_PLACEHOLDER = "dist/*"
 
 
 class IndexLike(Protocol):
@@ -73,6 +88,81 @@ def uv_lines(index: IndexLike) -> list[str]:
     return [" ".join(env) + " uv pip install PACKAGE"]
 
 
+def twine_lines(index: IndexLike) -> list[str]:
+    """``twine upload`` with everything on the command line (twine 7: ``--cert``,
+    ``--client-cert`` takes one PEM with key + certificate)."""
+    args = [f"--repository-url {_q(index.upload_url)}"]
+    if index.username and index.password:
+        args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
+    if index.ca_cert:
+        args.append(f"--cert {_q(index.ca_cert)}")
+    if index.client_cert:
+        args.append(f"--client-cert {_q(index.client_cert)}")
+    return ["twine upload " + " ".join(args) + " " + DIST_PLACEHOLDER]
+
+
+def hatch_lines(index: IndexLike) -> list[str]:
+    """``hatch publish``. Hatch 1.18 (httpx2) rejects ``--ca-cert`` together with
+    ``--client-cert``, so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
+    env: list[str] = []
+    args = [f"-r {_q(index.upload_url)}"]
+    if index.username and index.password:
+        args.append(f"-u {_q(index.username)} -a {_q(index.password)}")
+    if index.ca_cert and index.client_cert:
+        env.append(f"SSL_CERT_FILE={_q(index.ca_cert)}")
+    elif index.ca_cert:
+        args.append(f"--ca-cert {_q(index.ca_cert)}")
+    if index.client_cert:
+        args.append(f"--client-cert {_q(index.client_cert)}")
+    return [" ".join([*env, "hatch publish -n", *args, DIST_PLACEHOLDER])]
+
+
+def flit_lines(index: IndexLike) -> list[str]:
+    """``flit publish`` (run in the project directory). flit has no certificate options:
+    it trusts ``REQUESTS_CA_BUNDLE`` and cannot send a client certificate at all."""
+    lines: list[str] = []
+    if index.client_cert:
+        lines.append("# flit cannot send a client certificate: it cannot publish to this "
+                     "mTLS index")
+    env = [f"FLIT_INDEX_URL={_q(index.upload_url)}"]
+    if index.username and index.password:
+        env += [f"FLIT_USERNAME={_q(index.username)}", f"FLIT_PASSWORD={_q(index.password)}"]
+    if index.ca_cert:
+        env.append(f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}")
+    lines.append(" ".join(env) + " flit publish")
+    return lines
+
+
+def pdm_lines(index: IndexLike) -> list[str]:
+    """pdm: credentials and certificates in pdm's config under ``pypi.<name>``, the source
+    itself in pyproject.toml (pdm matches them by name)."""
+    n = index.name
+    lines = [f"pdm config pypi.{n}.url {_q(index.url)}"]
+    if index.username and index.password:
+        lines += [f"pdm config pypi.{n}.username {_q(index.username)}",
+                  f"pdm config pypi.{n}.password {_q(index.password)}"]
+    if index.ca_cert:
+        lines.append(f"pdm config pypi.{n}.ca_certs {_q(index.ca_cert)}")
+    if index.client_cert:
+        lines.append(f"pdm config pypi.{n}.client_cert {_q(index.client_cert)}")
+    lines += [
+        "cat >> pyproject.toml <<'EOF'",
+        "[[tool.pdm.source]]",
+        f'name = "{n}"',
+        f'url = "{index.url}"',
+        "EOF",
+    ]
+    return lines
+
+
 def all_snippets(index: IndexLike) -> dict[str, list[str]]:
     """Every client's lines, keyed by client name."""
-    return {"poetry": poetry_lines(index), "pip": pip_lines(index), "uv": uv_lines(index)}
+    return {
+        "poetry": poetry_lines(index),
+        "pip": pip_lines(index),
+        "uv": uv_lines(index),
+        "pdm": pdm_lines(index),
+        "twine": twine_lines(index),
+        "hatch": hatch_lines(index),
+        "flit": flit_lines(index),
+    }

@@ -181,6 +181,28 @@ def test_keep_alive_serves_many_requests_on_one_connection(shared):
         conn.close()
 
 
+def test_keep_alive_requests_are_not_delayed(shared):
+    """Regression: without TCP_NODELAY every keep-alive response stalled ~40 ms (Nagle +
+    delayed ACK). 20 requests must take far less than 20 x 40 ms."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    conn = http.client.HTTPConnection(shared.host, shared.port, timeout=5)
+    path = urlsplit(shared.url).path + "corp-utils/"
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+        start = time.perf_counter()
+        for _ in range(20):
+            conn.request("GET", path)
+            conn.getresponse().read()
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+    assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.3f}s"
+
+
 def test_pages_update_when_files_are_added(privrepo, http):
     idx = privrepo.index("live")
     assert http.get(idx.url + "late/").status_code == 404

@@ -72,6 +72,9 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
+        # Headers and body leave in separate writes; with Nagle's algorithm the body then
+        # waits for the client's delayed ACK (~40 ms per keep-alive request).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._tls is not None:
             conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         return conn, addr

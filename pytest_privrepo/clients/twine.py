@@ -1,0 +1,148 @@
+"""Drive the real twine (``twine upload``) in an isolated environment.
+
+:class:`Twine` hands twine an index's upload URL, credentials and certificates by each of
+the routes twine supports, so a test can prove every one of them works:
+
+- ``route="cli"``: ``--repository-url -u -p --cert --client-cert``;
+- ``route="env"``: ``TWINE_REPOSITORY_URL``, ``TWINE_USERNAME``, ``TWINE_PASSWORD``,
+  ``TWINE_CERT``. twine has no variable for the client certificate, so
+  ``--client-cert`` is still passed on the command line for an mTLS index;
+- ``route="pypirc"``: a ``~/.pypirc`` in the environment's (isolated) home with
+  ``repository``, ``username``, ``password``, ``ca_cert``, ``client_cert``, and
+  ``-r <name>``.
+
+Every run is ``--non-interactive --disable-progress-bar``: a missing credential fails
+instead of prompting, and the output stays readable in a report.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import ConfigError
+from .env import ClientEnv
+from .result import CommandResult
+
+__all__ = ["TWINE_ROUTES", "Twine", "write_pypirc"]
+
+#: Ways to hand twine an index's URL, credentials and certificates.
+TWINE_ROUTES = ("cli", "env", "pypirc")
+
+
+def write_pypirc(path: Path, name: str, *, repository: str, username: str | None = None,
+                 password: str | None = None, ca_cert: object = None,
+                 client_cert: object = None) -> Path:
+    """Add (or replace) section ``name`` of a ``.pypirc`` and list it in ``index-servers``.
+
+    ``ca_cert`` / ``client_cert`` are twine's keys; flit and hatch ignore them.
+    """
+    cp = configparser.ConfigParser(interpolation=None)
+    if path.exists():
+        cp.read(path, encoding="utf-8")
+    if not cp.has_section("distutils"):
+        cp.add_section("distutils")
+    servers = cp.get("distutils", "index-servers", fallback="").split()
+    if name not in servers:
+        servers.append(name)
+    cp.set("distutils", "index-servers", "\n" + "\n".join(servers))
+    if cp.has_section(name):
+        cp.remove_section(name)
+    cp.add_section(name)
+    cp.set(name, "repository", repository)
+    for key, value in (("username", username), ("password", password),
+                       ("ca_cert", ca_cert), ("client_cert", client_cert)):
+        if value:
+            cp.set(name, key, str(value))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        cp.write(handle)
+    path.chmod(0o600)
+    return path
+
+
+class Twine:
+    """One twine executable, run in an isolated environment."""
+
+    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str], *,
+                 timeout: float = 120.0) -> None:
+        self.executable = Path(executable)
+        if not self.executable.exists():
+            raise ConfigError(f"twine executable {self.executable} does not exist")
+        self.env = env
+        self.timeout = timeout
+
+    @property
+    def pypirc(self) -> Path:
+        """The ``~/.pypirc`` twine reads in this environment."""
+        return self.env.home / ".pypirc"
+
+    def run(self, *args: str | os.PathLike[str], check: bool = True,
+            extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
+        """Run ``twine <args>``."""
+        return self.env.run([self.executable, *args], check=check, timeout=self.timeout,
+                            extra_env=extra_env)
+
+    def upload(
+        self,
+        dists: Sequence[str | os.PathLike[str]],
+        index: object,
+        *,
+        route: str = "cli",
+        repository_name: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        certificates: bool = True,
+        check: bool = True,
+        extra_args: Sequence[str] = (),
+    ) -> CommandResult:
+        """Upload ``dists`` to ``index`` (anything with ``upload_url``, ``username``,
+        ``password``, ``ca_cert``, ``client_cert``).
+
+        ``username``/``password`` override the index's own (e.g. ``"__token__"`` and its
+        token, or a wrong password); ``certificates=False`` leaves out CA and client cert.
+        """
+        if route not in TWINE_ROUTES:
+            raise ConfigError(f"unknown twine route {route!r}: use one of {', '.join(TWINE_ROUTES)}")
+        if not dists:
+            raise ConfigError("upload() needs at least one distribution file")
+        url = getattr(index, "upload_url")
+        user = username if username is not None else getattr(index, "username", None)
+        secret = password if password is not None else getattr(index, "password", None)
+        ca = getattr(index, "ca_cert", None) if certificates else None
+        client = getattr(index, "client_cert", None) if certificates else None
+
+        argv: list[str] = ["upload", "--non-interactive", "--disable-progress-bar"]
+        extra_env: dict[str, str | None] = {}
+        if route == "cli":
+            argv += ["--repository-url", url]
+            if user:
+                argv += ["--username", user]
+            if secret:
+                argv += ["--password", secret]
+            if ca:
+                argv += ["--cert", str(ca)]
+            if client:
+                argv += ["--client-cert", str(client)]
+        elif route == "env":
+            extra_env["TWINE_REPOSITORY_URL"] = url
+            if user:
+                extra_env["TWINE_USERNAME"] = user
+            if secret:
+                extra_env["TWINE_PASSWORD"] = secret
+            if ca:
+                extra_env["TWINE_CERT"] = str(ca)
+            if client:
+                argv += ["--client-cert", str(client)]  # twine reads no variable for it
+        else:
+            name = repository_name or getattr(index, "name", None) or "privrepo"
+            write_pypirc(self.pypirc, name, repository=url, username=user, password=secret,
+                         ca_cert=ca, client_cert=client)
+            argv += ["-r", name]
+        argv += [*extra_args, *map(os.fspath, dists)]
+        return self.run(*argv, check=check, extra_env=extra_env)
+
+    def __repr__(self) -> str:
+        return f"<Twine {self.executable}>"

@@ -1,0 +1,237 @@
+"""The Twine, Hatch and Flit harnesses publish to real indexes by every route each client has.
+
+For each client x route x TLS mode: a basic-auth upload and a token (``__token__``) upload
+arrive with the right user and the file's sha256, and a wrong password fails with the
+client's own error text. On an mTLS index a client without the client certificate is
+refused at the handshake. Flit cannot send client certificates at all (pinned below).
+(test_upload_publishers.py covers twine's full release flow on the CLI route.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_privrepo import Privrepo
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.flit import Flit, write_flit_project
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.provision import provision
+from pytest_privrepo.clients.twine import Twine
+from pytest_privrepo.errors import ConfigError
+
+CI = ("ci", "s3cret-pw")
+TOKEN = "pypi-tok-1234"
+TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
+       pytest.param("mtls", id="mtls")]
+
+TWINE_AUTH_ERROR = ("HTTPError: 403 Forbidden from", "Invalid or non-existent authentication information.")
+HATCH_AUTH_ERROR = ("Error uploading to repository:",
+                    "Client error '403 Invalid or non-existent authentication information.'")
+FLIT_AUTH_ERROR = ("requests.exceptions.HTTPError: 403 Client Error: "
+                   "Invalid or non-existent authentication information. for url:",)
+
+
+@pytest.fixture(scope="session")
+def twine_exe() -> Path:
+    found = shutil.which("twine", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("twine is not installed next to the test interpreter")
+    return Path(found)
+
+
+@pytest.fixture(scope="session")
+def hatch_exe(privrepo_cache_dir: Path) -> Path:
+    return provision("hatch", None, cache_dir=privrepo_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def flit_exe(privrepo_cache_dir: Path) -> Path:
+    return provision("flit", None, cache_dir=privrepo_cache_dir)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_auth_error(output: str, phrases: tuple[str, ...]) -> None:
+    for phrase in phrases:
+        assert phrase in flat(output), output
+
+
+def assert_uploads(index, expected: list[tuple[Path, str]]) -> None:  # type: ignore[no-untyped-def]
+    got = sorted((u.filename, u.sha256, u.user) for u in index.uploads)
+    assert got == sorted((p.name, sha256(p), user) for p, user in expected)
+
+
+def assert_client_cert_sent(index) -> None:  # type: ignore[no-untyped-def]
+    for hit in index.log:
+        if index.tls == "mtls":
+            assert hit.client_cert and "corp-client@privrepo.test" in hit.client_cert
+        else:
+            assert hit.client_cert is None
+
+
+def no_client_cert(index):  # type: ignore[no-untyped-def]
+    """The index's URL, credentials and CA, but no client certificate."""
+    return SimpleNamespace(name=index.name, upload_url=index.upload_url, username=index.username,
+                           password=index.password, ca_cert=index.ca_cert, client_cert=None)
+
+
+# --------------------------------------------------------------------------- twine
+
+
+@pytest.mark.parametrize("tls", TLS)
+@pytest.mark.parametrize("route", ["cli", "env", "pypirc"])
+def test_twine_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, twine_exe: Path,
+                      route: str, tls: str | None) -> None:
+    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
+    twine = Twine(client_env, twine_exe)
+    wheel = privrepo.build_dist(tmp_path / "d", "tw", "1.0")
+    sdist = privrepo.build_dist(tmp_path / "d", "tw", "1.1", kind="sdist")
+
+    assert twine.upload([wheel], index, route=route).ok
+    assert twine.upload([sdist], index, route=route, username="__token__", password=TOKEN).ok
+    assert_uploads(index, [(wheel, "ci"), (sdist, "__token__")])
+    assert_client_cert_sent(index)
+    if route == "pypirc":
+        text = twine.pypirc.read_text()
+        assert twine.pypirc.parent == client_env.home
+        assert f"repository = {index.upload_url}" in text
+        assert ("client_cert" in text) == (tls == "mtls")
+
+    bad = twine.upload([privrepo.build_dist(tmp_path / "d", "tw", "2.0")], index, route=route,
+                       password="wrong", check=False)
+    assert not bad.ok
+    assert_auth_error(bad.output, TWINE_AUTH_ERROR)
+    assert len(index.uploads) == 2
+
+
+# --------------------------------------------------------------------------- hatch
+
+
+@pytest.mark.parametrize("tls", TLS)
+@pytest.mark.parametrize("route", ["cli", "env"])
+def test_hatch_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, hatch_exe: Path,
+                      route: str, tls: str | None) -> None:
+    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
+    hatch = Hatch(client_env, hatch_exe)
+    wheel = privrepo.build_dist(tmp_path / "d", "ha", "1.0")
+    sdist = privrepo.build_dist(tmp_path / "d", "ha", "1.1", kind="sdist")
+
+    assert hatch.publish([wheel], index, route=route).ok
+    assert hatch.publish([sdist], index, route=route, username="__token__", password=TOKEN).ok
+    assert_uploads(index, [(wheel, "ci"), (sdist, "__token__")])
+    assert_client_cert_sent(index)
+    # Hatch treats every non-PyPI host as devpi: it asks <repo>/+simple/<project>/ first
+    # (404 here, which Hatch reads as "nothing published yet"), then uploads.
+    seen = [(h.method, h.path, h.status, h.user) for h in index.log]
+    assert seen == [("GET", "/legacy/+simple/ha/", 404, "ci"), ("POST", "/legacy/", 200, "ci"),
+                    ("GET", "/legacy/+simple/ha/", 404, "__token__"),
+                    ("POST", "/legacy/", 200, "__token__")]
+
+    bad = hatch.publish([privrepo.build_dist(tmp_path / "d", "ha", "2.0")], index, route=route,
+                        password="wrong-pw", check=False)
+    assert not bad.ok
+    assert_auth_error(bad.output, HATCH_AUTH_ERROR)
+    assert "wrong-pw" not in bad.output  # Hatch masks the secret in its error
+    assert len(index.uploads) == 2
+
+
+def test_hatch_cannot_combine_ca_cert_and_client_cert(privrepo: Privrepo, client_env: ClientEnv,
+                                                     tmp_path: Path, hatch_exe: Path) -> None:
+    """Pins Hatch 1.18/httpx2: ``--ca-cert`` + ``--client-cert`` fails before connecting,
+    which is why the harness (and the printed snippet) pass the CA as SSL_CERT_FILE."""
+    index = privrepo.index("corp", auth=CI, tls="mtls")
+    result = Hatch(client_env, hatch_exe).publish(
+        [privrepo.build_dist(tmp_path / "d", "ha", "1.0")], index, split_ca=False, check=False)
+    assert not result.ok
+    assert "`verify=<str>` cannot be combined with `cert=...`" in flat(result.output), result.output
+    assert index.uploads == [] and list(index.log) == []
+
+
+# --------------------------------------------------------------------------- flit
+
+
+@pytest.mark.parametrize("tls", TLS[:2])
+@pytest.mark.parametrize("route", ["env", "pypirc"])
+def test_flit_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, flit_exe: Path,
+                     route: str, tls: str | None) -> None:
+    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
+    flit = Flit(client_env, flit_exe)
+    v1 = write_flit_project(tmp_path / "v1", "flit-pub", "1.0")
+    v2 = write_flit_project(tmp_path / "v2", "flit-pub", "2.0")
+
+    result = flit.publish(v1, index, route=route)
+    # flit builds in-process with its own flit_core (no isolated build env, no network)
+    assert "Built wheel: dist/flit_pub-1.0-py3-none-any.whl" in result.output
+    assert flit.publish(v2, index, route=route, username="__token__", password=TOKEN).ok
+    built = {p: u for d, u in ((v1, "ci"), (v2, "__token__")) for p in (d / "dist").iterdir()}
+    assert len(built) == 4  # a wheel and an sdist per version
+    assert_uploads(index, list(built.items()))
+
+    v3 = write_flit_project(tmp_path / "v3", "flit-pub", "3.0")
+    bad = flit.publish(v3, index, route=route, password="wrong", check=False)
+    assert not bad.ok
+    assert_auth_error(bad.output, FLIT_AUTH_ERROR)
+    assert len(index.uploads) == 4
+
+
+def test_flit_cannot_publish_to_mtls(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path,
+                                     flit_exe: Path) -> None:
+    """flit has no client-certificate option: the harness refuses an mTLS index, and forced
+    through, the server rejects the handshake (limitation of flit, pinned here)."""
+    index = privrepo.index("corp", auth=CI, tls="mtls")
+    flit = Flit(client_env, flit_exe)
+    project = write_flit_project(tmp_path / "p", "flit-mtls", "1.0")
+    with pytest.raises(ConfigError, match="cannot send a client certificate"):
+        flit.publish(project, index)
+    result = flit.publish(project, index, allow_mtls=True, check=False)
+    assert not result.ok
+    assert "requests.exceptions.SSLError" in result.output, result.output
+    assert index.server.wait_for_tls_failure().reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert index.uploads == []
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux `script` for a TTY")
+def test_flit_prompt_writes_pypirc_into_isolated_home(client_env: ClientEnv, tmp_path: Path,
+                                                      flit_exe: Path) -> None:
+    """flit only prompts on a TTY and then writes ~/.pypirc: it lands in the isolated HOME.
+    (The default target is PyPI; the offline guard stops the later upload/password step.)"""
+    project = write_flit_project(tmp_path / "p", "flit-prompt", "1.0")
+    result = client_env.run(["script", "-qec", f"{flit_exe} publish", "/dev/null"], cwd=project,
+                            input="someone\n", check=False, timeout=60)
+    assert not result.ok
+    assert "Username:" in result.output, result.output
+    pypirc = client_env.home / ".pypirc"
+    assert pypirc.read_text() == "[pypi]\nusername = someone\n"
+    assert not (Path.home() / ".pypirc").exists() or Path.home() == client_env.home
+
+
+# --------------------------------------------------------------------------- missing client cert
+
+
+@pytest.mark.parametrize("client", ["twine", "hatch"])
+def test_missing_client_cert_fails_at_handshake(privrepo: Privrepo, client_env: ClientEnv,
+                                                tmp_path: Path, client: str, twine_exe: Path,
+                                                hatch_exe: Path) -> None:
+    index = privrepo.index("corp", auth=CI, tls="mtls")
+    wheel = privrepo.build_dist(tmp_path / "d", "nocert", "1.0")
+    if client == "twine":
+        result = Twine(client_env, twine_exe).upload([wheel], no_client_cert(index), check=False)
+    else:
+        result = Hatch(client_env, hatch_exe).publish([wheel], no_client_cert(index), check=False)
+    assert not result.ok
+    failure = index.server.wait_for_tls_failure()
+    assert failure.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert index.uploads == [] and list(index.log) == []
+    print(result.output)
