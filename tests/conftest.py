@@ -34,3 +34,18 @@ POETRY_VERSIONS = [
     for v in os.environ.get("PRIVREPO_POETRY_VERSIONS", "1.8.5,2.5.1").split(",")
     if v.strip()
 ]
+
+
+def uv_executable():
+    """uv next to this interpreter (the test extra installs it) or named by $PRIVREPO_UV.
+
+    A missing uv fails the test loudly (ClientError): it is never skipped."""
+    import sys
+    from pathlib import Path
+
+    from pytest_privrepo.clients.provision import find_executable
+
+    sibling = Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
+    if sibling.exists():
+        return sibling
+    return find_executable("uv", None, "PRIVREPO_UV")

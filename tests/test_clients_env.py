@@ -37,6 +37,7 @@ from pytest_privrepo.clients.env import BLACKHOLE_PROXY
 from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.clients.uv import parse_changes
 from pytest_privrepo.errors import ClientError, ConfigError
+from conftest import uv_executable as _uv_exe
 
 SIX_WHEEL = "six-1.16.0-py2.py3-none-any.whl"
 
@@ -44,14 +45,6 @@ SIX_WHEEL = "six-1.16.0-py2.py3-none-any.whl"
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
-def _uv_exe() -> Path:
-    sibling = Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
-    if sibling.exists():
-        return sibling
-    try:
-        return find_executable("uv", None, "PRIVREPO_UV")
-    except ClientError as exc:
-        pytest.skip(str(exc))
 
 
 @dataclass
@@ -740,8 +733,7 @@ def test_provision_pip_from_the_registry(provision_cache: Path, tmp_path: Path) 
     """A real install from PyPI, ignoring the machine's pip.conf and CA variables; an
     interrupted earlier attempt (no completion marker) is rebuilt; the second call is a
     cache hit."""
-    if not _pypi_reachable():
-        pytest.skip("pypi.org:443 is not reachable from this machine")
+    assert _pypi_reachable(), "pypi.org:443 is not reachable: provisioning needs the registry"
     tag = f"py{sys.version_info[0]}.{sys.version_info[1]}"
     leftover = provision_cache / f"pip-24.2-{tag}"
     (leftover / "bin").mkdir(parents=True)

@@ -669,7 +669,6 @@ def test_pip_installs_built_sdist_offline(
     assert inspect_dist(built) == dataclasses.replace(reference, path=built)
 
 
-@pytest.mark.skipif(UV is None, reason="uv is not installed")
 def test_uv_installs_built_sdist_offline(
     tmp_path: Path, target_venv: tuple[Path, dict[str, str]]
 ) -> None:

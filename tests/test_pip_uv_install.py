@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,16 @@ from pytest_privrepo.clients import (
     IndexSpec,
     Pip,
     Uv,
-    find_executable,
     make_venv,
 )
 from pytest_privrepo.errors import ClientError
+from conftest import uv_executable as _uv_exe
 
 TLS_MODES = [None, "tls", "mtls"]
 #: Characters that break unencoded URL userinfo (and a space).
 HARD_PASSWORD = "p@ss:w/rd %"
 
 
-def _uv_exe() -> Path:
-    sibling = Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
-    if sibling.exists():
-        return sibling
-    try:
-        return find_executable("uv", None, "PRIVREPO_UV")
-    except ClientError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

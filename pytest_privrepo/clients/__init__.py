@@ -30,10 +30,23 @@ from pytest_privrepo.clients.provision import (
 )
 from pytest_privrepo.clients.poetry import ROUTES, Poetry, poetry_env_name
 from pytest_privrepo.clients.poetry_project import LockedPackage, LockResult, PoetryProject, parse_lock
+from pytest_privrepo.clients.flit import Flit, write_flit_project
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.pdm import Pdm, PdmProject
 from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.twine import Twine, write_pypirc
+from pytest_privrepo.clients.uv_project import UvProject
 from pytest_privrepo.clients.uv import Uv, UvChange, UvInstallResult
 
 __all__ = [
+    "Flit",
+    "Hatch",
+    "Pdm",
+    "PdmProject",
+    "Twine",
+    "UvProject",
+    "write_flit_project",
+    "write_pypirc",
     "ROUTES",
     "Poetry",
     "poetry_env_name",

@@ -105,7 +105,7 @@ class Flit:
                 "flit cannot send a client certificate, so it cannot publish to an mTLS "
                 "index (pass allow_mtls=True to observe the refused handshake)"
             )
-        url = getattr(index, "upload_url")
+        url: str = index.upload_url  # type: ignore[attr-defined]
         user = username if username is not None else getattr(index, "username", None)
         secret = password if password is not None else getattr(index, "password", None)
         ca = getattr(index, "ca_cert", None) if certificates else None

@@ -74,7 +74,7 @@ class Hatch:
             raise ConfigError(f"unknown hatch route {route!r}: use one of {', '.join(HATCH_ROUTES)}")
         if not dists:
             raise ConfigError("publish() needs at least one distribution file")
-        url = getattr(index, "upload_url")
+        url: str = index.upload_url  # type: ignore[attr-defined]
         user = username if username is not None else getattr(index, "username", None)
         secret = password if password is not None else getattr(index, "password", None)
         ca = getattr(index, "ca_cert", None) if certificates else None

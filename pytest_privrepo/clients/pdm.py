@@ -51,8 +51,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 class Pdm:
     """Runs the pdm executable inside ``env``.
 
-    ``python`` is the interpreter pdm uses for projects (``PDM_PYTHON``), so pdm never
-    searches for or downloads one. pdm's global config lives at :attr:`config_file`
+    ``python`` is the base interpreter (``PDM_PYTHON``, so pdm never searches for or
+    downloads one); :class:`PdmProject` gives each project a venv made from it. pdm's global config lives at :attr:`config_file`
     (``PDM_CONFIG_FILE``), its cache inside the environment (``PDM_CACHE_DIR``).
     """
 
@@ -391,9 +391,26 @@ class PdmProject:
         return self.save()
 
     # -- commands -----------------------------------------------------------------------------
+    def ensure_venv(self) -> Path:
+        """The project's own ``.venv`` (created from the Pdm's ``python`` on first use).
+
+        pdm installs into the environment of the interpreter it is given; handing it the
+        interpreter that runs pytest (itself usually a venv) would install the test's
+        packages into the test runner's venv. So every project gets its own venv and
+        ``PDM_PYTHON`` points at it.
+        """
+        python = self.venv_python
+        if not python.exists():
+            from pytest_privrepo.clients.pip import make_venv
+
+            make_venv(self.path / ".venv", python=self.pdm.python, env=self.pdm.env)
+        return python
+
     def run(self, *args: str, check: bool = True,
             extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:
-        return self.pdm.run(*args, cwd=self.path, check=check, extra_env=extra_env)
+        env: dict[str, str | os.PathLike[str] | None] = {"PDM_PYTHON": self.ensure_venv()}
+        env.update(extra_env or {})
+        return self.pdm.run(*args, cwd=self.path, check=check, extra_env=env)
 
     def lock(self, *, static_urls: bool = True, check: bool = True,
              extra_args: Sequence[str] = ()) -> PdmLockResult:

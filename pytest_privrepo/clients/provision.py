@@ -15,6 +15,7 @@ its default trust (truststore: the system store plus certifi, pip >= 24.2).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -306,6 +307,9 @@ def provision(
     cache = Path(cache_dir).absolute()
     py_xy = python_version(python)
     name = f"{canonicalize_name(tool)}-{version or 'latest'}-py{py_xy}"
+    if extra_packages:  # a venv built with other extras is another venv
+        digest = hashlib.sha256("\n".join(sorted(extra_packages)).encode()).hexdigest()[:10]
+        name += f"-x{digest}"
     venv = cache / name
     script = venv_bin(venv) / _exe_name(executable or tool)
     marker = venv / COMPLETE_MARKER

@@ -108,7 +108,7 @@ class Twine:
             raise ConfigError(f"unknown twine route {route!r}: use one of {', '.join(TWINE_ROUTES)}")
         if not dists:
             raise ConfigError("upload() needs at least one distribution file")
-        url = getattr(index, "upload_url")
+        url: str = index.upload_url  # type: ignore[attr-defined]
         user = username if username is not None else getattr(index, "username", None)
         secret = password if password is not None else getattr(index, "password", None)
         ca = getattr(index, "ca_cert", None) if certificates else None
@@ -141,7 +141,7 @@ class Twine:
             write_pypirc(self.pypirc, name, repository=url, username=user, password=secret,
                          ca_cert=ca, client_cert=client)
             argv += ["-r", name]
-        argv += [*extra_args, *map(os.fspath, dists)]
+        argv += [*extra_args, *(os.fspath(d) for d in dists)]
         return self.run(*argv, check=check, extra_env=extra_env)
 
     def __repr__(self) -> str:

@@ -1,0 +1,146 @@
+"""The real pdm against ephemeral indexes: sources, credentials/certificates from pdm's global
+config, ``pdm lock -S static_urls`` (which index each file came from) and source precedence.
+
+Each test asserts both what pdm wrote (pdm.lock, the project venv) and what the indexes saw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_privrepo.clients import ClientEnv, IndexSpec
+from pytest_privrepo.clients.pdm import Pdm, PdmProject
+from pytest_privrepo.clients.provision import provision
+
+#: pdm is provisioned with its own "locked" extra: unpinned, pdm 2.29.3 picks up hishel 2
+#: (AttributeError: module 'hishel' has no attribute 'SyncSqliteStorage') and unearth 0.19
+#: (httpx2; TypeError in httpx.Client.__init__), and every command fails.
+PDM_VERSION = "2.29.3"
+
+
+@pytest.fixture(scope="session")
+def pdm_exe(privrepo_cache_dir: Path) -> Path:
+    return provision(
+        "pdm", PDM_VERSION, cache_dir=privrepo_cache_dir,
+        extra_packages=(f"pdm[locked]=={PDM_VERSION}",),
+    )
+
+
+@pytest.fixture
+def pdm(client_env: ClientEnv, pdm_exe: Path) -> Pdm:
+    return Pdm(client_env, pdm_exe)
+
+
+@pytest.fixture
+def project(tmp_path: Path, pdm: Pdm) -> PdmProject:
+    return PdmProject(tmp_path / "project", pdm).create(dependencies=["demo"])
+
+
+def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
+    return index.log.filter(path_prefix=f"/simple/{project}/")
+
+
+@pytest.mark.parametrize("tls", [None, "tls", "mtls"])
+def test_lock_and_install_from_private_index(privrepo, project: PdmProject, tls: str | None) -> None:
+    corp = privrepo.index("corp", auth=("alice", "p@ss:w/rd"), tls=tls)
+    corp.add("demo", "1.0", requires=["helper>=2"])
+    corp.add("helper", "2.0")
+    project.add_source("corp", corp)
+
+    lock = project.lock()
+
+    assert lock.versions() == {"demo": "1.0", "helper": "2.0"}
+    assert lock.sources() == {"demo": "corp", "helper": "corp"}
+    scheme = "https" if tls else "http"
+    assert lock["demo"].urls == (f"{scheme}://{corp.netloc}/files/demo/demo-1.0-py3-none-any.whl",)
+    # credentials never end up in the lock file or the pyproject
+    assert "p@ss" not in project.lockfile.read_text() and "alice" not in project.pyproject.read_text()
+
+    project.install()
+    assert project.installed() == {"demo": "1.0", "helper": "2.0"}
+    assert {(h.user, h.auth_ok) for h in corp.log} == {("alice", True)}
+    assert sorted(h.path.rsplit("/", 1)[-1] for h in corp.log.downloads) == [
+        "demo-1.0-py3-none-any.whl", "helper-2.0-py3-none-any.whl"]
+    certs = {h.client_cert for h in corp.log}
+    if tls == "mtls":
+        assert len(certs) == 1 and "corp-client@privrepo.test" in certs.pop()
+    else:
+        assert certs == {None}
+
+
+@pytest.mark.parametrize("respect_order", [False, True], ids=["merge", "respect-source-order"])
+def test_two_sources_merge_vs_respect_source_order(privrepo, project: PdmProject, respect_order: bool) -> None:
+    corp = privrepo.index("corp", auth=("alice", "s3cret"))
+    public = privrepo.index("public", auth=("bob", "pw"))
+    corp.add("demo", "1.0")
+    public.add("demo", "9.9")  # dependency confusion: same name, higher version
+    project.add_source("corp", corp).add_source("public", public)
+    if respect_order:
+        project.respect_source_order()
+
+    lock = project.lock()
+
+    if respect_order:
+        assert (lock["demo"].version, lock["demo"].source) == ("1.0", "corp")
+    else:  # pdm's default: every source merged, best version wins
+        assert (lock["demo"].version, lock["demo"].source) == ("9.9", "public")
+    # Either way pdm reads both sources' project pages (respect-source-order is applied to
+    # the candidates, it does not stop the search)
+    assert _pages(corp, "demo") and _pages(public, "demo")
+
+
+def test_include_and_exclude_packages(privrepo, project: PdmProject) -> None:
+    """include_packages *pins* matching packages to the source (no other source is asked);
+    exclude_packages keeps the source out for them; everything else is merged as usual."""
+    corp = privrepo.index("corp", auth=("alice", "s3cret"))
+    public = privrepo.index("public", auth=("bob", "pw"))
+    corp.add("demo", "1.0")
+    corp.add("other", "5.0")
+    corp.add("third", "1.0")
+    public.add("demo", "9.9")
+    public.add("other", "2.0")
+    public.add("third", "3.0")
+    project.add_dependency("other")
+    project.add_dependency("third")
+    project.add_source("corp", corp, include_packages=["demo"], exclude_packages=["other"])
+    project.add_source("public", public)
+
+    lock = project.lock()
+
+    assert lock.versions() == {"demo": "1.0", "other": "2.0", "third": "3.0"}
+    assert lock.sources() == {"demo": "corp", "other": "public", "third": "public"}
+    assert not _pages(public, "demo"), "a pinned package was looked up on another source"
+    assert not _pages(corp, "other"), "an excluded package was looked up on the source"
+    assert _pages(corp, "third") and _pages(public, "third")  # not matched: merged
+
+
+def test_wrong_password_fails_with_pdms_error(privrepo, project: PdmProject) -> None:
+    corp = privrepo.index("corp", auth=("alice", "s3cret"))
+    corp.add("demo", "1.0")
+    project.add_source("corp", corp, password="wrong")
+
+    lock = project.lock(check=False)
+
+    assert not lock.ok
+    assert not project.lockfile.exists()
+    out = lock.command.output
+    # pdm reports the unresolvable requirement; the 401 is what the index answered
+    assert "[CandidateNotFound]: Unable to find candidates for demo." in out, out
+    hits = _pages(corp, "demo")
+    assert hits and {(h.user, h.auth_ok, h.status) for h in hits} == {("alice", False, 401)}
+
+
+def test_mtls_without_client_certificate_fails(privrepo, project: PdmProject) -> None:
+    corp = privrepo.index("corp", auth=("alice", "s3cret"), tls="mtls")
+    corp.add("demo", "1.0")
+    spec = IndexSpec.of(corp)
+    project.add_source("corp", IndexSpec(url=spec.url, ca_cert=spec.ca_cert,
+                                         username=spec.username, password=spec.password))
+
+    lock = project.lock(check=False)
+
+    assert not lock.ok
+    assert "CERTIFICATE_REQUIRED" in lock.command.output.upper(), lock.command.output
+    assert not corp.log.filter(path_prefix="/simple/demo/")

@@ -1,0 +1,163 @@
+"""Index precedence and dependency confusion as pip and uv actually behave.
+
+The scenario: ``corp`` (private) and ``public`` both serve a project named ``demo``; the
+public one has a higher version. Each test asserts the client's own result (pip's
+``--report``, uv.lock's ``source.registry``) *and* the indexes' request logs (was the public
+index even asked for the project page?).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip, Uv
+from pytest_privrepo.clients.uv_project import UvProject
+from conftest import uv_executable as _uv_exe
+
+
+
+
+@pytest.fixture
+def uv(client_env: ClientEnv) -> Uv:
+    return Uv(client_env, _uv_exe())
+
+
+@pytest.fixture
+def project(tmp_path: Path, uv: Uv) -> UvProject:
+    return UvProject(tmp_path / "project", uv).create(dependencies=["demo"])
+
+
+@pytest.fixture
+def corp(privrepo):  # type: ignore[no-untyped-def]
+    index = privrepo.index("corp", auth=("alice", "s3cret"))
+    index.add("demo", "1.0")
+    return index
+
+
+@pytest.fixture
+def public(privrepo):  # type: ignore[no-untyped-def]
+    index = privrepo.index("public", auth=("bob", "pw"))
+    index.add("demo", "9.9")
+    index.add("helper", "2.0")
+    return index
+
+
+def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
+    return index.log.filter(path_prefix=f"/simple/{project}/")
+
+
+# -- pip --------------------------------------------------------------------------------------
+
+def test_pip_extra_index_url_merges_and_takes_highest_version(client_env: ClientEnv, corp, public) -> None:
+    result = Pip(client_env).install("demo", index=corp, extra_indexes=[public], dry_run=True)
+
+    assert result.versions == {"demo": "9.9"}
+    assert result.url_of("demo") == f"{public.base_url}/files/demo/demo-9.9-py3-none-any.whl"
+    # both indexes were asked: pip has no notion of index priority
+    assert _pages(corp, "demo") and _pages(public, "demo")
+    assert not corp.log.downloads
+
+
+# -- uv: strategies ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("strategy", "requirement", "expected"),
+    [
+        (None, "demo", ("1.0", "corp")),  # first-index: first index with the project wins
+        ("unsafe-first-match", "demo", ("1.0", "corp")),
+        ("unsafe-first-match", "demo>=2", ("9.9", "public")),  # falls through on versions
+        ("unsafe-best-match", "demo", ("9.9", "public")),  # pip-like: confusion
+    ],
+    ids=["first-index", "first-match", "first-match-needs-2", "best-match"],
+)
+def test_uv_index_strategies(project: UvProject, corp, public, strategy, requirement, expected) -> None:
+    project.doc["project"]["dependencies"] = [requirement]
+    project.save()
+    project.add_index("corp", corp)
+    project.add_index("public", public, default=True)
+
+    lock = project.lock(index_strategy=strategy)
+
+    assert (lock["demo"].version, lock["demo"].index) == expected
+    assert lock["demo"].registry == (corp.url if expected[1] == "corp" else public.url)
+    if strategy is None:
+        # the safe default never asks a later index for a project an earlier one has
+        assert _pages(corp, "demo")
+        assert not _pages(public, "demo"), public.log.paths
+
+
+def test_uv_first_index_refuses_version_from_later_index(project: UvProject, corp, public) -> None:
+    project.doc["project"]["dependencies"] = ["demo>=2"]
+    project.save()
+    project.add_index("corp", corp).add_index("public", public, default=True)
+
+    lock = project.lock(check=False)
+
+    assert not lock.command.ok
+    out = lock.command.output
+    assert "`demo` was found on " + corp.url + ", but not at the requested version" in out, out
+    assert not _pages(public, "demo")
+
+
+# -- uv: explicit index pinned via [tool.uv.sources] -------------------------------------------
+
+def test_uv_explicit_index_only_serves_pinned_packages(project: UvProject, corp, public) -> None:
+    corp.add("helper", "5.0")  # higher than public's helper, but corp is explicit
+    project.add_dependency("helper")
+    project.add_index("corp", corp, explicit=True)
+    project.add_index("public", public, default=True)
+    project.pin("demo", "corp")
+
+    lock = project.lock()
+
+    assert lock.versions() == {"demo": "1.0", "helper": "2.0"}
+    assert lock.indexes() == {"demo": "corp", "helper": "public"}
+    assert not _pages(corp, "helper"), "the explicit index was asked for an unpinned package"
+    assert not _pages(public, "demo"), "the pinned package was looked up elsewhere"
+
+
+# -- uv: error codes from the first index ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("anonymous_status", "ignore", "falls_through"),
+    [(401, None, False), (403, None, False), (404, None, True), (401, [401], True), (403, [403], True)],
+    ids=["401-stops", "403-stops", "404-moves-on", "401-ignored", "403-ignored"],
+)
+def test_uv_first_index_error_codes(privrepo, project: UvProject, public, anonymous_status, ignore, falls_through) -> None:
+    locked = privrepo.index("locked", auth=("carol", "pw"), anonymous_status=anonymous_status)
+    locked.add("demo", "1.0")
+    # no credentials for "locked": uv reaches it anonymously
+    project.add_index("locked", IndexSpec(url=locked.url), ignore_error_codes=ignore)
+    project.add_index("public", public, default=True)
+
+    lock = project.lock(check=False)
+
+    assert _pages(locked, "demo") and {h.status for h in _pages(locked, "demo")} == {anonymous_status}
+    if falls_through:
+        assert lock.command.ok, lock.command.output
+        assert (lock["demo"].version, lock["demo"].index) == ("9.9", "public")
+    else:
+        assert not lock.command.ok
+        out = lock.command.output
+        expected = {401: "(401 Unauthorized)", 403: "returned a 403 Forbidden error"}[anonymous_status]
+        assert expected in out and "demo was not found in the package registry" in out, out
+        assert not _pages(public, "demo"), "uv moved on after an auth failure"
+
+
+# -- uv: mTLS ---------------------------------------------------------------------------------
+
+def test_uv_lock_mtls_private_index_first(privrepo, project: UvProject, public) -> None:
+    corp = privrepo.index("corp", auth=("alice", "s3cret"), tls="mtls")
+    corp.add("demo", "1.0")
+    project.add_index("corp", corp).add_index("public", public, default=True)
+
+    lock = project.lock()
+
+    assert (lock["demo"].version, lock["demo"].index) == ("1.0", "corp")
+    assert lock["demo"].registry.startswith("https://")
+    hits = _pages(corp, "demo")
+    assert hits and all(h.client_cert and "corp-client@privrepo.test" in h.client_cert for h in hits)
+    assert {(h.user, h.auth_ok) for h in hits} == {("alice", True)}
+    assert not _pages(public, "demo")
