@@ -25,7 +25,9 @@ Behaviour recorded here (both Poetry lines unless said otherwise):
   file URLs outside every configured path (here ``/files/...`` of an index at the root)
   match no source better than another, so the first configured source on that netloc
   wins, and with the prefixed index configured first its credentials are sent to the
-  root index's files (401, the lock fails).
+  root index's files (401, the lock fails). 1.8.5 compares paths character by character,
+  so a look-alike prefix ("/files-mirror") captures "/files/..." whatever the order;
+  2.5.1 compares whole segments.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def test_two_primary_sources_are_merged_highest_wins_tie_goes_to_first(privrepo,
     zeta.add("newer-first", "3.0")
     alpha.add("newer-first", "1.0")     # higher version in the first source
     zeta.add("tie", "1.0")
-    alpha.add("tie", "1.0")             # exact tie (byte-identical wheels)
+    alpha.add("tie", "1.0")             # exact tie: same version, byte-identical wheel
+    assert zeta.files("tie")[0].sha256 == alpha.files("tie")[0].sha256
     proj = _project(tmp_path, poetry, "shared-lib", "newer-first", "tie")
     proj.add_source("zeta", zeta.url)
     proj.add_source("alpha", alpha.url)
@@ -176,7 +179,7 @@ def test_deprecated_default_and_secondary(privrepo, poetry, tmp_path, spelling):
     proj = _project(tmp_path, poetry, "tie", "higher-in-legacy", "only-legacy")
     proj.add_source("main", main.url)                   # listed first, primary
     proj.add_source("legacy", legacy.url, **spelling)
-    is_default = "default" in spelling.values() or spelling.get("default") is True
+    is_default = spelling in ({"default": True}, {"priority": "default"})
 
     if poetry.major >= 2:
         # 2.x refuses the whole pyproject before touching the network.
@@ -288,44 +291,58 @@ def test_several_private_indexes_each_with_its_own_credentials_and_certificates(
     assert proj.python("import lib_basic, lib_tls, lib_mtls").returncode == 0
 
 
-@pytest.mark.parametrize("order", ["root-first", "prefixed-first"])
-def test_two_indexes_on_one_host_port_with_different_credentials(privrepo, poetry, tmp_path, order):
-    root = privrepo.index("root", auth=("alice", "alice-pass"))           # http://h:p/simple/
-    team = privrepo.index("team", share=root, auth=("bob", "bob-pass"))   # http://h:p/team/simple/
-    assert root.netloc == team.netloc and team.url.endswith("/team/simple/")
+@pytest.mark.parametrize("case", ["root-first", "prefixed-first", "lookalike-prefix"])
+def test_two_indexes_on_one_host_port_with_different_credentials(privrepo, poetry, tmp_path, case):
+    """Which credentials go where when two indexes share a host:port (one at the root).
+
+    Project pages always get the right credentials. File URLs of the root index
+    (``/files/...``) lie under neither source URL, and the choice differs:
+
+    - root-first: both Poetry lines send alice's credentials to alice's files;
+    - prefixed-first: both send bob's (first configured source on the netloc wins a tie);
+    - lookalike-prefix (``/files-mirror``, configured second): 1.8.5 compares paths
+      character by character, so "/files-mirror/simple/" beats "/simple/" for
+      "/files/..." and bob's credentials go to alice's files; 2.5.1 compares whole path
+      segments, finds a tie and keeps the configuration order (alice).
+    """
+    prefix = "/files-mirror" if case == "lookalike-prefix" else "/team"
+    root = privrepo.index("root", auth=("alice", "alice-pass"))                       # /simple/
+    other = privrepo.index("other", share=root, prefix=prefix, auth=("bob", "bob-pass"))
+    assert root.netloc == other.netloc and other.url.endswith(f"{prefix}/simple/")
     root.add("root-lib", "1.0")
-    team.add("team-lib", "1.0")
-    ordered = [root, team] if order == "root-first" else [team, root]
+    other.add("other-lib", "1.0")
+    ordered = [other, root] if case == "prefixed-first" else [root, other]
     for index in ordered:
         poetry.configure(index)
-    proj = _project(tmp_path, poetry, "root-lib", "team-lib")
+    proj = _project(tmp_path, poetry, "root-lib", "other-lib")
     for index in ordered:
         proj.add_source(index.name, index.url)
+    wrong_user_for_root_files = case == "prefixed-first" or (
+        case == "lookalike-prefix" and poetry.major < 2)
 
-    # Project pages always get the right credentials: the longest path match wins.
     def page_users(index):
         return {(h.user, h.auth_ok) for h in index.log.filter(path_prefix=f"{index.prefix}/simple/")}
 
-    if order == "root-first":
+    def other_files():
+        return {(h.user, h.status) for h in other.log.filter(path_prefix=f"{prefix}/files/")}
+
+    if not wrong_user_for_root_files:
         lock = proj.lock()
         proj.install()
-        assert lock.sources() == {"root-lib": "root", "team-lib": "team"}
+        assert lock.sources() == {"root-lib": "root", "other-lib": "other"}
         assert page_users(root) == {("alice", True)}
-        assert page_users(team) == {("bob", True)}
+        assert page_users(other) == {("bob", True)}
         assert {(h.user, h.status) for h in root.log.filter(path_prefix="/files/")} == {("alice", 200)}
-        assert {(h.user, h.status) for h in team.log.filter(path_prefix="/team/files/")} == {("bob", 200)}
-        assert len(root.log.downloads) == 1 and len(team.log.downloads) == 1
+        assert other_files() == {("bob", 200)}
+        assert len(root.log.downloads) == 1 and len(other.log.downloads) == 1
         return
 
-    # prefixed-first: /files/... of the root index shares no path segment with either
-    # source, so the first source configured for this host:port (team) is chosen, and
-    # bob's credentials are sent to alice's index.
     with pytest.raises(ClientError) as err:
         proj.lock()
     assert f"Source (root): Failed to retrieve metadata at {root.base_url}/files/root-lib/" in str(err.value)
     assert "401 Client Error: UNAUTHORIZED" in str(err.value)
     assert page_users(root) == {("alice", True)}
-    assert page_users(team) == {("bob", True)}
+    assert page_users(other) == {("bob", True)}
     root_files = root.log.filter(path_prefix="/files/")
     assert root_files and {(h.user, h.auth_ok, h.status) for h in root_files} == {("bob", False, 401)}
-    assert {(h.user, h.status) for h in team.log.filter(path_prefix="/team/files/")} == {("bob", 200)}
+    assert other_files() == {("bob", 200)}

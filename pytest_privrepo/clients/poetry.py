@@ -56,7 +56,6 @@ class Poetry:
             POETRY_VIRTUALENVS_OPTIONS_NO_PIP="false",
             POETRY_REQUESTS_TIMEOUT="15",
             POETRY_INSTALLER_MAX_WORKERS="4",
-            POETRY_NO_INTERACTION="1",
         )
         self._version: str | None = None
 
