@@ -181,26 +181,23 @@ def test_keep_alive_serves_many_requests_on_one_connection(shared):
         conn.close()
 
 
-def test_keep_alive_requests_are_not_delayed(shared):
-    """Regression: without TCP_NODELAY every keep-alive response stalled ~40 ms (Nagle +
-    delayed ACK). 20 requests must take far less than 20 x 40 ms."""
+def test_connections_disable_nagle(privrepo):
+    """Regression: headers and body leave in two writes, so without TCP_NODELAY every
+    keep-alive response waited for the client's delayed ACK (~40 ms; the benchmark fell to
+    23 req/s). Checked on the server's own socket, not with a clock."""
     import http.client
-    import time
-    from urllib.parse import urlsplit
+    import socket
 
-    conn = http.client.HTTPConnection(shared.host, shared.port, timeout=5)
-    path = urlsplit(shared.url).path + "corp-utils/"
+    idx = privrepo.index("nagle")
+    conn = http.client.HTTPConnection(idx.host, idx.port, timeout=5)
     try:
-        conn.request("GET", path)
+        conn.request("GET", "/simple/")
         conn.getresponse().read()
-        start = time.perf_counter()
-        for _ in range(20):
-            conn.request("GET", path)
-            conn.getresponse().read()
-        elapsed = time.perf_counter() - start
+        server_socks = list(idx.server.server._conns)  # the connection is still open
+        assert len(server_socks) == 1
+        assert server_socks[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         conn.close()
-    assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.3f}s"
 
 
 def test_pages_update_when_files_are_added(privrepo, http):
