@@ -16,11 +16,21 @@ from pytest_privrepo.clients.env import (
     IndexLike,
     IndexSpec,
 )
+from pytest_privrepo.clients.flit import Flit, write_flit_project
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.pdm import Pdm, PdmProject
 from pytest_privrepo.clients.pip import (
     InstalledPackage,
     Pip,
     PipInstallResult,
     make_venv,
+)
+from pytest_privrepo.clients.poetry import ROUTES, Poetry, poetry_env_name
+from pytest_privrepo.clients.poetry_project import (
+    LockedPackage,
+    LockResult,
+    PoetryProject,
+    parse_lock,
 )
 from pytest_privrepo.clients.provision import (
     find_executable,
@@ -28,15 +38,10 @@ from pytest_privrepo.clients.provision import (
     venv_bin,
     venv_python,
 )
-from pytest_privrepo.clients.poetry import ROUTES, Poetry, poetry_env_name
-from pytest_privrepo.clients.poetry_project import LockedPackage, LockResult, PoetryProject, parse_lock
-from pytest_privrepo.clients.flit import Flit, write_flit_project
-from pytest_privrepo.clients.hatch import Hatch
-from pytest_privrepo.clients.pdm import Pdm, PdmProject
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine, write_pypirc
-from pytest_privrepo.clients.uv_project import UvProject
 from pytest_privrepo.clients.uv import Uv, UvChange, UvInstallResult
+from pytest_privrepo.clients.uv_project import UvProject
 
 __all__ = [
     "Flit",

@@ -37,6 +37,8 @@ from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, I
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
 
+from .pyproject import PyprojectDocument
+
 __all__ = [
     "Pdm",
     "PdmLockedPackage",
@@ -277,7 +279,7 @@ def parse_pdm_lock(path: str | os.PathLike[str], source_urls: Mapping[str, str] 
     return tuple(packages)
 
 
-class PdmProject:
+class PdmProject(PyprojectDocument):
     """A pdm project directory; :meth:`create` writes a non-distributable ``[project]``."""
 
     def __init__(self, path: str | os.PathLike[str], pdm: Pdm) -> None:
@@ -288,24 +290,8 @@ class PdmProject:
 
     # -- pyproject.toml -----------------------------------------------------------------------
     @property
-    def pyproject(self) -> Path:
-        return self.path / "pyproject.toml"
-
-    @property
     def lockfile(self) -> Path:
         return self.path / "pdm.lock"
-
-    @property
-    def doc(self) -> tomlkit.TOMLDocument:
-        if self._doc is None:
-            if not self.pyproject.exists():
-                raise ConfigError(f"{self.pyproject} does not exist: use create() first")
-            self._doc = tomlkit.parse(self.pyproject.read_text(encoding="utf-8"))
-        return self._doc
-
-    def save(self) -> PdmProject:
-        self.pyproject.write_text(tomlkit.dumps(self.doc), encoding="utf-8")
-        return self
 
     def create(
         self,

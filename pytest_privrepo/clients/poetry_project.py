@@ -22,6 +22,7 @@ from tomlkit.items import AoT, Table
 from ..dists import DistFile, inspect_dist
 from ..errors import ConfigError
 from .poetry import Poetry
+from .pyproject import PyprojectDocument
 from .result import CommandResult
 
 __all__ = ["LockedPackage", "LockResult", "PoetryProject", "STYLES", "PRIORITIES", "parse_lock", "pep440_constraint"]
@@ -124,7 +125,7 @@ def parse_lock(path: Path) -> LockResult:
     return LockResult(data.get("metadata", {}).get("lock-version"), tuple(packages))
 
 
-class PoetryProject:
+class PoetryProject(PyprojectDocument):
     """A project directory that a :class:`Poetry` runs in."""
 
     def __init__(self, path: str | Path, poetry: Poetry) -> None:
@@ -133,28 +134,6 @@ class PoetryProject:
         self._doc: tomlkit.TOMLDocument | None = None
 
     # -- pyproject.toml -----------------------------------------------------------------------
-    @property
-    def pyproject(self) -> Path:
-        return self.path / "pyproject.toml"
-
-    @property
-    def doc(self) -> tomlkit.TOMLDocument:
-        if self._doc is None:
-            self.load()
-        assert self._doc is not None
-        return self._doc
-
-    def load(self) -> PoetryProject:
-        """Read the existing pyproject.toml (comments and formatting are kept on save)."""
-        if not self.pyproject.exists():
-            raise ConfigError(f"{self.pyproject} does not exist: use create() first")
-        self._doc = tomlkit.parse(self.pyproject.read_text())
-        return self
-
-    def save(self) -> PoetryProject:
-        self.pyproject.write_text(tomlkit.dumps(self.doc))
-        return self
-
     @property
     def style(self) -> str:
         return "pep621" if "project" in self.doc else "poetry"

@@ -30,6 +30,8 @@ from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import Uv, uv_env_name
 from pytest_privrepo.errors import ClientError, ConfigError
 
+from .pyproject import PyprojectDocument
+
 __all__ = [
     "INDEX_STRATEGIES",
     "UvLockedPackage",
@@ -135,7 +137,7 @@ def _check_system_config() -> None:
         )
 
 
-class UvProject:
+class UvProject(PyprojectDocument):
     """A project directory that ``uv`` locks; create it with :meth:`create`."""
 
     def __init__(self, path: str | os.PathLike[str], uv: Uv) -> None:
@@ -147,24 +149,8 @@ class UvProject:
 
     # -- pyproject.toml -----------------------------------------------------------------------
     @property
-    def pyproject(self) -> Path:
-        return self.path / "pyproject.toml"
-
-    @property
     def lockfile(self) -> Path:
         return self.path / "uv.lock"
-
-    @property
-    def doc(self) -> tomlkit.TOMLDocument:
-        if self._doc is None:
-            if not self.pyproject.exists():
-                raise ConfigError(f"{self.pyproject} does not exist: use create() first")
-            self._doc = tomlkit.parse(self.pyproject.read_text(encoding="utf-8"))
-        return self._doc
-
-    def save(self) -> UvProject:
-        self.pyproject.write_text(tomlkit.dumps(self.doc), encoding="utf-8")
-        return self
 
     def create(
         self,
