@@ -7,15 +7,15 @@ the CLI prints is what the tests exercise.
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import Protocol
+
+from .clients.uv import uv_env_name
 
 __all__ = [
     "DIST_PLACEHOLDER",
     "IndexLike",
     "all_snippets",
-    "env_name",
     "flit_lines",
     "hatch_lines",
     "pdm_lines",
@@ -39,11 +39,6 @@ class IndexLike(Protocol):
     password: str | None
 
     def url_with_credentials(self, url: str | None = None) -> str: ...
-
-
-def env_name(name: str) -> str:
-    """Upper-case a source name for env vars: non-alphanumerics become '_' (Poetry, uv)."""
-    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def _q(value: object) -> str:
@@ -78,7 +73,7 @@ def pip_lines(index: IndexLike) -> list[str]:
 def uv_lines(index: IndexLike) -> list[str]:
     env = [f"UV_INDEX={_q(f'{index.name}={index.url}')}"]
     if index.username and index.password:
-        e = env_name(index.name)
+        e = uv_env_name(index.name)
         env += [f"UV_INDEX_{e}_USERNAME={_q(index.username)}",
                 f"UV_INDEX_{e}_PASSWORD={_q(index.password)}"]
     if index.ca_cert:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-import requests
 import pytest
+import requests
 
 
 @pytest.fixture
@@ -49,3 +49,31 @@ def uv_executable():
     if sibling.exists():
         return sibling
     return find_executable("uv", None, "PRIVREPO_UV")
+
+
+# Publish clients for test_publish_clients.py and test_snippets.py: twine from the test
+# extra, hatch and flit (newest) provisioned once into the shared client cache.
+@pytest.fixture(scope="session")
+def twine_exe():
+    import shutil
+    import sys
+    from pathlib import Path
+
+    found = shutil.which("twine", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("twine is not installed next to the test interpreter")
+    return Path(found)
+
+
+@pytest.fixture(scope="session")
+def hatch_exe(privrepo_cache_dir):
+    from pytest_privrepo.clients.provision import provision
+
+    return provision("hatch", None, cache_dir=privrepo_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def flit_exe(privrepo_cache_dir):
+    from pytest_privrepo.clients.provision import provision
+
+    return provision("flit", None, cache_dir=privrepo_cache_dir)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import uv_executable as _uv_exe
 
 from pytest_privrepo.clients import (
     REMOVED_PREFIXES,
@@ -37,7 +38,6 @@ from pytest_privrepo.clients.env import BLACKHOLE_PROXY
 from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.clients.uv import parse_changes
 from pytest_privrepo.errors import ClientError, ConfigError
-from conftest import uv_executable as _uv_exe
 
 SIX_WHEEL = "six-1.16.0-py2.py3-none-any.whl"
 

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import uv_executable as _uv_exe
 
 from pytest_privrepo.clients import (
     ClientEnv,
@@ -20,7 +21,6 @@ from pytest_privrepo.clients import (
     make_venv,
 )
 from pytest_privrepo.errors import ClientError
-from conftest import uv_executable as _uv_exe
 
 TLS_MODES = [None, "tls", "mtls"]
 #: Characters that break unencoded URL userinfo (and a space).

@@ -11,12 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import uv_executable as _uv_exe
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip, Uv
 from pytest_privrepo.clients.uv_project import UvProject
-from conftest import uv_executable as _uv_exe
-
-
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ refused at the handshake. Flit cannot send client certificates at all (pinned be
 from __future__ import annotations
 
 import hashlib
-import shutil
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +19,6 @@ from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit, write_flit_project
 from pytest_privrepo.clients.hatch import Hatch
-from pytest_privrepo.clients.provision import provision
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.errors import ConfigError
 
@@ -37,23 +34,6 @@ _FLIT_403 = ("requests.exceptions.HTTPError: 403 Client Error: Invalid or non-ex
              "authentication information. for url:")
 FLIT_AUTH_ERROR = (_FLIT_403,)
 
-
-@pytest.fixture(scope="session")
-def twine_exe() -> Path:
-    found = shutil.which("twine", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail("twine is not installed next to the test interpreter")
-    return Path(found)
-
-
-@pytest.fixture(scope="session")
-def hatch_exe(privrepo_cache_dir: Path) -> Path:
-    return provision("hatch", None, cache_dir=privrepo_cache_dir)
-
-
-@pytest.fixture(scope="session")
-def flit_exe(privrepo_cache_dir: Path) -> Path:
-    return provision("flit", None, cache_dir=privrepo_cache_dir)
 
 
 def sha256(path: Path) -> str:

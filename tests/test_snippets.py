@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-import shutil
-import sys
 from pathlib import Path
-
-import pytest
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import write_flit_project
-from pytest_privrepo.clients.provision import provision
 from pytest_privrepo.snippets import (
     DIST_PLACEHOLDER,
     all_snippets,
@@ -26,23 +21,6 @@ from pytest_privrepo.snippets import (
 
 CI = ("ci", "s3cret-pw")
 
-
-@pytest.fixture(scope="session")
-def twine_exe() -> Path:
-    found = shutil.which("twine", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail("twine is not installed next to the test interpreter")
-    return Path(found)
-
-
-@pytest.fixture(scope="session")
-def hatch_exe(privrepo_cache_dir: Path) -> Path:
-    return provision("hatch", None, cache_dir=privrepo_cache_dir)
-
-
-@pytest.fixture(scope="session")
-def flit_exe(privrepo_cache_dir: Path) -> Path:
-    return provision("flit", None, cache_dir=privrepo_cache_dir)
 
 
 def run_line(env: ClientEnv, line: str, executable: Path, dist: Path | None = None,
