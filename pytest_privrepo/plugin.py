@@ -5,25 +5,41 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from .clients.catalog import LATEST, TOOLS, ClientTool, client_tool, parse_versions
 from .clients.env import ClientEnv
+from .clients.flit import Flit
+from .clients.hatch import Hatch
+from .clients.pdm import Pdm, PdmProject
+from .clients.pip import Pip
 from .clients.poetry import Poetry
 from .clients.poetry_project import PoetryProject
-from .clients.provision import find_executable, provision
+from .clients.twine import Twine
+from .clients.uv import Uv
+from .clients.uv_project import UvProject
+from .errors import ConfigError
 from .session import Privrepo
 from .tls.ca import CertificateAuthority
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("privrepo", "pytest-privrepo: private package indexes and clients")
-    group.addoption("--privrepo-poetry", default=None, metavar="PATH",
-                    help="Poetry executable for the `poetry` fixture (else $PRIVREPO_POETRY, "
-                         "else `poetry` on PATH)")
-    group.addoption("--privrepo-poetry-versions", default=None, metavar="V1,V2",
-                    help="run every test that uses `poetry` once per Poetry version, each "
-                         "provisioned into a cached virtualenv (else $PRIVREPO_POETRY_VERSIONS)")
+    for tool in TOOLS.values():
+        group.addoption(tool.option, default=None, metavar="PATH",
+                        help=f"{tool.name} executable for the `{tool.name}` fixture (else "
+                             f"${tool.env_var}, else the {tool.ini} ini key, else `{tool.name}` "
+                             "next to the running Python or on PATH)")
+        group.addoption(tool.versions_option, default=None, metavar="V1,V2",
+                        help=f"run every test that uses `{tool.name}` once per {tool.name} "
+                             "version (exact versions or 'latest'), each provisioned into a "
+                             f"cached virtualenv (else ${tool.versions_env_var}, else the "
+                             f"{tool.versions_ini} ini key)")
+        parser.addini(tool.ini, f"{tool.name} executable (see {tool.option})", default="")
+        parser.addini(tool.versions_ini, f"{tool.name} versions (see {tool.versions_option})",
+                      default="")
     group.addoption("--privrepo-cache-dir", default=None, metavar="DIR",
                     help="where provisioned client virtualenvs are cached (else "
                          "$PRIVREPO_CACHE_DIR, else pytest's cache dir)")
@@ -33,14 +49,42 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
     return config.getoption(name) or os.environ.get(env) or None
 
 
+def _setting(config: pytest.Config, option: str, env: str, ini: str) -> tuple[str, str] | None:
+    """``(value, where it came from)``: command line, then environment, then ini file."""
+    for value, source in ((config.getoption(option), option), (os.environ.get(env), f"${env}"),
+                          (config.getini(ini), f"ini key {ini}")):
+        if value:
+            return str(value), source
+    return None
+
+
+def _versions(config: pytest.Config, tool: ClientTool) -> list[str] | None:
+    setting = _setting(config, tool.versions_option, tool.versions_env_var, tool.versions_ini)
+    if setting is None:
+        return None
+    try:
+        return parse_versions(setting[0], source=setting[1])
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _explicitly_parametrized(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        names = argnames if isinstance(argnames, (list, tuple)) else str(argnames).split(",")
+        if name in (n.strip() for n in names):
+            return True
+    return False
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    versions = _option(metafunc.config, "--privrepo-poetry-versions", "PRIVREPO_POETRY_VERSIONS")
-    if versions and "poetry" in metafunc.fixturenames:
-        if any(m.name == "parametrize" and "poetry" in str(m.args[0])
-               for m in metafunc.definition.iter_markers()):
-            return
-        values = [v.strip() for v in versions.split(",") if v.strip()]
-        metafunc.parametrize("poetry", values, indirect=True, ids=[f"poetry{v}" for v in values])
+    for tool in TOOLS.values():
+        if tool.name not in metafunc.fixturenames or _explicitly_parametrized(metafunc, tool.name):
+            continue
+        values = _versions(metafunc.config, tool)
+        if values:
+            ids = [f"{tool.name}-{v}" if v == LATEST else f"{tool.name}{v}" for v in values]
+            metafunc.parametrize(tool.name, values, indirect=True, ids=ids)
 
 
 # -- indexes --------------------------------------------------------------------------------
@@ -103,31 +147,106 @@ def client_env(tmp_path: Path) -> ClientEnv:
     return ClientEnv(tmp_path / "client-env")
 
 
+ClientFactory = Callable[..., Any]
+
+
 @pytest.fixture
-def poetry_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
-                   pytestconfig: pytest.Config) -> Callable[[str | None], Poetry]:
+def client_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
+                   pytestconfig: pytest.Config) -> ClientFactory:
+    """``client_factory("uv")``: the harness for that client, run in ``client_env``.
+
+    ``client_factory("pdm", "2.29.3")`` provisions that version (``"latest"``: the newest
+    release, cached) into ``privrepo_cache_dir``; without a version the client is found:
+    --privrepo-<tool>, $PRIVREPO_<TOOL>, the privrepo_<tool> ini key, next to the running
+    Python, on PATH (a clear error if it is nowhere). ``env=`` runs it in another ClientEnv.
+    Clients: poetry, pip, uv, pdm, twine, hatch, flit.
+    """
+
+    def make(tool: str, version: str | None = None, *, env: ClientEnv | None = None) -> Any:
+        spec = client_tool(tool)
+        explicit = pytestconfig.getoption(spec.option)
+        if not explicit and not os.environ.get(spec.env_var):
+            explicit = pytestconfig.getini(spec.ini) or None
+        if version is not None:
+            version = parse_versions(version, source=f"{tool} version")[0]
+        return spec.obtain(env or client_env, version, explicit=explicit,
+                           cache_dir=privrepo_cache_dir)
+
+    return make
+
+
+def _client(request: pytest.FixtureRequest, tool: str) -> Any:
+    factory: ClientFactory = request.getfixturevalue("client_factory")
+    return factory(tool, getattr(request, "param", None))
+
+
+@pytest.fixture
+def poetry_factory(client_factory: ClientFactory) -> Callable[[str | None], Poetry]:
     """``poetry_factory("1.8.5")``: that Poetry, provisioned into a cached virtualenv and run in
     ``client_env``; ``poetry_factory(None)``: the Poetry named by --privrepo-poetry /
     $PRIVREPO_POETRY / PATH (a clear error if there is none)."""
 
     def make(version: str | None = None) -> Poetry:
-        if version:
-            exe = provision("poetry", version, cache_dir=privrepo_cache_dir)
-        else:
-            exe = find_executable("poetry", pytestconfig.getoption("--privrepo-poetry"),
-                                  "PRIVREPO_POETRY")
-        return Poetry(exe, client_env)
+        return client_factory("poetry", version)  # type: ignore[no-any-return]
 
     return make
 
 
 @pytest.fixture
-def poetry(request: pytest.FixtureRequest, poetry_factory: Callable[[str | None], Poetry]) -> Poetry:
+def poetry(request: pytest.FixtureRequest) -> Poetry:
     """The real Poetry in an isolated environment (parametrize indirectly with a version)."""
-    return poetry_factory(getattr(request, "param", None))
+    return _client(request, "poetry")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
 def poetry_project(tmp_path: Path, poetry: Poetry) -> PoetryProject:
     """A fresh Poetry project (pyproject in the style of the Poetry under test) in tmp_path."""
     return PoetryProject(tmp_path / "project", poetry).create()
+
+
+@pytest.fixture
+def pip(request: pytest.FixtureRequest) -> Pip:
+    """The real pip in ``client_env``, installing into a fresh venv of this test's own."""
+    return _client(request, "pip")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def uv(request: pytest.FixtureRequest) -> Uv:
+    """The real uv in ``client_env`` (``uv pip install``, ``uv publish``, projects)."""
+    return _client(request, "uv")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def uv_project(tmp_path: Path, uv: Uv) -> UvProject:
+    """A fresh uv project (virtual: ``[project]`` without a build system) in tmp_path."""
+    return UvProject(tmp_path / "uv-project", uv).create()
+
+
+@pytest.fixture
+def pdm(request: pytest.FixtureRequest) -> Pdm:
+    """The real pdm in ``client_env`` with its global config kept in that environment."""
+    return _client(request, "pdm")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pdm_project(tmp_path: Path, pdm: Pdm) -> PdmProject:
+    """A fresh, non-distributable pdm project in tmp_path."""
+    return PdmProject(tmp_path / "pdm-project", pdm).create()
+
+
+@pytest.fixture
+def twine(request: pytest.FixtureRequest) -> Twine:
+    """The real twine in ``client_env`` (.pypirc in its isolated home)."""
+    return _client(request, "twine")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def hatch(request: pytest.FixtureRequest) -> Hatch:
+    """The real Hatch in ``client_env`` (``hatch publish``)."""
+    return _client(request, "hatch")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def flit(request: pytest.FixtureRequest) -> Flit:
+    """The real flit in ``client_env`` (``flit publish``; ~/.pypirc in its isolated home)."""
+    return _client(request, "flit")  # type: ignore[no-any-return]

@@ -655,7 +655,8 @@ def test_find_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         find_executable("poetry", None, "PRIVREPO_POETRY")
     assert (
         str(info.value)
-        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY"
+        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY, "
+        "or ask for a version to provision (--privrepo-poetry-versions)"
     )
 
     with pytest.raises(

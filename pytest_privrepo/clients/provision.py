@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -346,8 +346,10 @@ def provision(
     return script
 
 
-def find_executable(tool: str, option_value: str | None, env_var: str) -> Path:
-    """Locate an already installed client: option, then environment variable, then PATH.
+def find_executable(tool: str, option_value: str | None, env_var: str, *,
+                    search_first: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Locate an already installed client: option, then environment variable, then the
+    directories in ``search_first``, then PATH.
 
     An explicit value (``--privrepo-<tool>=PATH`` or ``$<env_var>``) that does not exist is
     an error rather than a fallback, because silently testing a different binary than the
@@ -372,9 +374,14 @@ def find_executable(tool: str, option_value: str | None, env_var: str) -> Path:
                 f"{tool} not usable: {source}={explicit!r} is not an executable file"
             )
         return path
+    for directory in search_first:
+        found = shutil.which(tool, path=os.fspath(directory))
+        if found is not None:
+            return Path(found)
     found = shutil.which(tool)
     if found is None:
         raise ClientError(
-            f"{tool} not found: install it, pass --privrepo-{tool}=PATH or set {env_var}"
+            f"{tool} not found: install it, pass --privrepo-{tool}=PATH or set {env_var}, "
+            f"or ask for a version to provision (--privrepo-{tool}-versions)"
         )
     return Path(found)

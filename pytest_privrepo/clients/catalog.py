@@ -1,0 +1,167 @@
+"""The clients the harness can run, and the one rule for getting each: find it or provision it.
+
+Why one table: every client is obtained the same way (an explicit path, else one
+found next to the running interpreter or on ``PATH``, else an exact version installed into
+a cached virtualenv), and pytest options, environment variables, ini keys, tox factors and
+the fixtures are all derived from the same names. Adding a client is one :class:`ClientTool`
+entry, not seven places to keep in step.
+
+``client_tool("uv").obtain(env, version=None, cache_dir=...)`` works without pytest; the
+plugin's fixtures call exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.flit import Flit
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.pdm import Pdm
+from pytest_privrepo.clients.pip import Pip, make_venv
+from pytest_privrepo.clients.poetry import Poetry
+from pytest_privrepo.clients.provision import find_executable, provision
+from pytest_privrepo.clients.twine import Twine
+from pytest_privrepo.clients.uv import Uv
+from pytest_privrepo.errors import ConfigError
+
+__all__ = ["LATEST", "TOOLS", "ClientTool", "client_tool", "parse_versions"]
+
+#: The version word that means "the newest release, provisioned once and then cached".
+LATEST = "latest"
+
+
+def _pip_runner(exe: Path, env: ClientEnv) -> Pip:
+    # pip installs into a fresh venv of the test's own, never into the environment it runs
+    # from (which is usually the test runner's venv).
+    return Pip(env, make_venv(env.root / "pip-target", env=env), pip=exe)
+
+
+def _no_extras(version: str | None) -> tuple[str, ...]:
+    return ()
+
+
+def _pdm_extras(version: str | None) -> tuple[str, ...]:
+    # pdm's own "locked" extra pins the dependency versions that release was tested with:
+    # an unpinned pdm 2.29.3 resolves hishel 2 / unearth 0.19 and fails on every lock.
+    return (f"pdm[locked]=={version}" if version else "pdm[locked]",)
+
+
+@dataclass(frozen=True)
+class ClientTool:
+    """One client: its distribution name, its script, and the harness class that runs it."""
+
+    name: str
+    runner: Callable[[Path, ClientEnv], Any]
+    extras: Callable[[str | None], tuple[str, ...]] = field(default=_no_extras)
+
+    # -- the names users type --------------------------------------------------------------
+    @property
+    def option(self) -> str:
+        """``--privrepo-<name>=PATH``: the executable to use."""
+        return f"--privrepo-{self.name}"
+
+    @property
+    def versions_option(self) -> str:
+        """``--privrepo-<name>-versions=V1,V2``: run the tests once per provisioned version."""
+        return f"--privrepo-{self.name}-versions"
+
+    @property
+    def env_var(self) -> str:
+        return f"PRIVREPO_{self.name.upper()}"
+
+    @property
+    def versions_env_var(self) -> str:
+        return f"PRIVREPO_{self.name.upper()}_VERSIONS"
+
+    @property
+    def ini(self) -> str:
+        return f"privrepo_{self.name}"
+
+    @property
+    def versions_ini(self) -> str:
+        return f"privrepo_{self.name}_versions"
+
+    # -- getting the executable -------------------------------------------------------------
+    def find(self, explicit: str | None = None) -> Path:
+        """An installed client: ``explicit`` (or ``$PRIVREPO_<NAME>``), else next to the
+        running interpreter (a test extra installs it there), else on ``PATH``."""
+        return find_executable(self.name, explicit, self.env_var,
+                               search_first=[Path(sys.executable).parent])
+
+    def provision(self, version: str, *, cache_dir: str | os.PathLike[str]) -> Path:
+        """``version`` (exact, or ``"latest"``) installed into a cached virtualenv."""
+        exact = None if version == LATEST else version
+        return provision(self.name, exact, cache_dir=cache_dir, extra_packages=self.extras(exact))
+
+    def executable(self, version: str | None = None, *, explicit: str | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None) -> Path:
+        """Provisioned when a ``version`` is asked for, else found."""
+        if version is None:
+            return self.find(explicit)
+        if cache_dir is None:
+            raise ConfigError(f"provisioning {self.name} {version} needs a cache_dir")
+        return self.provision(version, cache_dir=cache_dir)
+
+    def obtain(self, env: ClientEnv, version: str | None = None, *, explicit: str | None = None,
+               cache_dir: str | os.PathLike[str] | None = None) -> Any:
+        """The harness object (:class:`Pip`, :class:`Uv`, ...) running this client in ``env``."""
+        return self.runner(self.executable(version, explicit=explicit, cache_dir=cache_dir), env)
+
+
+#: Every client the plugin has a fixture for, by fixture name.
+TOOLS: dict[str, ClientTool] = {
+    tool.name: tool
+    for tool in (
+        ClientTool("poetry", lambda exe, env: Poetry(exe, env)),
+        ClientTool("pip", _pip_runner),
+        ClientTool("uv", lambda exe, env: Uv(env, exe)),
+        ClientTool("pdm", lambda exe, env: Pdm(env, exe), extras=_pdm_extras),
+        ClientTool("twine", lambda exe, env: Twine(env, exe)),
+        ClientTool("hatch", lambda exe, env: Hatch(env, exe)),
+        ClientTool("flit", lambda exe, env: Flit(env, exe)),
+    )
+}
+
+
+def client_tool(name: str) -> ClientTool:
+    """The :class:`ClientTool` called ``name``; a clear error for an unknown one."""
+    try:
+        return TOOLS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown client {name!r}: use one of {', '.join(TOOLS)}"
+        ) from None
+
+
+def parse_versions(text: str, *, source: str) -> list[str]:
+    """``"1.8.5, 2.5.1"`` -> ``["1.8.5", "2.5.1"]``; each an exact version or ``latest``.
+
+    ``source`` names where the text came from (an option, variable or ini key), so a typo is
+    reported where the user made it.
+    """
+    versions: list[str] = []
+    for raw in text.split(","):
+        value = raw.strip()
+        if not value:
+            continue
+        if value != LATEST:
+            try:
+                Version(value)
+            except InvalidVersion:
+                raise ConfigError(
+                    f"{source}: {value!r} is not a version (use exact versions such as "
+                    f"'1.8.5', or {LATEST!r})"
+                ) from None
+        if value not in versions:
+            versions.append(value)
+    if not versions:
+        raise ConfigError(f"{source}: no versions in {text!r}")
+    return versions
