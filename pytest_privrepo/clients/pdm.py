@@ -17,12 +17,38 @@ What this wrapper encodes about pdm (2.2x, read from its source):
   project's sources take part.
 * pdm.lock records no index unless ``pdm lock -S static_urls``; then every file entry has
   the URL it was found at, which :class:`PdmLockResult` maps back to a source name.
+
+``pdm publish`` (2.29, ``pdm/cli/commands/publish/``), driven by :meth:`PdmProject.publish`:
+
+* Routes (:data:`PDM_PUBLISH_ROUTES`): ``config`` = ``[repository.<name>]`` in the global
+  config (``url``, ``username``, ``password``, ``ca_certs``, ``verify_ssl``, ``client_cert``,
+  ``client_key``) and ``-r <name>``; ``cli`` = ``-r URL -u USER -P PASSWORD --ca-certs CA``;
+  ``env`` = ``PDM_PUBLISH_REPO``, ``PDM_PUBLISH_USERNAME``, ``PDM_PUBLISH_PASSWORD``,
+  ``PDM_PUBLISH_CA_CERTS``. Options win over variables, which win over the config entry.
+* There is no option or variable for a client certificate: only a ``[repository.<name>]``
+  entry carries one. ``-r URL`` uses the settings (certificates *and* credentials) of a config
+  repository whose ``url`` is exactly that string, so for an mTLS index the ``cli``/``env``
+  routes write an entry holding only the URL and the client certificate.
+* A password without a username is sent as user ``__token__``. A username without a password
+  is completed from URL userinfo, the keyring, then PyPI's trusted publishing (an
+  unauthenticated ``GET /_/oidc/audience`` to the *upload host*), else non-interactive pdm
+  stops: "Username and password are required".
+* ``--no-build`` uploads every file in the project's ``dist/`` (``-d`` for another folder),
+  wheels first; without it pdm first builds the project, which needs its build backend from an
+  index. The harness always passes ``--no-build`` with dists it copied into ``dist/``.
+* The upload is one multipart POST, redirects not followed; an error status becomes
+  ``[PublishError]: Client error '<status> <reason>' for url '<url>'``, where the reason is
+  httpx's standard phrase ("403 Forbidden"), not the server's: the response passes through
+  pdm's hishel cache transport, which drops it (``pdm --no-cache publish`` keeps it).
+* The upload session is built like a source's, so the ``ca_certs`` + ``client_cert`` problem
+  described in :meth:`Pdm.configure_source` applies to publishing too (``--ca-certs`` as well).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,14 +66,21 @@ from pytest_privrepo.errors import ClientError, ConfigError
 from .pyproject import PyprojectDocument
 
 __all__ = [
+    "PDM_PUBLISH_ROUTES",
     "Pdm",
-    "PdmLockedPackage",
     "PdmLockResult",
+    "PdmLockedPackage",
     "PdmProject",
     "parse_pdm_lock",
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+#: Ways to hand ``pdm publish`` an index's upload URL, credentials and CA (see the module doc).
+PDM_PUBLISH_ROUTES = ("config", "cli", "env")
+
+#: Key prefix in ``Pdm._env_cas`` for repositories (source names contain no dots).
+_REPO_KEY = "repository."
 
 
 class Pdm:
@@ -70,6 +103,7 @@ class Pdm:
         self.python = os.fspath(python)
         self.config_file = env.xdg_config / "pdm" / "config.toml"
         self._config: dict[str, dict[str, object]] = {}
+        self._repositories: dict[str, dict[str, object]] = {}
         self._env_cas: dict[str, Path] = {}
         self._write_config()
 
@@ -77,14 +111,16 @@ class Pdm:
     def _write_config(self) -> None:
         doc = tomlkit.document()
         doc["check_update"] = False
-        if self._config:
-            pypi = tomlkit.table(is_super_table=True)
-            for name, values in self._config.items():
+        for section, entries in (("pypi", self._config), ("repository", self._repositories)):
+            if not entries:
+                continue
+            outer = tomlkit.table(is_super_table=True)
+            for name, values in entries.items():
                 table = tomlkit.table()
                 for key, value in values.items():
                     table[key] = value
-                pypi[name] = table
-            doc["pypi"] = pypi
+                outer[name] = table
+            doc[section] = outer
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(tomlkit.dumps(doc), encoding="utf-8")
         self.config_file.chmod(0o600)
@@ -135,6 +171,77 @@ class Pdm:
         self._config[name] = values
         self._write_config()
         return self.config_file
+
+    def configure_repository(
+        self,
+        name: str,
+        index: object = None,
+        *,
+        url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca_certs: str | os.PathLike[str] | None = None,
+        client_cert: str | os.PathLike[str] | None = None,
+        client_key: str | os.PathLike[str] | None = None,
+        verify_ssl: bool | None = None,
+        credentials: bool = True,
+        certificates: bool = True,
+        split_ca: bool = True,
+    ) -> Path:
+        """Write ``[repository.<name>]`` (what ``pdm publish -r <name>`` reads) into the global
+        config file, replacing an earlier entry of that name. Returns the config file path.
+
+        ``index`` is anything with ``upload_url``, ``username``, ``password``, ``ca_cert``,
+        ``client_cert`` (a ``privrepo.index(...)``); explicit keywords win over its values.
+        ``credentials=False`` / ``certificates=False`` leave the index's own out.
+        ``split_ca=False`` writes ``ca_certs`` next to ``client_cert``, which pdm 2.29 turns
+        into a connection without the client certificate (see :meth:`configure_source`).
+        """
+        if not _NAME_RE.match(name):
+            raise ConfigError(f"{name!r} cannot be used as a pdm repository name")
+        target = url if url is not None else getattr(index, "upload_url", None)
+        if not target:
+            raise ConfigError("configure_repository() needs url= or an index with upload_url")
+        user = username if username is not None else (
+            getattr(index, "username", None) if credentials else None)
+        secret = password if password is not None else (
+            getattr(index, "password", None) if credentials else None)
+        ca = ca_certs if ca_certs is not None else (
+            getattr(index, "ca_cert", None) if certificates else None)
+        cert = client_cert if client_cert is not None else (
+            getattr(index, "client_cert", None) if certificates else None)
+        values: dict[str, object] = {"url": target}
+        if user is not None:
+            values["username"] = user
+        if secret is not None:
+            values["password"] = secret
+        self._env_cas.pop(_REPO_KEY + name, None)
+        if ca is not None and cert is not None and split_ca:
+            # Same pdm 2.29 + httpx 0.28 problem as for sources (configure_source): the
+            # upload session is built from this entry by the same code, and ``ca_certs``
+            # makes httpx ignore ``client_cert``. The CA goes to SSL_CERT_FILE instead.
+            self._env_cas[_REPO_KEY + name] = Path(ca).absolute()
+        elif ca is not None:
+            values["ca_certs"] = os.fspath(Path(ca).absolute())
+        if verify_ssl is not None:
+            values["verify_ssl"] = verify_ssl
+        if cert is not None:
+            values["client_cert"] = os.fspath(Path(cert).absolute())
+        if client_key is not None:
+            values["client_key"] = os.fspath(Path(client_key).absolute())
+        self._repositories[name] = values
+        self._write_config()
+        return self.config_file
+
+    def remove_repository(self, name: str) -> None:
+        """Drop ``[repository.<name>]`` (and its CA in SSL_CERT_FILE), if written."""
+        self._repositories.pop(name, None)
+        self._env_cas.pop(_REPO_KEY + name, None)
+        self._write_config()
+
+    def repositories(self) -> dict[str, dict[str, object]]:
+        """The ``[repository.*]`` entries this Pdm wrote (a copy)."""
+        return {name: dict(values) for name, values in self._repositories.items()}
 
     # ------------------------------------------------------------------ plumbing
     def run(
@@ -437,3 +544,106 @@ class PdmProject(PyprojectDocument):
 
         out = self.pdm.env.run([os.fspath(self.venv_python), "-c", code], cwd=self.path).stdout
         return {canonicalize_name(k): v for k, v in json.loads(out).items()}
+
+    # -- publish ------------------------------------------------------------------------------
+    @property
+    def dist_dir(self) -> Path:
+        """``dist/``: what ``pdm publish --no-build`` uploads."""
+        return self.path / "dist"
+
+    def publish(
+        self,
+        index: object,
+        *,
+        dists: Sequence[str | os.PathLike[str]] | None = None,
+        route: str = "config",
+        repository_name: str = "privrepo",
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        certificates: bool = True,
+        split_ca: bool = True,
+        check: bool = True,
+        extra_args: Sequence[str] = (),
+    ) -> CommandResult:
+        """``pdm publish --no-build`` to ``index`` (anything with ``upload_url``, ``username``,
+        ``password``, ``ca_cert``, ``client_cert``) by ``route`` (see the module docstring).
+
+        ``dists``: files copied into an emptied ``dist/`` first (pdm uploads *every* file
+        there); None uploads ``dist/`` as it is. ``username``/``password`` override the
+        index's own (``"__token__"`` + token, a wrong password ...); ``token`` passes only a
+        password, no username, and pdm itself sends it as user ``__token__``.
+        ``certificates=False`` leaves out CA and client certificate; ``split_ca=False`` hands
+        pdm CA and client certificate together (the combination that loses the certificate).
+
+        ``repository_name`` names the ``[repository.*]`` entry: the ``config`` route's
+        credentials and certificates, or (``cli``/``env`` on an mTLS index) only the URL and
+        client certificate, pdm's one way to get a client certificate for ``-r URL``. An
+        entry of that name from an earlier call is replaced or removed, so the command-line
+        routes never pick up its credentials (pdm matches ``-r URL`` to an entry by URL).
+        """
+        if route not in PDM_PUBLISH_ROUTES:
+            raise ConfigError(
+                f"unknown pdm publish route {route!r}: use one of {', '.join(PDM_PUBLISH_ROUTES)}")
+        url: str | None = getattr(index, "upload_url", None)
+        if not url:
+            raise ConfigError(f"publish() needs an index with upload_url, got {index!r}")
+        if token is not None and (username is not None or password is not None):
+            raise ConfigError("publish(): give token= or username=/password=, not both")
+        if token is not None:
+            user: str | None = None
+            secret: str | None = token
+        else:
+            user = username if username is not None else getattr(index, "username", None)
+            secret = password if password is not None else getattr(index, "password", None)
+        ca = getattr(index, "ca_cert", None) if certificates else None
+        client = getattr(index, "client_cert", None) if certificates else None
+
+        if dists is not None:
+            if not dists:
+                raise ConfigError("publish() needs at least one distribution file")
+            sources = [Path(d).absolute() for d in dists]
+            if self.dist_dir.exists():
+                shutil.rmtree(self.dist_dir)
+            self.dist_dir.mkdir(parents=True)
+            for src in sources:
+                shutil.copy2(src, self.dist_dir / src.name)
+        elif not self.dist_dir.is_dir():
+            raise ConfigError(f"{self.dist_dir} does not exist: pass dists=")
+
+        argv: list[str] = ["publish", "--no-build"]
+        extra_env: dict[str, str | os.PathLike[str] | None] = {}
+        if route == "config":
+            self.pdm.configure_repository(
+                repository_name, url=url, username=user, password=secret,
+                ca_certs=ca, client_cert=client, split_ca=split_ca, credentials=False,
+                certificates=False)
+            argv += ["-r", repository_name]
+        else:
+            if client is not None:
+                # No option or variable exists for a client certificate: an entry with just
+                # the URL (which -r URL matches) and the certificate. With split_ca the CA
+                # goes to SSL_CERT_FILE through that entry, not --ca-certs (which would drop
+                # the certificate, as ca_certs does: see configure_source).
+                self.pdm.configure_repository(
+                    repository_name, url=url, client_cert=client,
+                    ca_certs=ca if split_ca else None, credentials=False, certificates=False)
+                if split_ca:
+                    ca = None
+            else:
+                self.pdm.remove_repository(repository_name)
+            options = {"-r": url, "-u": user, "-P": secret,
+                       "--ca-certs": os.fspath(Path(ca).absolute()) if ca else None}
+            if route == "cli":
+                for flag, value in options.items():
+                    if value is not None:
+                        argv += [flag, value]
+            else:
+                names = {"-r": "PDM_PUBLISH_REPO", "-u": "PDM_PUBLISH_USERNAME",
+                         "-P": "PDM_PUBLISH_PASSWORD", "--ca-certs": "PDM_PUBLISH_CA_CERTS"}
+                for flag, value in options.items():
+                    if value is not None:
+                        extra_env[names[flag]] = value
+        argv += list(extra_args)
+        # pdm publish installs nothing: no project venv needed, so Pdm.run, not self.run
+        return self.pdm.run(*argv, cwd=self.path, check=check, extra_env=extra_env)

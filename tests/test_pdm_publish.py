@@ -1,0 +1,204 @@
+"""``pdm publish`` (2.29.3) to ephemeral indexes by each of its routes, then the real pdm
+installs what was published.
+
+Routes (:data:`PDM_PUBLISH_ROUTES`): a ``[repository.<name>]`` config entry and ``-r <name>``,
+the command line ``-r URL -u -P --ca-certs``, and ``PDM_PUBLISH_*`` variables. For HTTP, HTTPS
+and mTLS x basic auth / token: every upload arrives with the right user, digests and client
+certificate; wrong credentials fail with pdm's own error and change nothing; without a
+client certificate an mTLS index refuses the handshake. Plus the pdm quirks the harness
+works around or that a user would trip over (see the module docstring of
+``pytest_privrepo.clients.pdm``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_privrepo import Privrepo
+from pytest_privrepo.clients.pdm import PDM_PUBLISH_ROUTES, Pdm, PdmProject
+
+#: The quirks pinned here are 2.29.3's (httpx 0.28, hishel 1), so this module runs that
+#: version only: its fixture is not the plugin's ``pdm``, which --privrepo-pdm-versions
+#: parametrizes. client_factory provisions it with pdm's own "locked" extra (unpinned, pdm
+#: 2.29.3 picks up hishel 2 and unearth 0.19 and every command fails).
+PDM_VERSION = "2.29.3"
+
+CI = ("ci", "s3cret-pw")
+TOKEN = "pypi-tok-1234"
+TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
+       pytest.param("mtls", id="mtls")]
+AUTH = ["basic", "token"]
+PUBLISHED_BY = {"basic": "ci", "token": "__token__"}
+
+
+@pytest.fixture
+def pdm229(client_factory) -> Pdm:  # type: ignore[no-untyped-def]
+    return client_factory("pdm", PDM_VERSION)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def publisher(tmp_path: Path, pdm229: Pdm) -> PdmProject:
+    """The project ``pdm publish`` runs in (its ``dist/`` is what gets uploaded)."""
+    return PdmProject(tmp_path / "publisher", pdm229).create("pdm-pub", "1.0", distribution=True)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def credentials(auth: str, wrong: bool = False) -> dict[str, str]:
+    """publish() keywords: basic = the index's user + (a wrong) password; token = only a
+    password, which pdm itself sends as user ``__token__``."""
+    if auth == "token":
+        return {"token": "pypi-wrong-tok" if wrong else TOKEN}
+    return {"password": "wrong-pw"} if wrong else {}
+
+
+def no_client_cert(index):  # type: ignore[no-untyped-def]
+    """The index's upload URL, credentials and CA, but no client certificate."""
+    return SimpleNamespace(name=index.name, upload_url=index.upload_url, username=index.username,
+                           password=index.password, ca_cert=index.ca_cert, client_cert=None)
+
+
+def auth_error(index) -> str:  # type: ignore[no-untyped-def]
+    # "Forbidden", not the index's reason phrase: see test_http_cache_replaces_reason_phrase
+    return f"[PublishError]: Client error '403 Forbidden' for url '{index.upload_url}'"
+
+
+@pytest.mark.parametrize("auth", AUTH)
+@pytest.mark.parametrize("tls", TLS)
+def test_publish_by_every_route_then_install(privrepo: Privrepo, pdm229: Pdm, publisher: PdmProject,
+                                             tmp_path: Path, tls: str | None, auth: str) -> None:
+    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
+    user = PUBLISHED_BY[auth]
+    expected: list[tuple[Path, str]] = []
+    for route, version in zip(PDM_PUBLISH_ROUTES, ("1.0", "1.1", "1.2")):
+        dists = [privrepo.build_dist(tmp_path / "d", "pdm-pub", version)]
+        if route == "env":  # an sdist first: pdm uploads all of dist/, wheels first
+            dists.insert(0, privrepo.build_dist(tmp_path / "d", "pdm-pub", version, kind="sdist"))
+        result = publisher.publish(index, dists=dists, route=route, **credentials(auth))
+        for dist in dists:
+            assert f"Uploading {dist.name}" in result.output, result.output
+        expected += [(d, user) for d in sorted(dists, key=lambda d: d.suffix != ".whl")]
+
+    assert [(u.filename, u.sha256, u.user) for u in index.uploads] == [
+        (p.name, sha256(p), who) for p, who in expected]
+    for upload in index.uploads:  # pdm sends all three digests
+        assert upload.field("md5_digest") and upload.field("blake2_256_digest")
+    hits = [(h.method, h.path, h.status, h.user) for h in index.log]
+    assert hits == [("POST", "/legacy/", 200, user)] * 4
+    subjects = {h.client_cert for h in index.log}
+    if tls == "mtls":
+        assert len(subjects) == 1 and "corp-client@privrepo.test" in subjects.pop()
+    else:
+        assert subjects == {None}
+
+    # wrong credentials: pdm's own error, nothing stored (one route per test, so that each
+    # route meets a wrong password and a wrong token somewhere in the matrix)
+    route = PDM_PUBLISH_ROUTES[([None, "tls", "mtls"].index(tls) + AUTH.index(auth)) % 3]
+    bad = publisher.publish(index, dists=[privrepo.build_dist(tmp_path / "d", "pdm-pub", "9.0")],
+                            route=route, check=False, **credentials(auth, wrong=True))
+    assert not bad.ok
+    assert auth_error(index) in flat(bad.output), bad.output
+    assert "wrong" not in bad.output  # the secret is not echoed
+    assert len(index.uploads) == 4
+    assert [(h.status, h.user, h.auth_ok) for h in index.log][4:] == [(403, user, False)]
+
+    # the real pdm installs the newest published version from that index
+    app = PdmProject(tmp_path / "app", pdm229).create(dependencies=["pdm-pub"])
+    app.add_source("corp", index)
+    lock = app.lock()
+    assert (lock["pdm-pub"].version, lock["pdm-pub"].source) == ("1.2", "corp")
+    scheme = "https" if tls else "http"
+    assert sorted(lock["pdm-pub"].urls) == [
+        f"{scheme}://{index.netloc}/files/pdm-pub/{p.name}" for p, _ in sorted(expected[2:])]
+    app.install()
+    assert app.installed() == {"pdm-pub": "1.2"}
+    assert [h.path.rsplit("/", 1)[-1] for h in index.log.downloads] == ["pdm_pub-1.2-py3-none-any.whl"]
+
+
+@pytest.mark.parametrize("route", PDM_PUBLISH_ROUTES)
+@pytest.mark.parametrize("case", ["no-client-cert", "ca-certs-with-client-cert"])
+def test_mtls_handshake_fails_without_client_cert(privrepo: Privrepo, pdm229: Pdm,
+                                                  publisher: PdmProject, tmp_path: Path,
+                                                  case: str, route: str) -> None:
+    """No client certificate: refused at the handshake. ``ca-certs-with-client-cert`` pins
+    the pdm 2.29/httpx 0.28 quirk the harness avoids: handed ``ca_certs`` (config),
+    ``--ca-certs`` or ``PDM_PUBLISH_CA_CERTS`` next to a configured ``client_cert``, pdm never
+    presents the certificate."""
+    index = privrepo.index("corp", auth=CI, tls="mtls")
+    wheel = privrepo.build_dist(tmp_path / "d", "pdm-pub", "1.0")
+    if case == "no-client-cert":
+        result = publisher.publish(no_client_cert(index), dists=[wheel], route=route, check=False)
+    else:
+        result = publisher.publish(index, dists=[wheel], route=route, split_ca=False, check=False)
+        entry = pdm229.repositories()["privrepo"]
+        assert entry["client_cert"] == index.client_cert
+        assert ("ca_certs" in entry) == (route == "config")
+
+    assert not result.ok
+    assert index.server.wait_for_tls_failure().reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert index.uploads == [] and list(index.log) == []
+    assert f"Uploading {wheel.name}" in result.output
+    # pdm reports the server's alert or the closed connection, depending on timing
+    assert "SSL" in result.output or "EOF" in result.output, result.output
+
+
+def test_url_route_uses_the_config_entry_with_that_url(privrepo: Privrepo, pdm229: Pdm,
+                                                       publisher: PdmProject,
+                                                       tmp_path: Path) -> None:
+    """``-r URL`` takes credentials (and certificates) from a ``[repository.*]`` entry whose
+    url is exactly that URL: how the harness gives ``-r URL`` a client certificate."""
+    index = privrepo.index("corp", auth=CI, tls="mtls")
+    pdm229.configure_repository("corp", index)
+    wheel = privrepo.build_dist(publisher.dist_dir, "pdm-pub", "1.0")
+
+    assert pdm229.run("publish", "--no-build", "-r", index.upload_url, cwd=publisher.path).ok
+    assert [(u.filename, u.user) for u in index.uploads] == [(wheel.name, "ci")]
+    assert "corp-client@privrepo.test" in (index.log[0].client_cert or "")
+
+
+def test_http_cache_replaces_reason_phrase(privrepo: Privrepo, pdm229: Pdm, publisher: PdmProject,
+                                           tmp_path: Path) -> None:
+    """pdm's upload goes through its hishel cache transport, which rebuilds the response
+    without the server's reason phrase: the error says "403 Forbidden". ``pdm --no-cache``
+    shows the index's own reason."""
+    index = privrepo.index("corp", auth=CI)
+    privrepo.build_dist(publisher.dist_dir, "pdm-pub", "1.0")
+    args = ("publish", "--no-build", "-r", index.upload_url, "-u", "ci", "-P", "wrong")
+
+    cached = pdm229.run(*args, cwd=publisher.path, check=False)
+    uncached = pdm229.run("--no-cache", *args, cwd=publisher.path, check=False)
+
+    assert auth_error(index) in flat(cached.output), cached.output
+    assert (f"[PublishError]: Client error '403 Invalid or non-existent authentication "
+            f"information.' for url '{index.upload_url}'") in flat(uncached.output), uncached.output
+    assert [(h.status, h.user) for h in index.log] == [(403, "ci")] * 2 and index.uploads == []
+
+
+def test_username_without_password_asks_the_index_for_oidc(privrepo: Privrepo, pdm229: Pdm,
+                                                           publisher: PdmProject,
+                                                           tmp_path: Path) -> None:
+    """Non-interactive, a username alone is not enough: after the (failing) keyring, pdm tries
+    PyPI trusted publishing against *this* index (GET /_/oidc/audience, no credentials),
+    then gives up before uploading anything."""
+    index = privrepo.index("corp", auth=CI)
+    privrepo.build_dist(publisher.dist_dir, "pdm-pub", "1.0")
+
+    result = pdm229.run("publish", "--no-build", "-r", index.upload_url, "-u", "ci",
+                     cwd=publisher.path, check=False)
+
+    assert not result.ok
+    out = flat(result.output)
+    assert "Failed to get PyPI token via OIDC" in out, out
+    assert "[PdmUsageError]: Username and password are required" in out, out
+    assert [(h.method, h.path, h.user) for h in index.log] == [("GET", "/_/oidc/audience", None)]
+    assert index.uploads == []
