@@ -1,35 +1,53 @@
-"""Drive the real uv (``uv venv``, ``uv pip install``) against ephemeral indexes.
+"""Drive the real uv (``uv venv``, ``uv pip install``, ``uv publish``) against ephemeral
+indexes.
 
-uv differs from pip in ways a test harness has to encode, which is why this wrapper exists:
+uv differs from pip in ways a test harness has to encode (hence this wrapper):
 
-* TLS is configured by environment, not options that every version has: ``SSL_CERT_FILE``
-  *replaces* uv's built-in (Mozilla) roots, ``SSL_CLIENT_CERT`` is one PEM with key and
-  certificate. Both are per run, so CAs are merged and two client certificates are an error.
-* Credentials can come from the URL, from ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` for a named
-  index (``--index name=url``), from netrc, or from uv's own credential store.
+* TLS is configured by environment, not options that every version has:
+  ``SSL_CERT_FILE`` *replaces* uv's built-in (Mozilla) roots, ``SSL_CLIENT_CERT`` is one
+  PEM with key and certificate. Both are per run, so CAs are merged and two client
+  certificates are an error.
+* Credentials can come from the URL, from ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` for a
+  named index (``--index name=url``), from netrc, or from uv's own credential store.
 * Index order: uv searches ``--index`` entries before ``--default-index`` and, with the
-  default ``first-index`` strategy, stops at the first index that has the project at all.
-  Here ``index`` is the default index and ``extra_indexes`` are ``--index`` entries,
-  mirroring uv's own ``--index-url`` / ``--extra-index-url`` semantics.
+  default ``first-index`` strategy, stops at the first index that has the project at
+  all. Here ``index`` is the default index and ``extra_indexes`` are ``--index``
+  entries, mirroring uv's own ``--index-url`` / ``--extra-index-url`` semantics.
 * ``--python`` must be a path with a separator: ``--python v1`` is read as a version
   request. :func:`~pytest_privrepo.clients.pip.resolve_python` makes paths absolute.
 
-Lock and publish flows are added by other modules on top of :meth:`Uv.run` and
-:meth:`Uv.index_options`.
+Routes by which a test can hand uv its indexes (``route=`` of :meth:`Uv.index_options`),
+because a user may rely on any of them and each has its own rules:
+
+* ``"options"``: ``--index`` / ``--default-index`` on the command line;
+* ``"env"``: ``UV_INDEX`` (space-separated) / ``UV_DEFAULT_INDEX``, as CI images do;
+* ``"config"``: ``[[index]]`` tables in a uv.toml of the test's own (:class:`UvConfig`),
+  passed with ``--config-file``. uv then reads that file *instead of* every file it
+  would discover: the user and system uv.toml, a uv.toml next to the project, and the
+  project's own ``[tool.uv]`` (its indexes included). ``--config-file`` wins over
+  ``UV_NO_CONFIG=1``, so the isolated environment keeps hiding the machine's config
+  either way.
+
+``[[tool.uv.index]]`` in pyproject.toml is
+:class:`~pytest_privrepo.clients.uv_project.UvProject`.
+:meth:`Uv.publish` drives ``uv publish`` by upload URL or by index name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import tomlkit
 from packaging.utils import canonicalize_name
+from tomlkit.items import AoT, Table
 
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
 from pytest_privrepo.clients.pip import resolve_python
@@ -38,18 +56,34 @@ from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
+    "UV_INDEX_ROUTES",
+    "UV_PUBLISH_ROUTES",
     "Uv",
     "UvAuth",
     "UvChange",
+    "UvConfig",
+    "UvIndexRoute",
     "UvInstallResult",
+    "UvPublishRoute",
+    "index_table",
     "parse_changes",
     "uv_env_name",
+    "uv_index_env",
 ]
 
 #: ``"url"``: userinfo in the index URL; ``"env"``: a named index plus
 #: ``UV_INDEX_<NAME>_USERNAME/PASSWORD``; ``"netrc"``: the environment's netrc file
 #: (uv sends it after a 401); ``"none"``: anonymous.
 UvAuth = Literal["url", "env", "netrc", "none"]
+
+#: How the index URLs reach uv (see the module docstring).
+UvIndexRoute = Literal["options", "env", "config"]
+UV_INDEX_ROUTES: tuple[str, ...] = ("options", "env", "config")
+
+#: ``"url"``: ``--publish-url``; ``"index"``: ``--index NAME`` of a configured index
+#: with a ``publish-url`` (uv then checks that index's simple page for the files first).
+UvPublishRoute = Literal["url", "index"]
+UV_PUBLISH_ROUTES: tuple[str, ...] = ("url", "index")
 
 IndexArg = IndexLike | IndexSpec | str
 
@@ -58,12 +92,12 @@ _UV_INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def uv_env_name(index_name: str) -> str:
-    """The ``<NAME>`` in ``UV_INDEX_<NAME>_USERNAME``: upper-cased, non-alphanumerics -> ``_``."""
+    """``<NAME>`` of ``UV_INDEX_<NAME>_USERNAME``: upper case, others -> ``_``."""
     return re.sub(r"[^A-Z0-9]", "_", index_name.upper())
 
 
 class UvChange(NamedTuple):
-    """One line of uv's install summary: ``+`` installed, ``-`` removed, ``~`` reinstalled."""
+    """A line of uv's summary: ``+`` installed, ``-`` removed, ``~`` reinstalled."""
 
     op: str
     name: str
@@ -84,7 +118,7 @@ class UvInstallResult:
 
     @property
     def installed(self) -> tuple[tuple[str, str | None], ...]:
-        """``(name, version)`` of every package uv installed or reinstalled in this run."""
+        """``(name, version)`` of every package this run installed or reinstalled."""
         return tuple((c.name, c.version) for c in self.changes if c.op in "+~")
 
     @property
@@ -106,6 +140,186 @@ def parse_changes(output: str) -> tuple[UvChange, ...]:
             op, name, version, url = match.groups()
             changes.append(UvChange(op, name, version, url))
     return tuple(changes)
+
+
+def check_uv_index_name(name: str, taken: Iterable[str] = ()) -> str:
+    """``name`` if uv accepts it as an index name and no name in ``taken`` maps to the
+    same ``UV_INDEX_<NAME>_*`` variables (``corp-a`` and ``corp.a`` would share
+    credentials)."""
+    if not _UV_INDEX_NAME_RE.match(name):
+        raise ConfigError(
+            f"{name!r} cannot be a uv index name: use letters, digits, '.', '_' or '-'"
+        )
+    key = uv_env_name(name)
+    for other in taken:
+        if uv_env_name(other) == key:
+            raise ConfigError(
+                f"index names {other!r} and {name!r} both map to UV_INDEX_{key}_*: "
+                "give them names that differ in more than case or punctuation"
+            )
+    return name
+
+
+def index_table(
+    name: str,
+    url: str,
+    *,
+    default: bool = False,
+    explicit: bool = False,
+    authenticate: str | None = None,
+    ignore_error_codes: Sequence[int] | None = None,
+    publish_url: str | None = None,
+) -> Table:
+    """One ``[[index]]`` (uv.toml) or ``[[tool.uv.index]]`` (pyproject.toml) entry: both
+    files take the same keys, so both writers use this."""
+    if authenticate not in (None, "always", "auto", "never"):
+        raise ConfigError(
+            f"authenticate must be 'always', 'auto' or 'never', not {authenticate!r}"
+        )
+    entry = tomlkit.table()
+    entry["name"] = name
+    entry["url"] = url
+    if default:
+        entry["default"] = True
+    if explicit:
+        entry["explicit"] = True
+    if authenticate is not None:
+        entry["authenticate"] = authenticate
+    if ignore_error_codes is not None:
+        entry["ignore-error-codes"] = [int(c) for c in ignore_error_codes]
+    if publish_url is not None:
+        entry["publish-url"] = publish_url
+    return entry
+
+
+def uv_index_env(
+    env: ClientEnv,
+    specs: Mapping[str, IndexSpec],
+    *,
+    public_roots: bool = False,
+) -> dict[str, str]:
+    """``UV_INDEX_<NAME>_USERNAME/PASSWORD``, ``SSL_CERT_FILE`` and ``SSL_CLIENT_CERT``
+    for named indexes (``{name: spec}``): what a run needs besides the file naming them.
+
+    ``SSL_CERT_FILE`` *replaces* uv's built-in roots, so ``public_roots`` adds certifi's
+    for runs that must still reach a public HTTPS index. uv presents one
+    ``SSL_CLIENT_CERT`` to every host, so two different client certificates are errors.
+    """
+    variables: dict[str, str] = {}
+    for name, spec in specs.items():
+        variables.update(_credential_env(name, spec))
+    variables.update(_tls_env(env, specs.values(), public_roots=public_roots))
+    return variables
+
+
+def _credential_env(name: str, spec: IndexSpec) -> dict[str, str]:
+    if spec.username is None:
+        return {}
+    key = uv_env_name(name)
+    variables = {f"UV_INDEX_{key}_USERNAME": spec.username}
+    if spec.password is not None:
+        variables[f"UV_INDEX_{key}_PASSWORD"] = spec.password
+    return variables
+
+
+def _tls_env(
+    env: ClientEnv, specs: Iterable[IndexSpec], *, public_roots: bool
+) -> dict[str, str]:
+    specs = list(specs)
+    variables: dict[str, str] = {}
+    cas = [s.ca_cert for s in specs if s.ca_cert is not None]
+    if cas:
+        bundle = env.ca_bundle(cas, include_certifi=public_roots)
+        assert bundle is not None
+        variables["SSL_CERT_FILE"] = os.fspath(bundle)
+    client_certs = {s.client_cert for s in specs if s.client_cert is not None}
+    if len(client_certs) > 1:
+        raise ConfigError(
+            "uv presents one SSL_CLIENT_CERT to every host, but these indexes need "
+            f"different client certificates: {sorted(map(str, client_certs))}"
+        )
+    if client_certs:
+        variables["SSL_CLIENT_CERT"] = os.fspath(client_certs.pop())
+    return variables
+
+
+class UvConfig:
+    """A uv.toml of the test's own holding ``[[index]]`` tables, for ``--config-file``.
+
+    Why: a uv.toml is how machines, CI images and users without a project configure uv,
+    and besides pyproject.toml it is the only place for ``explicit``, ``authenticate``,
+    ``ignore-error-codes`` and ``publish-url``. uv reads a ``--config-file`` *instead
+    of* every discovered file (user, system and project uv.toml, the project's
+    ``[tool.uv]``), even with ``UV_NO_CONFIG=1``, so runs that use it stay isolated from
+    the machine.
+
+    Credentials never go into the file (unless the URL itself carries them): each named
+    index gets ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` from :meth:`env_vars`, next to the
+    TLS variables. Call :meth:`save` (or :meth:`args`, which saves) before running uv.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], env: ClientEnv) -> None:
+        self.path = Path(path).absolute()
+        self.env = env
+        self.doc = tomlkit.document()
+        #: connection details (credentials, CA, client cert) per index name
+        self.specs: dict[str, IndexSpec] = {}
+
+    def add_index(
+        self,
+        name: str,
+        index: IndexArg,
+        *,
+        default: bool = False,
+        explicit: bool = False,
+        authenticate: str | None = None,
+        ignore_error_codes: Sequence[int] | None = None,
+        publish_url: str | None = None,
+    ) -> UvConfig:
+        """Append an ``[[index]]`` table. uv searches the entries in file order, the
+        ``default = true`` one last; ``publish_url`` for ``uv publish --index``."""
+        if name in self.specs:
+            raise ConfigError(f"{self.path.name} already has an index named {name!r}")
+        check_uv_index_name(name, self.specs)
+        spec = IndexSpec.of(index)
+        entries = self.doc.get("index")
+        if entries is None:
+            entries = AoT([])
+            self.doc["index"] = entries
+        entries.append(
+            index_table(
+                name,
+                spec.url,
+                default=default,
+                explicit=explicit,
+                authenticate=authenticate,
+                ignore_error_codes=ignore_error_codes,
+                publish_url=publish_url,
+            )
+        )
+        self.specs[name] = spec
+        return self
+
+    @property
+    def text(self) -> str:
+        return tomlkit.dumps(self.doc)
+
+    def save(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(self.text, encoding="utf-8")
+        return self.path
+
+    def args(self) -> list[str]:
+        """``["--config-file", path]`` (the file is written first)."""
+        return ["--config-file", os.fspath(self.save())]
+
+    def env_vars(self, *, public_roots: bool = False) -> dict[str, str]:
+        """Credentials and TLS variables for the indexes (see :func:`uv_index_env`)."""
+        return uv_index_env(self.env, self.specs, public_roots=public_roots)
+
+    def urls(self) -> dict[str, str]:
+        """``{name: url}``, e.g. to map uv.lock registries back to index names."""
+        return {name: spec.url for name, spec in self.specs.items()}
 
 
 class Uv:
@@ -158,75 +372,91 @@ class Uv:
         extra_indexes: Sequence[IndexArg] = (),
         *,
         auth: UvAuth = "url",
+        route: UvIndexRoute = "options",
     ) -> tuple[list[str], dict[str, str]]:
         """Command-line options and environment variables for these indexes.
 
-        Returns ``(args, env)``: ``--default-index``/``--index`` options, and
-        ``SSL_CERT_FILE`` / ``SSL_CLIENT_CERT`` / ``UV_INDEX_*`` variables. When a CA file
-        is needed and some index (or the implicit PyPI) has none, the public roots are
-        added to the bundle, because ``SSL_CERT_FILE`` replaces uv's built-in roots.
+        Returns ``(args, env)``. ``route`` says how uv learns the URLs (module
+        docstring): ``"options"`` gives ``--index``/``--default-index`` options;
+        ``"env"`` gives ``UV_INDEX`` (space-separated) and ``UV_DEFAULT_INDEX``;
+        ``"config"`` writes the indexes as ``[[index]]`` tables into a uv.toml under
+        ``env.root/uv-config`` (one file per content, so earlier runs' files stay as
+        they were) and gives ``--config-file <it>``. ``auth`` says how the credentials
+        travel (:data:`UvAuth`); ``"env"`` names each index (``name=url``, the config's
+        ``name``) so that ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` apply. The config route
+        always names its indexes (``index<N>`` for unnamed ones).
+
+        The environment also gets ``SSL_CERT_FILE`` / ``SSL_CLIENT_CERT``. When a CA
+        file is needed and some index (or the implicit PyPI) has none, the public roots
+        are added to the bundle, because ``SSL_CERT_FILE`` replaces uv's built-in roots.
         """
         if auth not in ("url", "env", "netrc", "none"):
             raise ConfigError(
                 f"unknown uv auth route {auth!r}: use 'url', 'env', 'netrc' or 'none'"
             )
+        if route not in UV_INDEX_ROUTES:
+            raise ConfigError(
+                f"unknown uv index route {route!r}: use 'options', 'env' or 'config'"
+            )
         primary = IndexSpec.of(index) if index is not None else None
         extras = [IndexSpec.of(i) for i in extra_indexes]
         specs = ([primary] if primary is not None else []) + extras
-        args: list[str] = []
         env: dict[str, str] = {}
-        used_names: set[str] = set()
+        used_names: list[str] = []
 
-        def option_value(spec: IndexSpec, position: int) -> str:
+        def entry(spec: IndexSpec, position: int) -> tuple[str | None, str]:
+            """``(name or None, url)``; the credentials go where ``auth`` says."""
+            named = route == "config" or (auth == "env" and spec.has_credentials)
+            name = None
+            if named:
+                name = check_uv_index_name(spec.name or f"index{position}", used_names)
+                used_names.append(name)
             if auth == "url":
-                return spec.url_with_userinfo()
+                return name, spec.url_with_userinfo()
             if auth == "netrc" and spec.has_credentials:
                 self.env.write_netrc(
                     spec.hostname, spec.username or "", spec.password or ""
                 )
-                return spec.url
-            if auth != "env" or not spec.has_credentials:
-                return spec.url
-            name = spec.name or f"index{position}"
-            if not _UV_INDEX_NAME_RE.match(name):
-                raise ConfigError(
-                    f"index name {name!r} cannot be used as a uv index name"
-                )
-            key = uv_env_name(name)
-            if key in used_names:
-                raise ConfigError(
-                    f"two indexes map to UV_INDEX_{key}_*: give them names that differ "
-                    "in more than case or punctuation"
-                )
-            used_names.add(key)
-            env[f"UV_INDEX_{key}_USERNAME"] = spec.username or ""
-            if spec.password is not None:
-                env[f"UV_INDEX_{key}_PASSWORD"] = spec.password
-            return f"{name}={spec.url}"
+            if auth == "env" and spec.has_credentials:
+                assert name is not None
+                env.update(_credential_env(name, spec))
+            return name, spec.url
+
+        def value(name: str | None, url: str) -> str:
+            return f"{name}={url}" if name is not None else url
 
         # Extras first: uv gives earlier --index entries priority, like its
         # --extra-index-url over --index-url.
-        for position, spec in enumerate(extras, start=1):
-            args += ["--index", option_value(spec, position)]
-        if primary is not None:
-            args += ["--default-index", option_value(primary, 0)]
+        extra_entries = [entry(s, n) for n, s in enumerate(extras, start=1)]
+        primary_entry = entry(primary, 0) if primary is not None else None
+        args: list[str] = []
+        if route == "options":
+            for name, url in extra_entries:
+                args += ["--index", value(name, url)]
+            if primary_entry is not None:
+                args += ["--default-index", value(*primary_entry)]
+        elif route == "env":
+            # Space-separated: URLs have no spaces (url_with_userinfo percent-encodes).
+            if extra_entries:
+                env["UV_INDEX"] = " ".join(value(n, u) for n, u in extra_entries)
+            if primary_entry is not None:
+                env["UV_DEFAULT_INDEX"] = value(*primary_entry)
+        else:
+            config = UvConfig(self.env.root / "uv-config" / "uv.toml", self.env)
+            for name, url in extra_entries:
+                assert name is not None
+                config.add_index(name, url)
+            if primary_entry is not None:
+                assert primary_entry[0] is not None
+                config.add_index(primary_entry[0], primary_entry[1], default=True)
+            digest = hashlib.sha256(config.text.encode()).hexdigest()[:16]
+            config.path = config.path.with_name(f"uv-{digest}.toml")
+            args += config.args()
 
-        cas = [s.ca_cert for s in specs if s.ca_cert is not None]
-        if cas:
-            needs_public = primary is None or any(
-                s.ca_cert is None and s.url.startswith("https:") for s in specs
-            )
-            bundle = self.env.ca_bundle(cas, include_certifi=needs_public)
-            assert bundle is not None
-            env["SSL_CERT_FILE"] = os.fspath(bundle)
-        client_certs = {s.client_cert for s in specs if s.client_cert is not None}
-        if len(client_certs) > 1:
-            raise ConfigError(
-                "uv presents one SSL_CLIENT_CERT to every host, but these indexes need "
-                f"different client certificates: {sorted(map(str, client_certs))}"
-            )
-        if client_certs:
-            env["SSL_CLIENT_CERT"] = os.fspath(client_certs.pop())
+        needs_public = primary is None or any(
+            s.ca_cert is None and s.url.startswith("https:") for s in specs
+        )
+        env.update(_tls_env(self.env, specs, public_roots=needs_public))
         return args, env
 
     # ------------------------------------------------------------------ commands
@@ -237,10 +467,10 @@ class Uv:
         python: str | os.PathLike[str] = sys.executable,
         seed: bool = False,
     ) -> Path:
-        """``uv venv`` at ``path`` with an explicit interpreter; returns the venv's python.
+        """``uv venv`` at ``path`` with an explicit interpreter; returns its python.
 
         The interpreter is always explicit because downloads are disabled
-        (``UV_PYTHON_DOWNLOADS=never``) and uv's own discovery would depend on the machine.
+        (``UV_PYTHON_DOWNLOADS=never``) and uv's own discovery depends on the machine.
         """
         target = Path(path).absolute()
         args = [
@@ -263,6 +493,7 @@ class Uv:
         index: IndexArg | None = None,
         extra_indexes: Sequence[IndexArg] = (),
         auth: UvAuth = "url",
+        route: UvIndexRoute = "options",
         index_strategy: str | None = None,
         no_index: bool = False,
         find_links: Sequence[str | os.PathLike[str]] = (),
@@ -279,15 +510,18 @@ class Uv:
         """``uv pip install --python <venv>`` and parse which packages it installed.
 
         ``venv`` is a venv directory or its interpreter. ``index`` is the default index
-        (replaces PyPI; ``None`` keeps PyPI), ``extra_indexes`` are searched first (see the
-        module docstring). ``index_strategy``: ``first-index`` (uv's default),
-        ``unsafe-first-match`` or ``unsafe-best-match``.
+        (replaces PyPI; ``None`` keeps PyPI), ``extra_indexes`` are searched first (see
+        the module docstring). ``auth`` and ``route`` as in :meth:`index_options`.
+        ``index_strategy``: ``first-index`` (uv's default), ``unsafe-first-match`` or
+        ``unsafe-best-match``.
         """
         names = [packages] if isinstance(packages, str) else list(packages)
         if not names:
             raise ConfigError("uv pip install needs at least one package")
         python = resolve_python(venv)
-        index_args, env = self.index_options(index, extra_indexes, auth=auth)
+        index_args, env = self.index_options(
+            index, extra_indexes, auth=auth, route=route
+        )
         args = ["pip", "install", "--python", os.fspath(python), *index_args]
         if index_strategy is not None:
             args += ["--index-strategy", index_strategy]
@@ -325,3 +559,108 @@ class Uv:
                 f"`uv pip list --format json` printed no JSON:\n{out}"
             ) from None
         return {canonicalize_name(row["name"]): row["version"] for row in rows}
+
+    def publish(
+        self,
+        files: Sequence[str | os.PathLike[str]],
+        index: object,
+        *,
+        route: UvPublishRoute = "url",
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        check_url: bool | str | None = None,
+        certificates: bool = True,
+        check: bool = True,
+        extra_args: Sequence[str] = (),
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> CommandResult:
+        """``uv publish --trusted-publishing never`` of ``files`` to ``index`` (anything
+        with ``url``, ``upload_url``, ``username``, ``password``, ``ca_cert``,
+        ``client_cert`` and ``name``, as ``privrepo.index(...)`` objects have).
+
+        ``route="url"``: ``--publish-url <upload_url>``. ``route="index"``: a uv.toml
+        with ``[[index]] name/url/publish-url`` (:class:`UvConfig`, under
+        ``env.root/uv-publish``) and ``--index <name>``; uv then always checks the
+        index's simple page for the files first, and sends that check the index's
+        ``UV_INDEX_<NAME>_USERNAME/PASSWORD``, never the publish credentials, so the
+        index's own credentials are set there. (:meth:`UvProject.publish
+        <pytest_privrepo.clients.uv_project.UvProject.publish>` is the same route
+        through pyproject's ``[[tool.uv.index]]``.)
+
+        Credentials: the index's own, ``--username``/``--password``; ``username`` /
+        ``password`` override them (a wrong password ...). ``token=``, or user
+        ``__token__``, becomes ``--token`` (uv sends user ``__token__`` itself).
+        ``check_url``: None, no check; True, the index's simple URL with the publish
+        credentials as userinfo (uv 0.13 sends none to ``--check-url`` by itself, takes
+        the 401 as "not there" and uploads anyway); a string is passed as it is. The
+        index route takes only None or True: uv checks the index URL there by itself.
+        ``SSL_CERT_FILE`` is the index's CA (it replaces uv's built-in roots),
+        ``SSL_CLIENT_CERT`` its one-PEM client certificate; ``certificates=False``
+        leaves both out.
+        """
+        if route not in UV_PUBLISH_ROUTES:
+            raise ConfigError(
+                f"unknown uv publish route {route!r}: use 'url' or 'index'"
+            )
+        if not files:
+            raise ConfigError("publish() needs at least one distribution file")
+        upload_url: str | None = getattr(index, "upload_url", None)
+        index_url: str | None = getattr(index, "url", None)
+        if not upload_url or not index_url:
+            raise ConfigError(
+                f"publish() needs an index with url and upload_url, got {index!r}"
+            )
+        if token is not None and (username is not None or password is not None):
+            raise ConfigError("publish(): give token= or username=/password=, not both")
+        if check_url is False:
+            check_url = None
+        if route == "index" and check_url not in (None, True):
+            raise ConfigError(
+                "with route='index' uv checks the index's own URL: check_url must be "
+                f"None or True, not {check_url!r}"
+            )
+        if token is not None:
+            user: str | None = "__token__"
+            secret: str | None = token
+        else:
+            user = getattr(index, "username", None) if username is None else username
+            secret = getattr(index, "password", None) if password is None else password
+
+        args = ["publish", "--trusted-publishing", "never", "--no-progress"]
+        env: dict[str, str | os.PathLike[str] | None] = {}
+        if route == "url":
+            args += ["--publish-url", upload_url]
+            if check_url is True:
+                check_url = IndexSpec(
+                    url=index_url, username=user, password=secret
+                ).url_with_userinfo()
+            if check_url is not None:
+                args += ["--check-url", check_url]
+        else:
+            name = check_uv_index_name(getattr(index, "name", None) or "privrepo")
+            reader = IndexSpec(
+                url=index_url,
+                username=getattr(index, "username", None),
+                password=getattr(index, "password", None),
+            )
+            config = UvConfig(self.env.root / "uv-publish" / f"{name}.toml", self.env)
+            config.add_index(name, reader, publish_url=upload_url)
+            args += [*config.args(), "--index", name]
+            env.update(_credential_env(name, reader))
+        if user == "__token__" and secret is not None:
+            args += ["--token", secret]
+        else:
+            if user is not None:
+                args += ["--username", user]
+            if secret is not None:
+                args += ["--password", secret]
+        if certificates:
+            ca = getattr(index, "ca_cert", None)
+            client_cert = getattr(index, "client_cert", None)
+            if ca:
+                env["SSL_CERT_FILE"] = os.fspath(ca)
+            if client_cert:
+                env["SSL_CLIENT_CERT"] = os.fspath(client_cert)
+        args += [*extra_args, *(os.fspath(f) for f in files)]
+        return self.run(*args, check=check, timeout=timeout, extra_env=env)

@@ -1,15 +1,28 @@
-"""A uv project on disk: ``[[tool.uv.index]]`` / ``[tool.uv.sources]`` written with tomlkit,
-``uv lock`` run in a :class:`~pytest_privrepo.clients.env.ClientEnv`, uv.lock parsed.
+"""A uv project on disk: ``[[tool.uv.index]]`` / ``[tool.uv.sources]`` written with
+tomlkit, ``uv lock`` run in a :class:`~pytest_privrepo.clients.env.ClientEnv`, uv.lock
+parsed.
 
-Why a project helper and not just ``uv pip install``: index *precedence* in uv is mostly a
-project feature. ``explicit = true`` indexes, ``[tool.uv.sources] pkg = {index = ...}`` pins,
-``ignore-error-codes`` and ``authenticate`` only exist in pyproject.toml, and uv.lock
-records, per package, the registry it resolved from (``source = { registry = "<url>" }``),
-which is exactly what a dependency-confusion test asserts on.
+Why a project helper and not just ``uv pip install``: index *precedence* in uv is mostly
+a project feature. ``explicit = true`` indexes,
+``[tool.uv.sources] pkg = {index = ...}`` pins, ``ignore-error-codes`` and
+``authenticate`` only exist in pyproject.toml, and uv.lock records, per package, the
+registry it resolved from (``source = { registry = "<url>" }``), which is exactly what a
+dependency-confusion test asserts on.
 
 Credentials never go into pyproject.toml or the lock: each named index gets
 ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` for the ``uv lock`` run. TLS is per run as well:
 ``SSL_CERT_FILE`` (a bundle of every index's CA) and ``SSL_CLIENT_CERT`` (one PEM).
+
+``uv publish --index NAME`` (:meth:`UvProject.publish`) is the project's publish route:
+it needs the index's ``publish-url`` in pyproject.toml, checks the index URL for the
+files first, and takes the index's ``UV_INDEX_<NAME>_*`` credentials for the check and,
+unless given others on the command line, for the upload too.
+
+A uv.toml passed with ``--config-file`` (``lock(extra_args=...)``, see
+:class:`~pytest_privrepo.clients.uv.UvConfig`) *replaces* the ``[tool.uv]`` settings: uv
+then ignores the pyproject's ``[[tool.uv.index]]`` and uses the file's ``[[index]]``
+tables. ``[tool.uv.sources]`` is still read, but cannot name an index of the uv.toml
+(uv 0.13: "references an undeclared index").
 """
 
 from __future__ import annotations
@@ -27,7 +40,12 @@ from tomlkit.items import AoT
 
 from pytest_privrepo.clients.env import IndexLike, IndexSpec
 from pytest_privrepo.clients.result import CommandResult
-from pytest_privrepo.clients.uv import Uv, uv_env_name
+from pytest_privrepo.clients.uv import (
+    Uv,
+    check_uv_index_name,
+    index_table,
+    uv_index_env,
+)
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -41,7 +59,6 @@ __all__ = [
 ]
 
 INDEX_STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
-_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def _norm_url(url: str) -> str:
@@ -54,9 +71,9 @@ class UvLockedPackage:
 
     name: str
     version: str | None
-    #: ``source.registry`` (uv writes it without credentials), None for non-registry sources
+    #: ``source.registry`` (written without credentials), None for non-registry sources
     registry: str | None
-    #: the name of the configured ``[[tool.uv.index]]`` whose URL is ``registry``, if any
+    #: the name of the ``[[tool.uv.index]]`` whose URL is ``registry``, if any
     index: str | None
     #: ``{"url": ..., "hash": ...}`` of ``sdist`` and ``wheels``, as written by uv
     files: tuple[tuple[str, str], ...] = ()
@@ -86,7 +103,7 @@ class UvLockResult:
         return [p.name for p in self.packages]
 
     def versions(self) -> dict[str, str | None]:
-        """``{name: version}`` of the registry packages (the project itself excluded)."""
+        """``{name: version}`` of the registry packages (not the project itself)."""
         return {p.name: p.version for p in self.packages if p.registry is not None}
 
     def indexes(self) -> dict[str, str | None]:
@@ -98,8 +115,10 @@ class UvLockResult:
         return {p.name: p.registry for p in self.packages if p.registry is not None}
 
 
-def parse_uv_lock(path: str | os.PathLike[str], index_urls: Mapping[str, str] | None = None) -> tuple[UvLockedPackage, ...]:
-    """Read uv.lock; ``index_urls`` (``{index name: url}``) maps registries back to names."""
+def parse_uv_lock(
+    path: str | os.PathLike[str], index_urls: Mapping[str, str] | None = None
+) -> tuple[UvLockedPackage, ...]:
+    """Read uv.lock; ``index_urls`` (``{name: url}``) maps registries back to names."""
     lock = Path(path)
     if not lock.exists():
         raise ConfigError(f"{lock} does not exist: run `uv lock` first")
@@ -132,8 +151,9 @@ def _check_system_config() -> None:
     system = Path("/etc/uv/uv.toml")
     if os.name == "posix" and system.exists():
         raise ConfigError(
-            f"{system} exists: uv project commands would read it (UV_NO_CONFIG cannot be "
-            "used with a project, it hides [tool.uv] too), so the run would not be isolated"
+            f"{system} exists: uv project commands would read it (UV_NO_CONFIG cannot "
+            "be used with a project, it hides [tool.uv] too), so the run would not be "
+            "isolated"
         )
 
 
@@ -147,7 +167,7 @@ class UvProject(PyprojectDocument):
         #: connection details (credentials, CA, client cert) per configured index name
         self.specs: dict[str, IndexSpec] = {}
 
-    # -- pyproject.toml -----------------------------------------------------------------------
+    # -- pyproject.toml ---------------------------------------------------------------
     @property
     def lockfile(self) -> Path:
         return self.path / "uv.lock"
@@ -160,8 +180,8 @@ class UvProject(PyprojectDocument):
         dependencies: Iterable[str] = (),
         requires_python: str = ">=3.9",
     ) -> UvProject:
-        """Write a new pyproject.toml with a ``[project]`` table (no build system: uv treats
-        it as a virtual project, so locking never builds the project itself)."""
+        """Write a new pyproject.toml with a ``[project]`` table (no build system: uv
+        treats it as a virtual project, so locking never builds the project itself)."""
         self.path.mkdir(parents=True, exist_ok=True)
         doc = tomlkit.document()
         project = tomlkit.table()
@@ -176,9 +196,12 @@ class UvProject(PyprojectDocument):
         self._doc = doc
         return self.save()
 
-    def add_dependency(self, requirement: str, *, index: str | None = None) -> UvProject:
-        """Append a PEP 508 requirement; ``index`` pins it with ``[tool.uv.sources]``."""
-        self.doc["project"].setdefault("dependencies", tomlkit.array()).append(requirement)
+    def add_dependency(
+        self, requirement: str, *, index: str | None = None
+    ) -> UvProject:
+        """Append a PEP 508 requirement; ``index`` pins it in ``[tool.uv.sources]``."""
+        dependencies = self.doc["project"].setdefault("dependencies", tomlkit.array())
+        dependencies.append(requirement)
         if index is not None:
             self.pin(re.split(r"[\s<>=!~;\[(@]", requirement, maxsplit=1)[0], index)
         return self.save()
@@ -196,34 +219,29 @@ class UvProject(PyprojectDocument):
         explicit: bool = False,
         authenticate: str | None = None,
         ignore_error_codes: Sequence[int] | None = None,
+        publish_url: str | None = None,
     ) -> UvProject:
-        """Append a ``[[tool.uv.index]]`` entry. Order matters: uv searches entries in file
-        order, with ``default = true`` last. Credentials/TLS of ``index`` are remembered and
-        passed to :meth:`lock` by environment, never written to the file."""
-        if not _NAME_RE.match(name):
-            raise ConfigError(f"{name!r} cannot be a uv index name")
+        """Append a ``[[tool.uv.index]]`` entry. Order matters: uv searches entries in
+        file order, with ``default = true`` last. ``publish_url`` enables
+        :meth:`publish`. Credentials/TLS of ``index`` are remembered and passed to
+        :meth:`lock` and :meth:`publish` by environment, never written to the file."""
         if name in self.specs:
             raise ConfigError(f"pyproject already has a uv index named {name!r}")
-        if authenticate not in (None, "always", "auto", "never"):
-            raise ConfigError(f"authenticate must be 'always', 'auto' or 'never', not {authenticate!r}")
+        check_uv_index_name(name, self.specs)
         spec = IndexSpec.of(index)
-        if any(uv_env_name(other) == uv_env_name(name) for other in self.specs):
-            raise ConfigError(f"index name {name!r} maps to the same UV_INDEX_* variables as another")
+        entry = index_table(
+            name,
+            spec.url,
+            default=default,
+            explicit=explicit,
+            authenticate=authenticate,
+            ignore_error_codes=ignore_error_codes,
+            publish_url=publish_url,
+        )
         entries = self._tool_uv().get("index")
         if entries is None:
             entries = AoT([])
             self._tool_uv()["index"] = entries
-        entry = tomlkit.table()
-        entry["name"] = name
-        entry["url"] = spec.url
-        if default:
-            entry["default"] = True
-        if explicit:
-            entry["explicit"] = True
-        if authenticate is not None:
-            entry["authenticate"] = authenticate
-        if ignore_error_codes is not None:
-            entry["ignore-error-codes"] = [int(c) for c in ignore_error_codes]
         entries.append(entry)
         self.specs[name] = spec
         return self.save()
@@ -236,35 +254,20 @@ class UvProject(PyprojectDocument):
         sources[package] = inline
         return self.save()
 
-    # -- commands -----------------------------------------------------------------------------
+    # -- commands ---------------------------------------------------------------------
     def lock_env(self) -> dict[str, str]:
-        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE`` and ``SSL_CLIENT_CERT`` for the indexes."""
-        env: dict[str, str] = {}
-        for name, spec in self.specs.items():
-            if spec.username is not None:
-                env[f"UV_INDEX_{uv_env_name(name)}_USERNAME"] = spec.username
-                if spec.password is not None:
-                    env[f"UV_INDEX_{uv_env_name(name)}_PASSWORD"] = spec.password
-        cas = [s.ca_cert for s in self.specs.values() if s.ca_cert is not None]
-        if cas:
-            bundle = self.uv.env.ca_bundle(cas)
-            assert bundle is not None
-            env["SSL_CERT_FILE"] = os.fspath(bundle)
-        client_certs = {s.client_cert for s in self.specs.values() if s.client_cert is not None}
-        if len(client_certs) > 1:
-            raise ConfigError(
-                "uv presents one SSL_CLIENT_CERT to every host, but these indexes need "
-                f"different client certificates: {sorted(map(str, client_certs))}"
-            )
-        if client_certs:
-            env["SSL_CLIENT_CERT"] = os.fspath(client_certs.pop())
-        return env
+        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them."""
+        return uv_index_env(self.uv.env, self.specs)
 
-    def run(self, *args: str, check: bool = True,
-            extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
+    ) -> CommandResult:
         env: dict[str, str | os.PathLike[str] | None] = dict(self.lock_env())
-        # UV_NO_CONFIG (set by ClientEnv) also hides the project's own [tool.uv] table, so
-        # project runs drop it; user/system uv.toml stay hidden by the isolated
+        # UV_NO_CONFIG (set by ClientEnv) also hides the project's own [tool.uv] table,
+        # so project runs drop it; user/system uv.toml stay hidden by the isolated
         # XDG_CONFIG_HOME / XDG_CONFIG_DIRS (only a machine-wide /etc/uv/uv.toml could
         # still be read, see _check_system_config).
         env["UV_NO_CONFIG"] = None
@@ -279,24 +282,89 @@ class UvProject(PyprojectDocument):
         python: str | os.PathLike[str] = sys.executable,
         check: bool = True,
         extra_args: Sequence[str] = (),
+        extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
     ) -> UvLockResult:
         """``uv lock`` (fresh: an old uv.lock is removed first) and the parsed lock.
 
-        With ``check=False`` a failing run returns a result with no packages; the error is
-        in ``result.command.output``.
+        ``extra_args``/``extra_env`` add to the run, e.g. the ``(args, env)`` of
+        :meth:`Uv.index_options <pytest_privrepo.clients.uv.Uv.index_options>` for
+        indexes from ``UV_INDEX`` or a uv.toml instead of pyproject.toml. With
+        ``check=False`` a failing run returns a result with no packages; the error is in
+        ``result.command.output``.
         """
         if index_strategy is not None and index_strategy not in INDEX_STRATEGIES:
-            raise ConfigError(f"unknown index strategy {index_strategy!r}: use one of {INDEX_STRATEGIES}")
+            raise ConfigError(
+                f"unknown index strategy {index_strategy!r}: "
+                f"use one of {INDEX_STRATEGIES}"
+            )
         if self.lockfile.exists():
             self.lockfile.unlink()
         args = ["lock", "--python", os.fspath(python), "--no-progress"]
         if index_strategy is not None:
             args += ["--index-strategy", index_strategy]
         args += list(extra_args)
-        result = self.run(*args, check=check)
+        result = self.run(*args, check=check, extra_env=extra_env)
         if not result.ok:
             return UvLockResult(command=result, packages=())
         if not self.lockfile.exists():
-            raise ClientError(f"`uv lock` succeeded but wrote no {self.lockfile}:\n{result.output}")
+            raise ClientError(
+                f"`uv lock` succeeded but wrote no {self.lockfile}:\n{result.output}"
+            )
         urls = {name: spec.url for name, spec in self.specs.items()}
         return UvLockResult(command=result, packages=parse_uv_lock(self.lockfile, urls))
+
+    def publish(
+        self,
+        files: Sequence[str | os.PathLike[str]],
+        index: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        certificates: bool = True,
+        check: bool = True,
+        extra_args: Sequence[str] = (),
+    ) -> CommandResult:
+        """``uv publish --index <index>`` in the project: the upload goes to that
+        ``[[tool.uv.index]]``'s ``publish-url`` (:meth:`add_index` ``publish_url=``).
+
+        uv first looks for the files on the index's simple page, then uploads what is
+        not there; both requests carry the index's
+        ``UV_INDEX_<NAME>_USERNAME/PASSWORD``. ``username``/``password`` (or ``token``,
+        sent as ``--token``) go on the command line instead, and uv uses them for the
+        upload only; a ``password`` alone is sent with the index's username, because uv
+        0.13 refuses ``--password`` without ``--username`` (it does not take the one
+        from ``UV_INDEX_<NAME>_USERNAME``). ``certificates=False`` leaves out
+        ``SSL_CERT_FILE`` / ``SSL_CLIENT_CERT``.
+        """
+        if not files:
+            raise ConfigError("publish() needs at least one distribution file")
+        entries = self._tool_uv().get("index") or []
+        entry = next((e for e in entries if e.get("name") == index), None)
+        if entry is None:
+            raise ConfigError(
+                f"pyproject has no [[tool.uv.index]] named {index!r}: "
+                f"configured: {', '.join(self.specs) or 'none'}"
+            )
+        if "publish-url" not in entry:
+            raise ConfigError(
+                f"[[tool.uv.index]] {index!r} has no publish-url: "
+                "add_index(..., publish_url=index.upload_url)"
+            )
+        if token is not None and (username is not None or password is not None):
+            raise ConfigError("publish(): give token= or username=/password=, not both")
+        if password is not None and username is None and index in self.specs:
+            username = self.specs[index].username
+        args = ["publish", "--trusted-publishing", "never", "--no-progress"]
+        args += ["--index", index]
+        if token is not None:
+            args += ["--token", token]
+        if username is not None:
+            args += ["--username", username]
+        if password is not None:
+            args += ["--password", password]
+        env: dict[str, str | os.PathLike[str] | None] = {}
+        if not certificates:
+            env.update(SSL_CERT_FILE=None, SSL_CLIENT_CERT=None)
+        args += [*extra_args, *(os.fspath(f) for f in files)]
+        return self.run(*args, check=check, extra_env=env)
