@@ -1,29 +1,68 @@
 """Drive the real pip against ephemeral indexes and report what it installed from where.
 
-Why a wrapper at all: each pip run needs the same careful plumbing — credentials
-percent-encoded into the URL (or a netrc), one ``--cert`` bundle covering every index's CA,
-one ``--client-cert``, a JSON ``--report`` to learn which index actually served each file —
-and a test should state its intent (``pip.install("demo", index=corp)``), not rebuild that
-command line. Everything runs inside a :class:`~pytest_privrepo.clients.env.ClientEnv`, so
-the machine's pip.conf, ``PIP_*`` and CA variables never take part.
+Why a wrapper at all: each pip run needs the same careful plumbing: credentials
+percent-encoded into the URL (or a netrc, a pip.conf, a keyring), one ``--cert`` bundle
+covering every index's CA, one ``--client-cert``, a JSON ``--report`` to learn which
+index actually served each file; and a test should state its intent
+(``pip.install("demo", index=corp)``), not rebuild that command line. Everything runs
+inside a :class:`~pytest_privrepo.clients.env.ClientEnv`, so the machine's pip.conf,
+``PIP_*`` and CA variables never take part.
 
 pip installs into the environment of the interpreter given as ``python``; by default pip
 itself comes from the interpreter running pytest, via ``pip --python`` (pip >= 22.3), so
 the target venvs need no pip of their own (:func:`make_venv`).
+
+Every route pip reads its index configuration from can be exercised
+(``install(config=..., auth=...)``): a private index that works by one route and not
+by another is exactly the bug a user hits. What pip does, from its source
+(``network/auth.py``, ``configuration.py``, ``cli/parser.py``; 23.1 to 26.3):
+
+* ``config="args"`` (``--index-url``, ``--extra-index-url``, ``--cert``,
+  ``--client-cert``) and ``"env"`` (``PIP_INDEX_URL`` ...): every pip version.
+  ``PIP_CONFIG_FILE`` stays :data:`os.devnull`, so no config file is read at all.
+* ``config="file"``: a pip.conf named by ``PIP_CONFIG_FILE`` for that run. pip then
+  skips the *user* files but always merges the *global* ones (``/etc/pip.conf``;
+  ``$XDG_CONFIG_DIRS/pip/pip.conf``, which :class:`ClientEnv` points at an empty
+  directory; macOS ``/Library/Application Support/pip``) and the *site* one
+  (``sys.prefix/pip.conf``) under it, and no variable turns that off. So the file sets
+  every key that decides where pip looks and whom it trusts, empty when unused (pip
+  lets the later file's empty value replace the global one, then drops it): a
+  machine-wide file cannot add an index, a CA or a trusted host.
+* credentials: URL userinfo and netrc go with the first request. The keyring is asked
+  only after a 401 and only with ``--keyring-provider import|subprocess`` (pip >= 23.1;
+  older pips, and ``auto``, ask it only when they may prompt, never under
+  ``PIP_NO_INPUT``), first for the index URL (credentials removed, trailing slash),
+  then for ``host:port``. ``import`` needs keyring importable by the interpreter pip
+  *runs in*: with ``--python`` that is the target interpreter (pip re-executes itself
+  there and redirects only its own package), and a failed import silently turns the
+  keyring off. ``subprocess`` runs the first ``keyring`` on ``PATH`` outside pip's own
+  scripts directory: up to 26.1 as ``keyring get URL USER``, so the user name must be
+  in the URL; from 26.2 as ``keyring --mode=creds --output=json get URL [USER]``
+  (keyring >= 25.2.1), which a backend may answer without a user name.
+  ``auth="keyring"`` here always puts the user name in the URL (the form every version
+  and :class:`~pytest_privrepo.clients.keyring_backend.FileKeyring`, which needs a user
+  name, can answer), so pip's first request carries that user with an *empty*
+  password, gets the 401 and is retried with the keyring's password.
 """
 
 from __future__ import annotations
 
+import configparser
+import hashlib
+import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
 from pytest_privrepo.clients.provision import venv_python
@@ -34,22 +73,154 @@ __all__ = [
     "InstalledPackage",
     "Pip",
     "PipAuth",
+    "PipConfigRoute",
     "PipInstallResult",
+    "PipKeyringProvider",
     "make_venv",
     "resolve_python",
 ]
 
-#: How credentials reach pip: ``"url"`` = percent-encoded userinfo in the index URL (pip's
-#: most reliable route, also applied to file URLs on the same host); ``"netrc"`` = a
-#: ``machine`` entry in the environment's netrc (pip reads it before the first request);
-#: ``"none"`` = no credentials, to test anonymous access.
-PipAuth = Literal["url", "netrc", "none"]
+#: How credentials reach pip: ``"url"`` = percent-encoded userinfo in the index URL
+#: (pip's most reliable route, also applied to file URLs on the same host); ``"netrc"``
+#: = a ``machine`` entry in the environment's netrc (pip reads it before the first
+#: request); ``"keyring"`` = the user name in the URL, the password in an isolated
+#: keyring that pip asks after a 401 (see the module docstring); ``"none"`` = no
+#: credentials, to test anonymous access.
+PipAuth = Literal["url", "netrc", "keyring", "none"]
+
+#: Where pip reads the index options from: ``"args"`` = the command line, ``"env"`` =
+#: ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``PIP_CERT``/``PIP_CLIENT_CERT``,
+#: ``"file"`` = a pip.conf ``[global]`` section named by ``PIP_CONFIG_FILE`` for that
+#: run.
+PipConfigRoute = Literal["args", "env", "file"]
+
+#: pip's ``--keyring-provider`` for ``auth="keyring"``: ``"subprocess"`` (the default)
+#: works with any pip >= 23.1, ``"import"`` only where pip's interpreter can import
+#: keyring.
+PipKeyringProvider = Literal["subprocess", "import"]
 
 IndexArg = IndexLike | IndexSpec | str
 
+#: pip's default index: written to pip.conf when no index is given, so a global file
+#: cannot replace it.
+PYPI_SIMPLE = "https://pypi.org/simple"
+
+#: First pip with ``--keyring-provider``; older ones never ask the keyring under
+#: --no-input.
+KEYRING_PROVIDER_PIP = Version("23.1")
+
+#: Same module and store as :meth:`pytest_privrepo.clients.poetry.Poetry.use_keyring`,
+#: so pip and Poetry sharing one ClientEnv share one keyring.
+_KEYRING_MODULE = "privrepo_keyring"
+#: ``keyring_backend.STORE_VARIABLE``, not imported: importing that module would load
+#: keyring into every pytest process that imports this one.
+_KEYRING_STORE_VARIABLE = "PRIVREPO_KEYRING_FILE"
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        names = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        raise ConfigError(f"unknown pip {what} {value!r}: use {names}")
+
+
+def _url_with_username(url: str, username: str) -> str:
+    """``url`` with a percent-encoded user name, no password (unchanged if it has
+    userinfo already)."""
+    parts = urlsplit(url)
+    if parts.username is not None:
+        return url
+    return urlunsplit(
+        parts._replace(netloc=f"{quote(username, safe='')}@{parts.netloc}")
+    )
+
+
+def _keyring_service(url: str) -> str:
+    """The first name pip asks the keyring for: the index URL without credentials,
+    with a trailing slash."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/"
+
+
+def _keyring_executable() -> Path:
+    """The ``keyring`` command of the environment running pytest, else one on PATH."""
+    name = "keyring.exe" if os.name == "nt" else "keyring"
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which("keyring")
+    if found:
+        return Path(found)
+    raise ConfigError(
+        "auth='keyring' needs the keyring package where pytest runs (pip install "
+        "keyring): its `keyring` command stores the password and is the one pip's "
+        "subprocess provider runs"
+    )
+
+
+@dataclass(frozen=True)
+class _IndexSettings:
+    """The index options of one run, before they are written to a route."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    cert: Path | None
+    client_cert: Path | None
+    keyring_provider: str | None
+
+
+def _as_args(settings: _IndexSettings) -> list[str]:
+    args: list[str] = []
+    if settings.index_url is not None:
+        args += ["--index-url", settings.index_url]
+    for url in settings.extra_index_urls:
+        args += ["--extra-index-url", url]
+    if settings.cert is not None:
+        args += ["--cert", os.fspath(settings.cert)]
+    if settings.client_cert is not None:
+        args += ["--client-cert", os.fspath(settings.client_cert)]
+    if settings.keyring_provider is not None:
+        args += ["--keyring-provider", settings.keyring_provider]
+    return args
+
+
+def _as_env(settings: _IndexSettings) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if settings.index_url is not None:
+        env["PIP_INDEX_URL"] = settings.index_url
+    if settings.extra_index_urls:  # pip splits list variables on whitespace
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(settings.extra_index_urls)
+    if settings.cert is not None:
+        env["PIP_CERT"] = os.fspath(settings.cert)
+    if settings.client_cert is not None:
+        env["PIP_CLIENT_CERT"] = os.fspath(settings.client_cert)
+    if settings.keyring_provider is not None:
+        env["PIP_KEYRING_PROVIDER"] = settings.keyring_provider
+    return env
+
+
+def _as_config(settings: _IndexSettings) -> dict[str, dict[str, str]]:
+    """The ``[global]`` section. Keys that decide where pip looks and whom it trusts are
+    always written (empty = pip's default) because pip merges its global and site files
+    under this one: without them, /etc/pip.conf could add an index, a CA or a trusted
+    host to the run."""
+    values = {
+        "index-url": settings.index_url or PYPI_SIMPLE,
+        "extra-index-url": "\n".join(settings.extra_index_urls),
+        "find-links": "",
+        "trusted-host": "",
+        "cert": os.fspath(settings.cert) if settings.cert is not None else "",
+        "client-cert": (
+            os.fspath(settings.client_cert) if settings.client_cert is not None else ""
+        ),
+    }
+    if settings.keyring_provider is not None:
+        values["keyring-provider"] = settings.keyring_provider
+    return {"global": values}
+
 
 class InstalledPackage(NamedTuple):
-    """One entry of pip's installation report: a tuple, so tests can compare directly."""
+    """One entry of pip's installation report: a tuple, so tests compare directly."""
 
     name: str
     version: str
@@ -65,6 +236,8 @@ class PipInstallResult:
     command: CommandResult
     installed: tuple[InstalledPackage, ...] = ()
     report: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: the pip.conf written for a ``config="file"`` run (its ``PIP_CONFIG_FILE``)
+    config_file: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -76,7 +249,7 @@ class PipInstallResult:
         return {canonicalize_name(p.name): p.version for p in self.installed}
 
     def url_of(self, name: str) -> str | None:
-        """The URL pip downloaded ``name`` from; :class:`KeyError` if it was not installed."""
+        """The URL pip downloaded ``name`` from; :class:`KeyError` if not installed."""
         wanted = canonicalize_name(name)
         for package in self.installed:
             if canonicalize_name(package.name) == wanted:
@@ -105,10 +278,10 @@ def make_venv(
 ) -> Path:
     """Create a virtual environment and return its interpreter.
 
-    Without pip by default: :class:`Pip` runs the harness's pip with ``--python``, which is
-    much faster than bootstrapping pip into every test's venv. Pass ``env`` to create it
-    inside the isolated environment (the venv module reads no client config, but its
-    ensurepip step does run pip).
+    Without pip by default: :class:`Pip` runs the harness's pip with ``--python``,
+    which is much faster than bootstrapping pip into every test's venv. Pass ``env`` to
+    create it inside the isolated environment (the venv module reads no client config,
+    but its ensurepip step does run pip).
     """
     target = Path(path).absolute()
     argv = [os.fspath(python), "-m", "venv"]
@@ -138,11 +311,12 @@ class Pip:
     """Runs pip inside ``env``, installing into the environment of ``python``.
 
     * ``python``: interpreter (or venv directory) whose environment pip installs into;
-      ``None`` lets pip install into its own environment (then no ``--python`` is passed).
+      ``None`` lets pip install into its own environment (no ``--python`` is passed).
     * ``pip``: how to start pip: default ``<pytest's python> -m pip``; a path (e.g. the
       executable returned by ``provision("pip", "24.2", ...)``) or an argv prefix.
-    * ``retries`` / ``timeout``: pip's ``--retries`` and ``--timeout``. Retries default to 0
-      because pip's back-off turns every expected failure (401, TLS error) into ~10 s.
+    * ``retries`` / ``timeout``: pip's ``--retries`` and ``--timeout``. Retries default
+      to 0 because pip's back-off turns every expected failure (401, TLS error) into
+      ~10 s.
     """
 
     def __init__(
@@ -159,6 +333,7 @@ class Pip:
         self.runner = _pip_runner(pip)
         self.retries = retries
         self.timeout = timeout
+        self._version: str | None = None
 
     # ------------------------------------------------------------------ plumbing
     def argv(self, *args: str) -> list[str]:
@@ -176,7 +351,7 @@ class Pip:
         extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> CommandResult:
-        """Run any pip subcommand in the isolated environment (for flows not wrapped here)."""
+        """Run any pip subcommand in the isolated environment (for unwrapped flows)."""
         return self.env.run(
             self.argv(*args), check=check, timeout=timeout, extra_env=extra_env, cwd=cwd
         )
@@ -188,21 +363,55 @@ class Pip:
         *,
         auth: PipAuth = "url",
     ) -> list[str]:
-        """pip options for the given indexes: URLs, credentials, ``--cert``, ``--client-cert``.
+        """pip options for these indexes: URLs, credentials, --cert, --client-cert.
 
-        pip has a single ``--cert`` and ``--client-cert`` per run, applied to every host:
-        CAs are merged into one bundle; two different client certificates are an error
-        (pip cannot present a different one per index).
+        pip has a single ``--cert`` and ``--client-cert`` per run, applied to every
+        host: CAs are merged into one bundle; two different client certificates are an
+        error (pip cannot present a different one per index). Only the routes that fit
+        on a command line: the keyring route also needs variables for the run, so it is
+        available from :meth:`index_options` and :meth:`install`.
         """
-        if auth not in ("url", "netrc", "none"):
+        if auth == "keyring":
             raise ConfigError(
-                f"unknown pip auth route {auth!r}: use 'url', 'netrc' or 'none'"
+                "auth route 'keyring' needs environment variables for the run "
+                "(keyring backend, PATH), which index_args() cannot return: use "
+                "index_options() or install()"
             )
+        _check_choice("auth route", auth, ("url", "netrc", "none"))
+        args, _ = self.index_options(index, extra_indexes, auth=auth)
+        return args
+
+    def index_options(
+        self,
+        index: IndexArg | None = None,
+        extra_indexes: Sequence[IndexArg] = (),
+        *,
+        auth: PipAuth = "url",
+        config: PipConfigRoute = "args",
+        keyring_provider: PipKeyringProvider = "subprocess",
+    ) -> tuple[list[str], dict[str, str]]:
+        """Options and variables that give pip these indexes by the ``config`` route.
+
+        Returns ``(args, env)`` for one run (``pip.run(*args, extra_env=env)``). The
+        side effects stay inside :attr:`env`: ``auth="netrc"`` adds netrc entries,
+        ``auth="keyring"`` stores each password in the isolated keyring
+        (:attr:`keyring_store`), ``config="file"`` writes a pip.conf under
+        ``root/pip-config``.
+        """
+        _check_choice("auth route", auth, get_args(PipAuth))
+        _check_choice("config route", config, get_args(PipConfigRoute))
+        _check_choice(
+            "keyring provider", keyring_provider, get_args(PipKeyringProvider)
+        )
         specs = ([IndexSpec.of(index)] if index is not None else []) + [
             IndexSpec.of(i) for i in extra_indexes
         ]
-        args: list[str] = []
-        for position, spec in enumerate(specs):
+        env: dict[str, str] = {}
+        if auth == "keyring":
+            self._require_version(KEYRING_PROVIDER_PIP, "--keyring-provider")
+            env.update(self.keyring_env())
+        urls: list[str] = []
+        for spec in specs:
             url = spec.url
             if auth == "url":
                 url = spec.url_with_userinfo()
@@ -210,21 +419,140 @@ class Pip:
                 self.env.write_netrc(
                     spec.hostname, spec.username or "", spec.password or ""
                 )
-            is_primary = index is not None and position == 0
-            args += ["--index-url" if is_primary else "--extra-index-url", url]
+            elif auth == "keyring" and spec.username is not None:
+                url = _url_with_username(spec.url, spec.username)
+                if spec.password is not None:
+                    self._keyring_set(
+                        _keyring_service(spec.url), spec.username, spec.password, env
+                    )
+            urls.append(url)
 
-        bundle = self.env.ca_bundle(s.ca_cert for s in specs if s.ca_cert is not None)
-        if bundle is not None:
-            args += ["--cert", os.fspath(bundle)]
         client_certs = {s.client_cert for s in specs if s.client_cert is not None}
         if len(client_certs) > 1:
             raise ConfigError(
                 "pip presents one --client-cert to every host, but these indexes need "
                 f"different client certificates: {sorted(map(str, client_certs))}"
             )
-        if client_certs:
-            args += ["--client-cert", os.fspath(client_certs.pop())]
-        return args
+        settings = _IndexSettings(
+            index_url=urls[0] if index is not None else None,
+            extra_index_urls=tuple(urls[1:] if index is not None else urls),
+            cert=self.env.ca_bundle(s.ca_cert for s in specs if s.ca_cert is not None),
+            client_cert=client_certs.pop() if client_certs else None,
+            keyring_provider=keyring_provider if auth == "keyring" else None,
+        )
+        if config == "args":
+            return _as_args(settings), env
+        if config == "env":
+            env.update(_as_env(settings))
+            return [], env
+        env["PIP_CONFIG_FILE"] = os.fspath(self.write_config(_as_config(settings)))
+        return [], env
+
+    def write_config(self, sections: Mapping[str, Mapping[str, str]]) -> Path:
+        """Write a pip.conf with these ``{section: {key: value}}`` and return its path.
+
+        Written by :mod:`configparser` as pip reads it (``RawConfigParser``: no ``%``
+        interpolation, so percent-encoded credentials stay as they are; a value with
+        line breaks is a list). Named by content under ``root/pip-config``, so an
+        earlier run's file is never rewritten; mode 0600, as it may hold credentials.
+        Use it for a run with ``extra_env={"PIP_CONFIG_FILE": path}``.
+        """
+        parser = configparser.RawConfigParser()
+        for section, values in sections.items():
+            parser[section] = dict(values)
+        buffer = io.StringIO()
+        parser.write(buffer)
+        data = buffer.getvalue().encode("utf-8")
+        directory = self.env.root / "pip-config"
+        directory.mkdir(exist_ok=True)
+        path = directory / f"pip-{hashlib.sha256(data).hexdigest()[:16]}.conf"
+        if not path.exists():
+            path.write_bytes(data)
+            path.chmod(0o600)
+        return path
+
+    # ------------------------------------------------------------------ keyring
+    @property
+    def keyring_store(self) -> Path:
+        """The JSON file of the isolated keyring (exists once a password was stored)."""
+        return self.env.root / "keyring.json"
+
+    def keyring_contents(self) -> dict[str, dict[str, str]]:
+        """``{service: {user: password}}`` as stored in :attr:`keyring_store`."""
+        if not self.keyring_store.exists():
+            return {}
+        data: dict[str, dict[str, str]] = json.loads(
+            self.keyring_store.read_text(encoding="utf-8") or "{}"
+        )
+        return data
+
+    def keyring_env(self) -> dict[str, str]:
+        """Variables that give pip (and the ``keyring`` it runs) the isolated keyring.
+
+        :mod:`~pytest_privrepo.clients.keyring_backend` is copied into ``root`` and
+        named by ``PYTHON_KEYRING_BACKEND``, never the user's keyring. A link to the
+        ``keyring`` command of the environment running pytest goes first on ``PATH``,
+        for the subprocess provider: a provisioned pip's venv has no keyring, and pip
+        skips a keyring in its own scripts directory anyway. Per run, not
+        :meth:`ClientEnv.set`, so other runs keep the failing default backend.
+        """
+        backend_dir = self.env.root / "keyring-backend"
+        backend_dir.mkdir(exist_ok=True)
+        backend = backend_dir / f"{_KEYRING_MODULE}.py"
+        if not backend.exists():
+            shutil.copyfile(Path(__file__).with_name("keyring_backend.py"), backend)
+        paths = [os.fspath(backend_dir)]
+        if self.env.vars.get("PYTHONPATH"):
+            paths.append(self.env.vars["PYTHONPATH"])
+        return {
+            "PYTHON_KEYRING_BACKEND": f"{_KEYRING_MODULE}.FileKeyring",
+            _KEYRING_STORE_VARIABLE: os.fspath(self.keyring_store),
+            "PYTHONPATH": os.pathsep.join(paths),
+            "PATH": os.pathsep.join(
+                [
+                    os.fspath(self._keyring_link().parent),
+                    self.env.vars.get("PATH", os.defpath),
+                ]
+            ),
+        }
+
+    def _keyring_link(self) -> Path:
+        """``root/keyring-bin/keyring``: the only thing that directory puts on PATH."""
+        executable = _keyring_executable()
+        link = self.env.root / "keyring-bin" / executable.name
+        if not link.exists():
+            link.parent.mkdir(exist_ok=True)
+            try:
+                link.symlink_to(executable)
+            except OSError:  # no symlinks (Windows without privilege): a copy runs too
+                shutil.copy2(executable, link)
+        return link
+
+    def _keyring_set(
+        self, service: str, username: str, password: str, env: Mapping[str, str]
+    ) -> None:
+        """Store a password with the real ``keyring set`` (the backend pip reads)."""
+        if "\n" in password or "\r" in password:
+            raise ConfigError(
+                "`keyring set` reads one line: the password has a line break"
+            )
+        self.env.run(
+            [self._keyring_link(), "set", service, username],
+            input=password + "\n",
+            extra_env=env,
+        )
+
+    def _require_version(self, minimum: Version, feature: str) -> None:
+        try:
+            current = Version(self.version())
+        except InvalidVersion:
+            return  # a development build: let pip itself decide
+        if current < minimum:
+            raise ConfigError(
+                f"pip {current} has no {feature} (added in pip {minimum}); before "
+                "that pip asks the keyring only when it may prompt, which PIP_NO_INPUT "
+                "forbids"
+            )
 
     # ------------------------------------------------------------------ commands
     def install(
@@ -234,6 +562,8 @@ class Pip:
         index: IndexArg | None = None,
         extra_indexes: Sequence[IndexArg] = (),
         auth: PipAuth = "url",
+        config: PipConfigRoute = "args",
+        keyring_provider: PipKeyringProvider = "subprocess",
         no_index: bool = False,
         find_links: Sequence[str | os.PathLike[str]] = (),
         no_deps: bool = False,
@@ -249,22 +579,33 @@ class Pip:
         check: bool = True,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> PipInstallResult:
-        """``pip install`` and parse the ``--report`` JSON into :attr:`PipInstallResult.installed`.
+        """``pip install``, its ``--report`` parsed into ``PipInstallResult.installed``.
 
         ``index`` becomes ``--index-url`` (it *replaces* PyPI); ``None`` keeps pip's
         default, PyPI, exactly as pip would. ``extra_indexes`` become
-        ``--extra-index-url``: pip merges all indexes with no priority and picks the best
-        version, which is what dependency-confusion tests need to observe.
-        ``dry_run`` adds ``--dry-run --ignore-installed`` so the report lists the full
-        resolution without touching the environment. ``report`` needs pip >= 22.2.
-        With ``check=False`` a failed install returns a result instead of raising.
+        ``--extra-index-url``: pip merges all indexes with no priority and picks the
+        best version, which is what dependency-confusion tests need to observe.
+        ``auth`` is how credentials reach pip, ``config`` where pip reads the index
+        options from (command line, ``PIP_*`` variables or a pip.conf) and
+        ``keyring_provider`` pip's ``--keyring-provider`` for ``auth="keyring"``: see
+        :meth:`index_options` and the module docstring. ``dry_run`` adds ``--dry-run
+        --ignore-installed`` so the report lists the full resolution without touching
+        the environment. ``report`` needs pip >= 22.2. With ``check=False`` a failed
+        install returns a result instead of raising.
         """
         names = [packages] if isinstance(packages, str) else list(packages)
         if not names:
             raise ConfigError("pip install needs at least one package")
         args = ["install", "--progress-bar", "off", "--retries", str(self.retries)]
         args += ["--timeout", f"{self.timeout:g}"]
-        args += self.index_args(index, extra_indexes, auth=auth)
+        index_args, run_env = self.index_options(
+            index,
+            extra_indexes,
+            auth=auth,
+            config=config,
+            keyring_provider=keyring_provider,
+        )
+        args += index_args
         if no_index:
             args.append("--no-index")
         for link in find_links:
@@ -289,8 +630,8 @@ class Pip:
         if report:
             report_dir = self.env.root / "pip-reports"
             report_dir.mkdir(exist_ok=True)
-            # Unique per call, also across Pip objects sharing one ClientEnv; empty until
-            # pip writes it, so a run that failed early is recognised below.
+            # Unique per call, also across Pip objects sharing one ClientEnv; empty
+            # until pip writes it, so a run that failed early is recognised below.
             fd, name = tempfile.mkstemp(
                 prefix="install-", suffix=".json", dir=report_dir
             )
@@ -300,9 +641,12 @@ class Pip:
         args += list(extra_args)
         args += names
 
-        result = self.run(*args, check=check, timeout=timeout)
+        result = self.run(*args, check=check, timeout=timeout, extra_env=run_env)
+        config_file = (
+            Path(run_env["PIP_CONFIG_FILE"]) if "PIP_CONFIG_FILE" in run_env else None
+        )
         if report_path is None or report_path.stat().st_size == 0:
-            return PipInstallResult(command=result)
+            return PipInstallResult(command=result, config_file=config_file)
         try:
             data = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -310,15 +654,22 @@ class Pip:
                 f"pip wrote an unreadable report {report_path}: {exc}"
             ) from None
         return PipInstallResult(
-            command=result, installed=_parse_report(data), report=data
+            command=result,
+            installed=_parse_report(data),
+            report=data,
+            config_file=config_file,
         )
 
     def version(self) -> str:
-        """Version of the pip that runs (``pip --version``'s second word)."""
-        out = self.env.run([*self.runner, "--version"]).stdout.split()
-        if len(out) < 2:
-            raise ClientError(f"unexpected `pip --version` output: {' '.join(out)!r}")
-        return out[1]
+        """Version of the pip that runs (``pip --version``'s second word; run once)."""
+        if self._version is None:
+            out = self.env.run([*self.runner, "--version"]).stdout.split()
+            if len(out) < 2:
+                raise ClientError(
+                    f"unexpected `pip --version` output: {' '.join(out)!r}"
+                )
+            self._version = out[1]
+        return self._version
 
 
 def _parse_report(data: Mapping[str, Any]) -> tuple[InstalledPackage, ...]:
