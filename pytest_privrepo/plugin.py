@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .clients.catalog import LATEST, TOOLS, ClientTool, client_tool, parse_versions
+from .clients.catalog import LATEST, TOOLS, client_tool, parse_versions
 from .clients.env import ClientEnv
 from .clients.flit import Flit
 from .clients.hatch import Hatch
@@ -58,14 +58,20 @@ def _setting(config: pytest.Config, option: str, env: str, ini: str) -> tuple[st
     return None
 
 
-def _versions(config: pytest.Config, tool: ClientTool) -> list[str] | None:
-    setting = _setting(config, tool.versions_option, tool.versions_env_var, tool.versions_ini)
-    if setting is None:
-        return None
-    try:
-        return parse_versions(setting[0], source=setting[1])
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+_VERSIONS = pytest.StashKey[dict[str, list[str]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read every ``<tool>`` version list once, so a typo stops the run before collection."""
+    chosen: dict[str, list[str]] = {}
+    for tool in TOOLS.values():
+        setting = _setting(config, tool.versions_option, tool.versions_env_var, tool.versions_ini)
+        if setting is not None:
+            try:
+                chosen[tool.name] = parse_versions(setting[0], source=setting[1])
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+    config.stash[_VERSIONS] = chosen
 
 
 def _explicitly_parametrized(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -81,7 +87,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for tool in TOOLS.values():
         if tool.name not in metafunc.fixturenames or _explicitly_parametrized(metafunc, tool.name):
             continue
-        values = _versions(metafunc.config, tool)
+        values = metafunc.config.stash[_VERSIONS].get(tool.name)
         if values:
             ids = [f"{tool.name}-{v}" if v == LATEST else f"{tool.name}{v}" for v in values]
             metafunc.parametrize(tool.name, values, indirect=True, ids=ids)

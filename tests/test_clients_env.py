@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import uv_executable as _uv_exe
 
 from pytest_privrepo.clients import (
     REMOVED_PREFIXES,
@@ -34,6 +33,7 @@ from pytest_privrepo.clients import (
     make_venv,
     provision,
 )
+from pytest_privrepo.clients.catalog import client_tool
 from pytest_privrepo.clients.env import BLACKHOLE_PROXY
 from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.clients.uv import parse_changes
@@ -363,7 +363,7 @@ def test_pip_ignores_machine_find_links_and_config(
 
 def test_uv_ignores_machine_find_links(machine: Machine, tmp_path: Path) -> None:
     env = ClientEnv(tmp_path / "client")
-    uv = Uv(env, _uv_exe())
+    uv = Uv(env, client_tool("uv").find())
     venv = uv.venv(env.root / "venv")
     result = uv.pip_install("six", venv=venv, no_index=True, check=False)
     assert not result.ok
@@ -415,7 +415,7 @@ def test_nothing_is_written_outside_root(
     assert installed.url_of("six") == (links / SIX_WHEEL).as_uri()
     assert list((root / "venv").rglob("six.py")), "pip --python installed into the venv"
 
-    uv = Uv(env, _uv_exe())
+    uv = Uv(env, client_tool("uv").find())
     uv_venv = uv.venv(root / "uv-venv")
     uv_result = uv.pip_install("six", venv=uv_venv, no_index=True, find_links=[links])
     assert uv_result.installed == (("six", "1.16.0"),)

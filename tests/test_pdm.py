@@ -10,27 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_privrepo.clients import ClientEnv, IndexSpec
+from pytest_privrepo.clients import IndexSpec
 from pytest_privrepo.clients.pdm import Pdm, PdmProject
-from pytest_privrepo.clients.provision import provision
 
-#: pdm is provisioned with its own "locked" extra: unpinned, pdm 2.29.3 picks up hishel 2
-#: (AttributeError: module 'hishel' has no attribute 'SyncSqliteStorage') and unearth 0.19
-#: (httpx2; TypeError in httpx.Client.__init__), and every command fails.
-PDM_VERSION = "2.29.3"
-
-
-@pytest.fixture(scope="session")
-def pdm_exe(privrepo_cache_dir: Path) -> Path:
-    return provision(
-        "pdm", PDM_VERSION, cache_dir=privrepo_cache_dir,
-        extra_packages=(f"pdm[locked]=={PDM_VERSION}",),
-    )
-
-
-@pytest.fixture
-def pdm(client_env: ClientEnv, pdm_exe: Path) -> Pdm:
-    return Pdm(client_env, pdm_exe)
+# ``pdm`` is the plugin's fixture: the version comes from the privrepo_pdm_versions ini key
+# (pyproject.toml) or $PRIVREPO_PDM_VERSIONS, provisioned with pdm's own "locked" extra.
 
 
 @pytest.fixture

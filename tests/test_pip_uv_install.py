@@ -11,10 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import uv_executable as _uv_exe
 
 from pytest_privrepo.clients import (
-    ClientEnv,
     IndexSpec,
     Pip,
     Uv,
@@ -27,11 +25,6 @@ TLS_MODES = [None, "tls", "mtls"]
 HARD_PASSWORD = "p@ss:w/rd %"
 
 
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> ClientEnv:
-    return ClientEnv(tmp_path / "client")
 
 
 def _corp(privrepo, tls: str | None, password: str = HARD_PASSWORD):  # type: ignore[no-untyped-def]
@@ -57,24 +50,23 @@ def _assert_served_to_alice(index, tls: str | None) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("tls", TLS_MODES)
-def test_pip_install(privrepo, env: ClientEnv, tls: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_pip_install(privrepo, pip: Pip, tls: str | None) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, tls)
-    venv = make_venv(env.root / "venv", env=env)
-    result = Pip(env, venv).install("demo", index=corp)
+    result = pip.install("demo", index=corp)
 
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
     for package in result.installed:
         assert package.url.startswith(corp.base_url + "/"), package
         assert "alice" not in package.url  # pip's report drops the credentials
-    assert list((env.root / "venv").rglob("demo-1.0.dist-info"))
+    assert pip.python is not None
+    assert list(pip.python.parents[1].rglob("demo-1.0.dist-info"))
     _assert_served_to_alice(corp, tls)
 
 
 @pytest.mark.parametrize("tls", TLS_MODES)
-def test_uv_pip_install(privrepo, env: ClientEnv, tls: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_uv_pip_install(privrepo, uv: Uv, tls: str | None) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, tls)
-    uv = Uv(env, _uv_exe())
-    venv = uv.venv(env.root / "venv")
+    venv = uv.venv(uv.env.root / "venv")
     result = uv.pip_install("demo", venv=venv, index=corp)
 
     assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
@@ -82,20 +74,18 @@ def test_uv_pip_install(privrepo, env: ClientEnv, tls: str | None) -> None:  # t
     _assert_served_to_alice(corp, tls)
 
 
-def test_pip_credentials_from_netrc(privrepo, env: ClientEnv) -> None:  # type: ignore[no-untyped-def]
+def test_pip_credentials_from_netrc(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "mtls", password="s3cret")
-    venv = make_venv(env.root / "venv", env=env)
-    result = Pip(env, venv).install("demo", index=corp, auth="netrc")
+    result = pip.install("demo", index=corp, auth="netrc")
     assert "alice" not in " ".join(result.command.argv)
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
     _assert_served_to_alice(corp, "mtls")  # pip sends netrc credentials pre-emptively
 
 
 @pytest.mark.parametrize("auth", ["env", "netrc"])
-def test_uv_credentials_routes(privrepo, env: ClientEnv, auth: str) -> None:  # type: ignore[no-untyped-def]
+def test_uv_credentials_routes(privrepo, uv: Uv, auth: str) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "mtls", password="s3cret")
-    uv = Uv(env, _uv_exe())
-    venv = uv.venv(env.root / "venv")
+    venv = uv.venv(uv.env.root / "venv")
     result = uv.pip_install("demo", venv=venv, index=corp, auth=auth)  # type: ignore[arg-type]
     assert "alice" not in " ".join(result.command.argv)
     assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
@@ -109,15 +99,13 @@ def test_uv_credentials_routes(privrepo, env: ClientEnv, auth: str) -> None:  # 
 
 @pytest.mark.parametrize("client", ["pip", "uv"])
 def test_missing_credentials_fail_with_401(
-    privrepo, env: ClientEnv, client: str
+    privrepo, pip: Pip, uv: Uv, client: str
 ) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "tls")
     if client == "pip":
-        venv = make_venv(env.root / "venv", env=env)
-        result = Pip(env, venv).install("demo", index=corp, auth="none", check=False)
+        result = pip.install("demo", index=corp, auth="none", check=False)
     else:
-        uv = Uv(env, _uv_exe())
-        venv = uv.venv(env.root / "venv")
+        venv = uv.venv(uv.env.root / "venv")
         result = uv.pip_install("demo", venv=venv, index=corp, auth="none", check=False)
     assert not result.ok
     if (
@@ -131,19 +119,18 @@ def test_missing_credentials_fail_with_401(
         result.command.check()
 
 
-def test_mtls_without_client_certificate_fails(privrepo, env: ClientEnv) -> None:  # type: ignore[no-untyped-def]
+def test_mtls_without_client_certificate_fails(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "mtls")
     no_cert = IndexSpec(
         corp.url, ca_cert=corp.ca_cert, username="alice", password=HARD_PASSWORD
     )
-    venv = make_venv(env.root / "venv", env=env)
-    result = Pip(env, venv).install("demo", index=no_cert, check=False)
+    result = pip.install("demo", index=no_cert, check=False)
     assert not result.ok
     assert "No matching distribution found for demo" in result.command.output
     assert list(corp.log) == []  # the handshake failed: no HTTP request got through
 
 
-def test_pip_merges_indexes_uv_stops_at_first(privrepo, env: ClientEnv) -> None:  # type: ignore[no-untyped-def]
+def test_pip_merges_indexes_uv_stops_at_first(privrepo, pip: Pip, uv: Uv) -> None:  # type: ignore[no-untyped-def]
     """Same two indexes, different winners: pip takes the best version across all
     indexes, uv (first-index) the first index that has the project, and uv searches
     --index entries (our extra_indexes) before the default index."""
@@ -152,13 +139,11 @@ def test_pip_merges_indexes_uv_stops_at_first(privrepo, env: ClientEnv) -> None:
     public = privrepo.index("public")
     public.add("demo", "1.0")
 
-    venv = make_venv(env.root / "pip-venv", env=env)
-    pip_result = Pip(env, venv).install("demo", index=corp, extra_indexes=[public])
+    pip_result = pip.install("demo", index=corp, extra_indexes=[public])
     assert pip_result.versions == {"demo": "2.0"}
     assert pip_result.url_of("demo").startswith(corp.base_url)
 
-    uv = Uv(env, _uv_exe())
-    uv_venv = uv.venv(env.root / "uv-venv")
+    uv_venv = uv.venv(uv.env.root / "uv-venv")
     uv_result = uv.pip_install("demo", venv=uv_venv, index=corp, extra_indexes=[public])
     assert uv_result.installed == (("demo", "1.0"),)
     assert [h.path.rsplit("/", 1)[-1] for h in public.log.downloads] == [
@@ -205,12 +190,11 @@ def polluted_machine(privrepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def test_pip_ignores_machine_ca_variables_and_config(
-    privrepo, env: ClientEnv, polluted_machine
+    privrepo, pip: Pip, polluted_machine
 ) -> None:  # type: ignore[no-untyped-def]
     mirror = polluted_machine
     corp = _corp(privrepo, "tls")
-    venv = make_venv(env.root / "venv", env=env)
-    result = Pip(env, venv).install("demo", index=corp)
+    result = pip.install("demo", index=corp)
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
     assert list(mirror.log) == [], "the machine's pip.conf index was contacted"
     _assert_served_to_alice(corp, "tls")
@@ -219,9 +203,9 @@ def test_pip_ignores_machine_ca_variables_and_config(
     # lets REQUESTS_CA_BUNDLE override --cert, so our index fails verification, and the
     # machine's pip.conf mirror serves demo 9.9 instead.
     corp.log.clear()
-    naive_env = dict(os.environ, PIP_CACHE_DIR=str(env.root / "naive-cache"))
-    naive_venv = make_venv(env.root / "naive-venv", env=env)
-    argv = [str(naive_venv) if arg == str(venv) else arg for arg in result.command.argv]
+    naive_env = dict(os.environ, PIP_CACHE_DIR=str(pip.env.root / "naive-cache"))
+    naive_venv = make_venv(pip.env.root / "naive-venv", env=pip.env)
+    argv = [str(naive_venv) if arg == str(pip.python) else arg for arg in result.command.argv]
     naive = subprocess.run(
         argv, env=naive_env, check=False, capture_output=True, text=True, timeout=120
     )
@@ -233,19 +217,18 @@ def test_pip_ignores_machine_ca_variables_and_config(
 
 
 def test_uv_ignores_machine_ca_variables_and_config(
-    privrepo, env: ClientEnv, polluted_machine
+    privrepo, uv: Uv, polluted_machine
 ) -> None:  # type: ignore[no-untyped-def]
     mirror = polluted_machine
     corp = _corp(privrepo, "tls")
-    uv = Uv(env, _uv_exe())
-    venv = uv.venv(env.root / "venv")
+    venv = uv.venv(uv.env.root / "venv")
     result = uv.pip_install("demo", venv=venv, index=corp)
     assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
     assert list(mirror.log) == []
     _assert_served_to_alice(corp, "tls")
 
     # Guard: with the machine's UV_INDEX, uv searches the mirror first and installs 9.9.
-    naive_env = dict(os.environ, UV_CACHE_DIR=str(env.root / "naive-cache"))
+    naive_env = dict(os.environ, UV_CACHE_DIR=str(uv.env.root / "naive-cache"))
     naive = subprocess.run(
         [*result.command.argv[:-1], "--reinstall", "demo"],
         env=naive_env,

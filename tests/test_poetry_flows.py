@@ -1,4 +1,7 @@
-"""The real Poetry (1.8 and 2.x) against ephemeral private indexes: the core flows."""
+"""The real Poetry (1.8 and 2.x) against ephemeral private indexes: the core flows.
+
+Every test runs once per version in the ``privrepo_poetry_versions`` ini key (pyproject.toml;
+tox narrows it with $PRIVREPO_POETRY_VERSIONS): the plugin parametrizes ``poetry``."""
 
 from __future__ import annotations
 
@@ -6,12 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import POETRY_VERSIONS
 
 from pytest_privrepo import ClientError
 from pytest_privrepo.clients import PoetryProject
-
-pytestmark = pytest.mark.parametrize("poetry", POETRY_VERSIONS, indirect=True)
 
 
 @pytest.fixture

@@ -11,15 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import uv_executable as _uv_exe
 
-from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip, Uv
+from pytest_privrepo.clients import IndexSpec, Pip, Uv
 from pytest_privrepo.clients.uv_project import UvProject
-
-
-@pytest.fixture
-def uv(client_env: ClientEnv) -> Uv:
-    return Uv(client_env, _uv_exe())
 
 
 @pytest.fixture
@@ -48,8 +42,8 @@ def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
 
 # -- pip --------------------------------------------------------------------------------------
 
-def test_pip_extra_index_url_merges_and_takes_highest_version(client_env: ClientEnv, corp, public) -> None:
-    result = Pip(client_env).install("demo", index=corp, extra_indexes=[public], dry_run=True)
+def test_pip_extra_index_url_merges_and_takes_highest_version(pip: Pip, corp, public) -> None:
+    result = pip.install("demo", index=corp, extra_indexes=[public], dry_run=True)
 
     assert result.versions == {"demo": "9.9"}
     assert result.url_of("demo") == f"{public.base_url}/files/demo/demo-9.9-py3-none-any.whl"

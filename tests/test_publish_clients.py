@@ -73,10 +73,9 @@ def no_client_cert(index):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("tls", TLS)
 @pytest.mark.parametrize("route", ["cli", "env", "pypirc"])
-def test_twine_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, twine_exe: Path,
+def test_twine_routes(privrepo: Privrepo, tmp_path: Path, twine: Twine,
                       route: str, tls: str | None) -> None:
     index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    twine = Twine(client_env, twine_exe)
     wheel = privrepo.build_dist(tmp_path / "d", "tw", "1.0")
     sdist = privrepo.build_dist(tmp_path / "d", "tw", "1.1", kind="sdist")
 
@@ -86,7 +85,7 @@ def test_twine_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path,
     assert_client_cert_sent(index)
     if route == "pypirc":
         text = twine.pypirc.read_text()
-        assert twine.pypirc.parent == client_env.home
+        assert twine.pypirc.parent == twine.env.home
         assert f"repository = {index.upload_url}" in text
         assert ("client_cert" in text) == (tls == "mtls")
 
@@ -102,10 +101,9 @@ def test_twine_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path,
 
 @pytest.mark.parametrize("tls", TLS)
 @pytest.mark.parametrize("route", ["cli", "env"])
-def test_hatch_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, hatch_exe: Path,
+def test_hatch_routes(privrepo: Privrepo, tmp_path: Path, hatch: Hatch,
                       route: str, tls: str | None) -> None:
     index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    hatch = Hatch(client_env, hatch_exe)
     wheel = privrepo.build_dist(tmp_path / "d", "ha", "1.0")
     sdist = privrepo.build_dist(tmp_path / "d", "ha", "1.1", kind="sdist")
 
@@ -128,12 +126,12 @@ def test_hatch_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path,
     assert len(index.uploads) == 2
 
 
-def test_hatch_cannot_combine_ca_cert_and_client_cert(privrepo: Privrepo, client_env: ClientEnv,
-                                                     tmp_path: Path, hatch_exe: Path) -> None:
+def test_hatch_cannot_combine_ca_cert_and_client_cert(privrepo: Privrepo, hatch: Hatch,
+                                                     tmp_path: Path) -> None:
     """Pins Hatch 1.18/httpx2: ``--ca-cert`` + ``--client-cert`` fails before connecting,
     which is why the harness (and the printed snippet) pass the CA as SSL_CERT_FILE."""
     index = privrepo.index("corp", auth=CI, tls="mtls")
-    result = Hatch(client_env, hatch_exe).publish(
+    result = hatch.publish(
         [privrepo.build_dist(tmp_path / "d", "ha", "1.0")], index, split_ca=False, check=False)
     assert not result.ok
     assert "`verify=<str>` cannot be combined with `cert=...`" in flat(result.output), result.output
@@ -145,10 +143,9 @@ def test_hatch_cannot_combine_ca_cert_and_client_cert(privrepo: Privrepo, client
 
 @pytest.mark.parametrize("tls", TLS[:2])
 @pytest.mark.parametrize("route", ["env", "pypirc"])
-def test_flit_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, flit_exe: Path,
+def test_flit_routes(privrepo: Privrepo, tmp_path: Path, flit: Flit,
                      route: str, tls: str | None) -> None:
     index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    flit = Flit(client_env, flit_exe)
     v1 = write_flit_project(tmp_path / "v1", "flit-pub", "1.0")
     v2 = write_flit_project(tmp_path / "v2", "flit-pub", "2.0")
 
@@ -167,12 +164,10 @@ def test_flit_routes(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path, 
     assert len(index.uploads) == 4
 
 
-def test_flit_cannot_publish_to_mtls(privrepo: Privrepo, client_env: ClientEnv, tmp_path: Path,
-                                     flit_exe: Path) -> None:
+def test_flit_cannot_publish_to_mtls(privrepo: Privrepo, tmp_path: Path, flit: Flit) -> None:
     """flit has no client-certificate option: the harness refuses an mTLS index, and forced
     through, the server rejects the handshake (limitation of flit, pinned here)."""
     index = privrepo.index("corp", auth=CI, tls="mtls")
-    flit = Flit(client_env, flit_exe)
     project = write_flit_project(tmp_path / "p", "flit-mtls", "1.0")
     with pytest.raises(ConfigError, match="cannot send a client certificate"):
         flit.publish(project, index)
@@ -184,11 +179,11 @@ def test_flit_cannot_publish_to_mtls(privrepo: Privrepo, client_env: ClientEnv, 
 
 
 def test_flit_prompt_writes_pypirc_into_isolated_home(client_env: ClientEnv, tmp_path: Path,
-                                                      flit_exe: Path) -> None:
+                                                      flit: Flit) -> None:
     """flit only prompts on a TTY and then writes ~/.pypirc: it lands in the isolated HOME.
     (The default target is PyPI; the offline guard stops the later upload/password step.)"""
     project = write_flit_project(tmp_path / "p", "flit-prompt", "1.0")
-    result = client_env.run(["script", "-qec", f"{flit_exe} publish", "/dev/null"], cwd=project,
+    result = client_env.run(["script", "-qec", f"{flit.executable} publish", "/dev/null"], cwd=project,
                             input="someone\n", check=False, timeout=60)
     assert not result.ok
     assert "Username:" in result.output, result.output
@@ -202,14 +197,14 @@ def test_flit_prompt_writes_pypirc_into_isolated_home(client_env: ClientEnv, tmp
 
 @pytest.mark.parametrize("client", ["twine", "hatch"])
 def test_missing_client_cert_fails_at_handshake(privrepo: Privrepo, client_env: ClientEnv,
-                                                tmp_path: Path, client: str, twine_exe: Path,
-                                                hatch_exe: Path) -> None:
+                                                tmp_path: Path, client: str, twine: Twine,
+                                                hatch: Hatch) -> None:
     index = privrepo.index("corp", auth=CI, tls="mtls")
     wheel = privrepo.build_dist(tmp_path / "d", "nocert", "1.0")
     if client == "twine":
-        result = Twine(client_env, twine_exe).upload([wheel], no_client_cert(index), check=False)
+        result = twine.upload([wheel], no_client_cert(index), check=False)
     else:
-        result = Hatch(client_env, hatch_exe).publish([wheel], no_client_cert(index), check=False)
+        result = hatch.publish([wheel], no_client_cert(index), check=False)
     assert not result.ok
     failure = index.server.wait_for_tls_failure()
     assert failure.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
-from pytest_privrepo.clients.flit import write_flit_project
+from pytest_privrepo.clients.flit import Flit, write_flit_project
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.snippets import (
     DIST_PLACEHOLDER,
     all_snippets,
@@ -90,11 +92,11 @@ def test_plain_http_token_snippets(privrepo: Privrepo) -> None:
 
 
 def test_printed_twine_line_uploads_over_mtls(privrepo: Privrepo, client_env: ClientEnv,
-                                              tmp_path: Path, twine_exe: Path) -> None:
+                                              tmp_path: Path, twine: Twine) -> None:
     index = privrepo.index("corp", auth=CI, tls="mtls")
     wheel = privrepo.build_dist(tmp_path / "d", "snip-twine", "1.0")
     [line] = twine_lines(index)
-    result = run_line(client_env, line, twine_exe, wheel)
+    result = run_line(client_env, line, twine.executable, wheel)
     assert result.ok, result.output
     [upload] = index.uploads
     assert (upload.filename, upload.user, upload.sha256) == (wheel.name, "ci", sha256(wheel))
@@ -103,21 +105,21 @@ def test_printed_twine_line_uploads_over_mtls(privrepo: Privrepo, client_env: Cl
 
 
 def test_printed_hatch_line_uploads_over_mtls(privrepo: Privrepo, client_env: ClientEnv,
-                                              tmp_path: Path, hatch_exe: Path) -> None:
+                                              tmp_path: Path, hatch: Hatch) -> None:
     index = privrepo.index("corp", auth=CI, tls="mtls")
     wheel = privrepo.build_dist(tmp_path / "d", "snip-hatch", "1.0")
     [line] = hatch_lines(index)
-    result = run_line(client_env, line, hatch_exe, wheel)
+    result = run_line(client_env, line, hatch.executable, wheel)
     assert result.ok, result.output
     assert [(u.filename, u.user, u.sha256) for u in index.uploads] == [(wheel.name, "ci", sha256(wheel))]
 
 
 def test_printed_flit_line_uploads_over_tls(privrepo: Privrepo, client_env: ClientEnv,
-                                            tmp_path: Path, flit_exe: Path) -> None:
+                                            tmp_path: Path, flit: Flit) -> None:
     index = privrepo.index("corp", auth=CI, tls="tls")
     project = write_flit_project(tmp_path / "p", "snip-flit", "1.0")
     [line] = flit_lines(index)
-    result = run_line(client_env, line, flit_exe, cwd=project)
+    result = run_line(client_env, line, flit.executable, cwd=project)
     assert result.ok, result.output
     built = sorted((project / "dist").iterdir())
     assert sorted((u.filename, u.user, u.sha256) for u in index.uploads) == sorted(
