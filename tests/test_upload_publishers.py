@@ -18,8 +18,7 @@ works only because each command is given the index's CA (and client certificate)
 
 from __future__ import annotations
 
-import shutil
-import sys
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,10 +28,9 @@ from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.clients.env import ClientEnv, IndexSpec
 from pytest_privrepo.clients.pip import Pip, make_venv
 from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.twine import Twine
+from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.dists import DistFile, build_sdist, build_wheel
-
-PYTHON = Path(sys.executable)
-UV = shutil.which("uv", path=str(PYTHON.parent)) or shutil.which("uv")
 
 CI = ("ci", "s3cret-pw")
 TOKEN = "pypi-tok-1234"
@@ -52,21 +50,22 @@ class Publisher:
     #: what the client prints when the server answers 403 to bad credentials
     auth_error: Sequence[str]
 
-    def __init__(self, env: ClientEnv) -> None:
+    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str]) -> None:
         self.env = env
+        self.exe = os.fspath(executable)
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:
         raise NotImplementedError
 
 
-class Twine(Publisher):
+class TwinePublish(Publisher):
     name = "twine"
     auth_error = ("HTTPError: 403 Forbidden from", "Invalid or non-existent authentication information.")
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:
-        argv = [str(PYTHON), "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
+        argv = [self.exe, "upload", "--non-interactive", "--disable-progress-bar",
                 "--repository-url", index.upload_url, "-u", user, "-p", password]
         if index.ca_cert:
             argv += ["--cert", index.ca_cert]
@@ -84,8 +83,7 @@ class UvPublish(Publisher):
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:
-        assert UV is not None
-        argv = [UV, "publish", "--publish-url", index.upload_url, "--trusted-publishing", "never"]
+        argv = [self.exe, "publish", "--publish-url", index.upload_url, "--trusted-publishing", "never"]
         # uv spells a token as --token (it sends it as __token__ itself)
         argv += ["--token", password] if user == "__token__" else ["--username", user, "--password", password]
         tls_env: dict[str, str] = {}
@@ -97,7 +95,12 @@ class UvPublish(Publisher):
                             extra_env=tls_env)
 
 
-PUBLISHERS = {"twine": Twine, "uv": UvPublish}
+def publisher_for(client: str, twine: Twine, uv: Uv) -> Publisher:
+    """The publisher for ``client``, running the plugin fixtures' executable (so
+    $PRIVREPO_TWINE_VERSIONS / $PRIVREPO_UV_VERSIONS choose the version under test)."""
+    if client == "twine":
+        return TwinePublish(twine.env, twine.executable)
+    return UvPublish(uv.env, uv.exe)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -154,12 +157,11 @@ def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str) -> None:
 @pytest.mark.parametrize("tls", TLS_MODES)
 @pytest.mark.parametrize("client", ["twine", "uv"])
 def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python: Path,
-                              client: str, tls: str | None, auth_kind: str) -> None:
-    if client == "uv" and UV is None:
-        pytest.fail("uv is not installed next to the test interpreter")
+                              twine: Twine, uv: Uv, client: str, tls: str | None,
+                              auth_kind: str) -> None:
     index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    env = ClientEnv(tmp_path / "env")
-    publisher: Publisher = PUBLISHERS[client](env)
+    publisher = publisher_for(client, twine, uv)
+    env = publisher.env
     user, password = credentials(auth_kind)
 
     project = f"pub-{client}-{tls or 'http'}-{auth_kind}"
@@ -215,20 +217,19 @@ def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python:
 
 
 @pytest.mark.parametrize("tls", TLS_MODES)
-def test_uv_check_url_skips_existing_files(privrepo: Privrepo, tmp_path: Path, tls: str | None) -> None:
+def test_uv_check_url_skips_existing_files(privrepo: Privrepo, tmp_path: Path, uv: Uv,
+                                           tls: str | None) -> None:
     """``--check-url`` compares hashes on the simple API and skips the identical file."""
-    if UV is None:
-        pytest.fail("uv is not installed next to the test interpreter")
     index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    uv = UvPublish(ClientEnv(tmp_path / "env"))
+    publisher = UvPublish(uv.env, uv.exe)
     wheel = build_wheel(tmp_path / "dist", "checked", "1.0")
-    assert uv.publish(index, *CI, [wheel.path]).ok
+    assert publisher.publish(index, *CI, [wheel.path]).ok
     published = list(index.uploads)
     index.log.clear()
 
     # uv sends no credentials to the check URL unless it carries them itself
     check_url = index.url_with_credentials()
-    result = uv.publish(index, *CI, [wheel.path], "--check-url", check_url)
+    result = publisher.publish(index, *CI, [wheel.path], "--check-url", check_url)
     assert result.ok, result.output
     assert f"File {wheel.filename} already exists, skipping" in result.output
     assert index.uploads == published
@@ -238,25 +239,24 @@ def test_uv_check_url_skips_existing_files(privrepo: Privrepo, tmp_path: Path, t
 
     # a new file is still uploaded under --check-url
     v2 = build_wheel(tmp_path / "dist", "checked", "2.0")
-    result = uv.publish(index, *CI, [v2.path], "--check-url", check_url)
+    result = publisher.publish(index, *CI, [v2.path], "--check-url", check_url)
     assert result.ok, result.output
     assert [u.filename for u in index.uploads] == [wheel.filename, v2.filename]
 
 
-def test_uv_check_url_without_credentials_falls_back_to_uploading(privrepo: Privrepo, tmp_path: Path) -> None:
+def test_uv_check_url_without_credentials_falls_back_to_uploading(privrepo: Privrepo,
+                                                                 tmp_path: Path, uv: Uv) -> None:
     """Pins uv 0.13's behaviour: the publish credentials are not sent to ``--check-url``;
     the anonymous check gets 401, uv neither retries with credentials nor fails, and
     uploads anyway (the index's same-bytes no-op keeps that harmless). Put the
     credentials into the check URL, as the test above does, to get the skip."""
-    if UV is None:
-        pytest.fail("uv is not installed next to the test interpreter")
     index = privrepo.index("corp", auth=CI)
-    uv = UvPublish(ClientEnv(tmp_path / "env"))
+    publisher = UvPublish(uv.env, uv.exe)
     wheel = build_wheel(tmp_path / "dist", "checked-anon", "1.0")
-    assert uv.publish(index, *CI, [wheel.path]).ok
+    assert publisher.publish(index, *CI, [wheel.path]).ok
     published = list(index.uploads)
     index.log.clear()
-    result = uv.publish(index, *CI, [wheel.path], "--check-url", index.url)
+    result = publisher.publish(index, *CI, [wheel.path], "--check-url", index.url)
     assert result.ok, result.output
     assert "already exists, skipping" not in result.output
     assert index.uploads == published
