@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Protocol
 
+from .clients.env import IndexLike as ClientIndexLike
 from .clients.uv import uv_env_name
 
 __all__ = [
@@ -29,14 +30,14 @@ __all__ = [
 DIST_PLACEHOLDER = "dist/*"
 
 
-class IndexLike(Protocol):
-    name: str
-    url: str
-    upload_url: str
-    ca_cert: object
-    client_cert: object
-    username: str | None
-    password: str | None
+class IndexLike(ClientIndexLike, Protocol):
+    """What the snippets need: the runners' index protocol plus a name and an upload URL."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def upload_url(self) -> str: ...
 
     def url_with_credentials(self, url: str | None = None) -> str: ...
 

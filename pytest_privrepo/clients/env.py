@@ -517,10 +517,10 @@ class IndexLike(Protocol):
     def url(self) -> str: ...  # simple API URL with trailing slash
 
     @property
-    def ca_cert(self) -> Path | None: ...
+    def ca_cert(self) -> str | os.PathLike[str] | None: ...  # Index gives a str path
 
     @property
-    def client_cert(self) -> Path | None: ...  # one PEM: key + certificate
+    def client_cert(self) -> str | os.PathLike[str] | None: ...  # one PEM: key + certificate
 
     @property
     def username(self) -> str | None: ...
