@@ -18,7 +18,7 @@ import pytest
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit, write_flit_project
-from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.hatch import HTTPX2_SINCE, Hatch
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.errors import ConfigError
 
@@ -28,8 +28,6 @@ TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
        pytest.param("mtls", id="mtls")]
 
 TWINE_AUTH_ERROR = ("HTTPError: 403 Forbidden from", "Invalid or non-existent authentication information.")
-HATCH_AUTH_ERROR = ("Error uploading to repository:",
-                    "Client error '403 Invalid or non-existent authentication information.'")
 _FLIT_403 = ("requests.exceptions.HTTPError: 403 Client Error: Invalid or non-existent "
              "authentication information. for url:")
 FLIT_AUTH_ERROR = (_FLIT_403,)
@@ -60,6 +58,18 @@ def assert_client_cert_sent(index) -> None:  # type: ignore[no-untyped-def]
             assert hit.client_cert and "corp-client@privrepo.test" in hit.client_cert
         else:
             assert hit.client_cert is None
+
+
+def hatch_failure(hatch: Hatch, result, url: str) -> str:  # type: ignore[no-untyped-def]
+    """The error a failed ``hatch publish`` to ``url`` aborted with, after checking that it
+    is Hatch's own report: ``<file> ... failed`` then :meth:`Hatch.publish_error`'s form
+    (``Error uploading to repository: <url> - `` since Hatch 1.7.0, the bare error before)."""
+    lines = result.output.strip().splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.rstrip().endswith("failed"))
+    message = lines[failed + 1]
+    prefix = hatch.publish_error(url, "")
+    assert message.startswith(prefix), result.output
+    return message[len(prefix):]
 
 
 def no_client_cert(index):  # type: ignore[no-untyped-def]
@@ -121,21 +131,54 @@ def test_hatch_routes(privrepo: Privrepo, tmp_path: Path, hatch: Hatch,
     bad = hatch.publish([privrepo.build_dist(tmp_path / "d", "ha", "2.0")], index, route=route,
                         password="wrong-pw", check=False)
     assert not bad.ok
-    assert_auth_error(bad.output, HATCH_AUTH_ERROR)
+    assert hatch_failure(hatch, bad, index.upload_url) == (
+        "Client error '403 Invalid or non-existent authentication information.' "
+        f"for url '{index.upload_url}'")
     assert "wrong-pw" not in bad.output  # Hatch masks the secret in its error
     assert len(index.uploads) == 2
 
 
 def test_hatch_cannot_combine_ca_cert_and_client_cert(privrepo: Privrepo, hatch: Hatch,
                                                      tmp_path: Path) -> None:
-    """Pins Hatch 1.18/httpx2: ``--ca-cert`` + ``--client-cert`` fails before connecting,
-    which is why the harness (and the printed snippet) pass the CA as SSL_CERT_FILE."""
+    """Pins why the harness (and the printed snippet) pass the CA as SSL_CERT_FILE: no Hatch
+    takes ``--ca-cert`` with ``--client-cert``. Hatch >= 1.17 (httpx2) fails before
+    connecting; Hatch 1.4-1.16 (httpx 0.28) silently drop the client certificate, so the
+    server refuses the handshake."""
     index = privrepo.index("corp", auth=CI, tls="mtls")
     result = hatch.publish(
         [privrepo.build_dist(tmp_path / "d", "ha", "1.0")], index, split_ca=False, check=False)
     assert not result.ok
-    assert "`verify=<str>` cannot be combined with `cert=...`" in flat(result.output), result.output
+    error = hatch_failure(hatch, result, index.upload_url)
+    if hatch.release >= HTTPX2_SINCE:
+        assert error.startswith("`verify=<str>` cannot be combined with `cert=...`. Build an "
+                                "`ssl.SSLContext`"), result.output
+        assert index.server.tls_failures == []
+    else:
+        assert "SSL" in error, result.output  # the alert or the closed socket, by timing
+        assert index.server.wait_for_tls_failure().reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
     assert index.uploads == [] and list(index.log) == []
+
+
+@pytest.mark.parametrize("hatch", ["1.2.1"], indirect=True)
+def test_hatch_before_1_4_publishes_over_http_only(privrepo: Privrepo, tmp_path: Path,
+                                                   hatch: Hatch) -> None:
+    """Below the tested floor (Hatch 1.4.0), pinned so the harness stays honest about it:
+    Hatch 1.2 has no ``-y`` and reads ``HATCH_PYPI_*``, and both routes publish over HTTP;
+    it has no certificate options, so a TLS index is refused with a ConfigError."""
+    index = privrepo.index("corp", auth=CI)
+    wheel = privrepo.build_dist(tmp_path / "d", "old-ha", "1.0")
+    sdist = privrepo.build_dist(tmp_path / "d", "old-ha", "1.0", kind="sdist")
+    assert hatch.publish([wheel], index, route="cli").ok
+    assert hatch.publish([sdist], index, route="env").ok
+    assert_uploads(index, [(wheel, "ci"), (sdist, "ci")])
+    # before 1.4 the existence check is <host>/simple/<project>/, without credentials
+    seen = [(h.method, h.path, h.status, h.user) for h in index.log]
+    assert seen == [("GET", "/simple/old-ha/", 401, None), ("POST", "/legacy/", 200, "ci")] * 2
+
+    tls = privrepo.index("tls", auth=CI, tls="tls")
+    with pytest.raises(ConfigError, match=r"hatch 1\.2\.1 cannot be given a CA .* Hatch 1\.4\.0"):
+        hatch.publish([wheel], tls)
+    assert list(tls.log) == []
 
 
 # --------------------------------------------------------------------------- flit
@@ -214,5 +257,4 @@ def test_missing_client_cert_fails_at_handshake(privrepo: Privrepo, client_env: 
     if client == "twine":
         assert "requests.exceptions.SSLError" in result.output, result.output
     else:
-        assert "Error uploading to repository:" in result.output, result.output
-        assert "SSL" in result.output, result.output
+        assert "SSL" in hatch_failure(hatch, result, index.upload_url), result.output

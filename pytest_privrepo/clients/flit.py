@@ -16,17 +16,28 @@ mTLS index is unreachable with flit; :meth:`Flit.publish` refuses such an index 
 Prompts: flit asks for a username / password only when stdin is a TTY (and writes
 ``~/.pypirc`` after asking for a username for PyPI itself); without a TTY it fails with
 ``Could not find username for upload.`` / ``Could not find password for upload.``.
+
+Versions: the tests pass with flit >= 4.0.1 as installed today. flit 3.x declares
+``flit_core>=3.x`` with no upper bound, so it now gets flit_core 4, whose sdist builder no
+longer takes ``gen_setup_py``: every ``flit publish`` of a 3.x release then dies with a
+``TypeError``, which :meth:`Flit.run` turns into a ``ConfigError`` saying which flit_core to
+install. With the matching flit_core (``flit_core==<flit's version>``) flit 3.9 - 3.12 pass
+too; flit < 3.9 names sdists after the unnormalised project name (``flit-pub-1.0.tar.gz``),
+which the index, like PyPI, refuses.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import ConfigError
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ClientError, ConfigError
 from .env import ClientEnv
 from .result import CommandResult
 from .twine import write_pypirc
@@ -35,6 +46,9 @@ __all__ = ["FLIT_ROUTES", "Flit", "write_flit_project"]
 
 #: Ways to hand flit an index's URL and credentials.
 FLIT_ROUTES = ("env", "pypirc")
+
+#: What flit 3.x prints when it runs with flit_core >= 4 (see the module docstring).
+_FLIT_CORE_4_WITH_FLIT_3 = "unexpected keyword argument 'gen_setup_py'"
 
 
 def write_flit_project(directory: str | os.PathLike[str], name: str, version: str, *,
@@ -80,9 +94,37 @@ class Flit:
     def run(self, *args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
             input: str | None = None, check: bool = True,
             extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
-        """Run ``flit <args>``."""
-        return self.env.run([self.executable, *args], cwd=cwd, input=input, check=check,
-                            timeout=self.timeout, extra_env=extra_env)
+        """Run ``flit <args>``.
+
+        A flit 3.x that got flit_core 4 next to it cannot build an sdist; that raises
+        :class:`ConfigError` (whatever ``check`` says) naming the flit_core it needs.
+        """
+        result = self.env.run([self.executable, *args], cwd=cwd, input=input, check=False,
+                              timeout=self.timeout, extra_env=extra_env)
+        if not result.ok and _FLIT_CORE_4_WITH_FLIT_3 in result.output:
+            version = self.version()
+            raise ConfigError(
+                f"flit {version} at {self.executable} runs with flit_core >= 4, which removed "
+                f"the sdist option flit 3.x passes (TypeError: ...{_FLIT_CORE_4_WITH_FLIT_3}): "
+                f"install flit_core=={version} next to it, or use flit >= 4.0.1"
+            )
+        return result.check() if check else result
+
+    def version(self) -> str:
+        """``flit --version`` -> ``Flit 4.2.0``: the last word."""
+        out = self.env.run([self.executable, "--version"], timeout=self.timeout).stdout.split()
+        if not out:
+            raise ClientError("`flit --version` printed nothing")
+        return out[-1]
+
+    @functools.cached_property
+    def release(self) -> Version:
+        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
+        text = self.version()
+        try:
+            return Version(text)
+        except InvalidVersion:
+            raise ClientError(f"`flit --version` printed {text!r}, not a version") from None
 
     def publish(
         self,

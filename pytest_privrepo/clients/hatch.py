@@ -6,27 +6,47 @@ Hatch's variables (``route="env"``: ``HATCH_INDEX_REPO/USER/AUTH/CA_CERT/CLIENT_
 Our client certificate is one PEM with key + certificate, which Hatch accepts as
 ``--client-cert`` alone; ``--client-key`` is only needed for a separate key file.
 
-Every run is ``-n`` (no prompts: a missing credential aborts) and ``-y``.
+Every run is ``-n`` (no prompts: a missing credential aborts) and ``-y`` (Hatch >= 1.3.0;
+older releases have no ``-y`` and nothing to confirm).
 
-mTLS workaround: Hatch 1.18 (httpx2) cannot combine ``--ca-cert`` with ``--client-cert``;
-httpx2 raises ``TypeError: `verify=<str>` cannot be combined with `cert=...` `` and Hatch
-reports it as an upload error. For an index with a client certificate :meth:`Hatch.publish`
-therefore passes the CA as ``SSL_CERT_FILE`` (which httpx2's default context reads) and only
-the client certificate as an option; ``split_ca=False`` reproduces the failing combination.
+Versions (checked with the releases provisioned against the current dependencies; the
+tests pass with Hatch 1.4.0 and newer):
 
-Behaviour worth knowing (Hatch 1.x, ``hatch/index/core.py``): for a host that is not
+- Hatch < 1.3.0 reads ``HATCH_PYPI_REPO/USER/AUTH`` instead of ``HATCH_INDEX_*`` (the env
+  route uses whichever the release reads);
+- ``--ca-cert`` / ``--client-cert`` and their variables exist since Hatch 1.4.0: with an
+  older Hatch, :meth:`Hatch.publish` refuses an index that needs a certificate
+  (``ConfigError``) instead of letting the option or variable be rejected or ignored;
+- Hatch >= 1.7.0 prefixes an upload failure with ``Error uploading to repository: <url> - ``;
+  older releases print the HTTP library's message alone (:meth:`Hatch.publish_error`).
+
+mTLS workaround: no Hatch release combines ``--ca-cert`` with ``--client-cert``.
+Hatch 1.4.0 - 1.16.x use httpx, whose ``create_ssl_context`` (httpx 0.28, what they get
+installed today) returns early for ``verify=<str>`` and silently drops the client
+certificate: the server refuses the handshake. Hatch >= 1.17.0 uses httpx2, which raises
+``TypeError: `verify=<str>` cannot be combined with `cert=...` `` before connecting; Hatch
+reports either as an upload error. For an index with a client certificate
+:meth:`Hatch.publish` therefore passes the CA as ``SSL_CERT_FILE`` (which both libraries'
+default context reads) and only the client certificate as an option; ``split_ca=False``
+reproduces the failing combination.
+
+Behaviour worth knowing (Hatch >= 1.4.0, ``hatch/index/core.py``): for a host that is not
 pypi.org, Hatch assumes devpi and, before uploading a project's first file, GETs
-``<repo URL>/+simple/<project>/`` with the publish credentials. Files listed there are
+``<repo URL>/+simple/<project>/`` with the publish credentials (Hatch < 1.4.0 GETs
+``/simple/<project>/`` on the repository's host instead). Files listed there are
 skipped as "already exists"; any error (404 on a plain index) means "nothing there yet".
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ClientError, ConfigError
 from .env import ClientEnv
 from .result import CommandResult
 
@@ -34,6 +54,18 @@ __all__ = ["HATCH_ROUTES", "Hatch"]
 
 #: Ways to hand Hatch an index's URL, credentials and certificates.
 HATCH_ROUTES = ("cli", "env")
+
+#: ``hatch publish -y/--yes`` exists since this release.
+YES_SINCE = Version("1.3.0")
+#: ``HATCH_INDEX_REPO/USER/AUTH`` since this release (``HATCH_PYPI_*`` before).
+INDEX_VARIABLES_SINCE = Version("1.3.0")
+#: ``--ca-cert``, ``--client-cert``, ``--client-key`` (and ``HATCH_INDEX_CA_CERT`` ...)
+#: exist since this release.
+CERTIFICATES_SINCE = Version("1.4.0")
+#: Upload failures read ``Error uploading to repository: <url> - <error>`` since this release.
+ERROR_PREFIX_SINCE = Version("1.7.0")
+#: Hatch uploads with httpx2 (not httpx) since this release.
+HTTPX2_SINCE = Version("1.17.0")
 
 
 class Hatch:
@@ -52,6 +84,31 @@ class Hatch:
         """Run ``hatch <args>``."""
         return self.env.run([self.executable, *args], cwd=cwd, check=check, timeout=self.timeout,
                             extra_env=extra_env)
+
+    def version(self) -> str:
+        """``hatch --version`` -> ``Hatch, version 1.18.2``: the last word."""
+        out = self.run("--version").stdout.split()
+        if not out:
+            raise ClientError("`hatch --version` printed nothing")
+        return out[-1]
+
+    @functools.cached_property
+    def release(self) -> Version:
+        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
+        text = self.version()
+        try:
+            return Version(text)
+        except InvalidVersion:
+            raise ClientError(f"`hatch --version` printed {text!r}, not a version") from None
+
+    def publish_error(self, url: str, error: str) -> str:
+        """The message ``hatch publish`` aborts with (after ``failed``) when an upload to
+        ``url`` fails with ``error`` (the HTTP library's text, e.g. ``Client error '403 ...'
+        for url '...'``): ``Error uploading to repository: <url> - <error>`` since Hatch
+        1.7.0, ``<error>`` alone before."""
+        if self.release >= ERROR_PREFIX_SINCE:
+            return f"Error uploading to repository: {url} - {error}"
+        return error
 
     def publish(
         self,
@@ -79,8 +136,16 @@ class Hatch:
         secret = password if password is not None else getattr(index, "password", None)
         ca = getattr(index, "ca_cert", None) if certificates else None
         client = getattr(index, "client_cert", None) if certificates else None
+        if (ca or client) and self.release < CERTIFICATES_SINCE:
+            raise ConfigError(
+                f"hatch {self.release} cannot be given a CA or client certificate (--ca-cert/"
+                f"--client-cert were added in Hatch {CERTIFICATES_SINCE}): use Hatch >= "
+                f"{CERTIFICATES_SINCE} for a TLS index"
+            )
 
-        argv: list[str] = ["publish", "-n", "-y"]
+        argv: list[str] = ["publish", "-n"]
+        if self.release >= YES_SINCE:
+            argv.append("-y")
         extra_env: dict[str, str | None] = {}
         if ca and client and split_ca:
             extra_env["SSL_CERT_FILE"] = str(ca)  # see the module docstring
@@ -96,11 +161,13 @@ class Hatch:
             if client:
                 argv += ["--client-cert", str(client)]
         else:
-            extra_env["HATCH_INDEX_REPO"] = url
+            # Hatch < 1.3.0 read HATCH_PYPI_REPO/USER/AUTH (renamed HATCH_INDEX_* in 1.3.0)
+            prefix = "HATCH_INDEX" if self.release >= INDEX_VARIABLES_SINCE else "HATCH_PYPI"
+            extra_env[f"{prefix}_REPO"] = url
             if user:
-                extra_env["HATCH_INDEX_USER"] = user
+                extra_env[f"{prefix}_USER"] = user
             if secret:
-                extra_env["HATCH_INDEX_AUTH"] = secret
+                extra_env[f"{prefix}_AUTH"] = secret
             if ca:
                 extra_env["HATCH_INDEX_CA_CERT"] = str(ca)
             if client:

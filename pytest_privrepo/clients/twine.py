@@ -13,16 +13,28 @@ the routes twine supports, so a test can prove every one of them works:
 
 Every run is ``--non-interactive --disable-progress-bar``: a missing credential fails
 instead of prompting, and the output stays readable in a report.
+
+Versions: every route works the same from twine 3.4.0 to 7.0.0. What differs is the upload
+form (see :attr:`Twine.release`): twine < 6.1.0 sends an sdist's ``pyversion`` empty
+(``source`` since), twine < 6.2.0 also sends ``md5_digest``, twine < 6.1.0 sends every
+metadata field (author, description, ...) even when empty. Releases installed today with
+the newest dependencies fail at start-up, before any upload: twine < 3.4.0 imports
+``pkg_resources`` (no setuptools in the venv), twine 3.8.0 imports ``packaging`` without
+declaring it (readme_renderer no longer brings it), twine 4.0.1/4.0.2 read their own
+``License`` field, which their wheels lack and importlib_metadata >= 8 reports as KeyError.
 """
 
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ClientError, ConfigError
 from .env import ClientEnv
 from .result import CommandResult
 
@@ -84,6 +96,22 @@ class Twine:
         """Run ``twine <args>``."""
         return self.env.run([self.executable, *args], check=check, timeout=self.timeout,
                             extra_env=extra_env)
+
+    def version(self) -> str:
+        """``twine --version`` -> ``twine version 7.0.0 (...)``: the third word."""
+        out = self.run("--version").stdout.split()
+        if len(out) < 3 or out[:2] != ["twine", "version"]:
+            raise ClientError(f"unexpected `twine --version` output: {' '.join(out)!r}")
+        return out[2]
+
+    @functools.cached_property
+    def release(self) -> Version:
+        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
+        text = self.version()
+        try:
+            return Version(text)
+        except InvalidVersion:
+            raise ClientError(f"`twine --version` printed {text!r}, not a version") from None
 
     def upload(
         self,
