@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
-from pytest_privrepo.clients import IndexSpec
+from pytest_privrepo import ConfigError
+from pytest_privrepo.clients import ClientEnv, IndexSpec
 from pytest_privrepo.clients.pdm import Pdm, PdmProject
 
 # ``pdm`` is the plugin's fixture: the version comes from the privrepo_pdm_versions ini key
@@ -55,7 +57,8 @@ def test_lock_and_install_from_private_index(privrepo, project: PdmProject, tls:
 
 
 @pytest.mark.parametrize("respect_order", [False, True], ids=["merge", "respect-source-order"])
-def test_two_sources_merge_vs_respect_source_order(privrepo, project: PdmProject, respect_order: bool) -> None:
+def test_two_sources_merge_vs_respect_source_order(privrepo, pdm: Pdm, project: PdmProject,
+                                                    respect_order: bool) -> None:
     corp = privrepo.index("corp", auth=("alice", "s3cret"))
     public = privrepo.index("public", auth=("bob", "pw"))
     corp.add("demo", "1.0")
@@ -70,9 +73,16 @@ def test_two_sources_merge_vs_respect_source_order(privrepo, project: PdmProject
         assert (lock["demo"].version, lock["demo"].source) == ("1.0", "corp")
     else:  # pdm's default: every source merged, best version wins
         assert (lock["demo"].version, lock["demo"].source) == ("9.9", "public")
-    # Either way pdm reads both sources' project pages (respect-source-order is applied to
-    # the candidates, it does not stop the search)
-    assert _pages(corp, "demo") and _pages(public, "demo")
+    assert _pages(corp, "demo")
+    if respect_order and pdm.release < Version("2.22.0"):
+        # pdm < 2.22.0 takes the first candidate it is offered, and unearth offers the first
+        # source's files before it reads the next source: public is never asked
+        assert not _pages(public, "demo")
+    else:
+        # pdm 2.22.0+ looks past the first candidate (it groups a version's files to prefer
+        # wheels), so unearth reads the next source too: respect-source-order then filters
+        # the candidates, it does not stop the search
+        assert _pages(public, "demo")
 
 
 def test_include_and_exclude_packages(privrepo, project: PdmProject) -> None:
@@ -128,3 +138,25 @@ def test_mtls_without_client_certificate_fails(privrepo, project: PdmProject) ->
     assert not lock.ok
     assert "CERTIFICATE_REQUIRED" in lock.command.output.upper(), lock.command.output
     assert not corp.log.filter(path_prefix="/simple/demo/")
+
+
+@pytest.mark.parametrize("release, refused", [("2.17.1", True), ("2.17.2", False)])
+def test_source_credentials_need_pdm_2_17_2(tmp_path: Path, release: str, refused: bool) -> None:
+    """pdm 2.17.0/2.17.1 drop ``[pypi.<name>]`` of the project's own sources under
+    PDM_IGNORE_STORED_INDEX: the harness says so instead of letting every lock fail with
+    "Unable to find candidates". A stand-in executable answers ``pdm --version``."""
+    fake = tmp_path / "pdm"
+    fake.write_text(f"#!/bin/sh\necho 'PDM, version {release}'\n")
+    fake.chmod(0o755)
+    pdm = Pdm(ClientEnv(tmp_path / "env"), fake)
+    spec = IndexSpec(url="http://127.0.0.1:1/simple/", username="alice", password="pw")
+
+    assert pdm.configure_source("open", IndexSpec(url=spec.url)) == pdm.config_file  # nothing lost
+    if refused:
+        with pytest.raises(ConfigError, match=r"pdm 2\.17\.1 ignores \[pypi\.corp\] "
+                                              r"\(username, password\).*use pdm >= 2\.17\.2"):
+            pdm.configure_source("corp", spec)
+        assert "corp" not in pdm.config_file.read_text()
+    else:
+        pdm.configure_source("corp", spec)
+        assert "alice" in pdm.config_file.read_text()

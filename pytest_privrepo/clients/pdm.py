@@ -1,7 +1,10 @@
 """Drive the real pdm against ephemeral indexes: a project with ``[[tool.pdm.source]]``,
 credentials and certificates in pdm's *global* config, ``pdm lock -S static_urls`` parsed.
 
-What this wrapper encodes about pdm (2.2x, read from its source):
+Supported: pdm 2.17.2 and newer (read from its source; where releases differ, the code
+names them).
+
+What this wrapper encodes about pdm:
 
 * Sources are ``[[tool.pdm.source]]`` tables (``name``, ``url``, ``verify_ssl``,
   ``include_packages``, ``exclude_packages``). By default pdm merges every source and takes
@@ -37,15 +40,19 @@ What this wrapper encodes about pdm (2.2x, read from its source):
   wheels first; without it pdm first builds the project, which needs its build backend from an
   index. The harness always passes ``--no-build`` with dists it copied into ``dist/``.
 * The upload is one multipart POST, redirects not followed; an error status becomes
-  ``[PublishError]: Client error '<status> <reason>' for url '<url>'``, where the reason is
-  httpx's standard phrase ("403 Forbidden"), not the server's: the response passes through
-  pdm's hishel cache transport, which drops it (``pdm --no-cache publish`` keeps it).
+  ``[PublishError]: Client error '<status> <reason>' for url '<url>'``. From pdm 2.26.3 (which
+  requires hishel >= 1) the reason is httpx's standard phrase ("403 Forbidden"), not the
+  server's: the response passes through pdm's hishel cache transport, which drops it
+  (``pdm --no-cache publish`` keeps it); earlier pdm (hishel 0.x) shows the server's reason.
+  :meth:`Pdm.publish_error` spells the line for the pdm at hand.
 * The upload session is built like a source's, so the ``ca_certs`` + ``client_cert`` problem
   described in :meth:`Pdm.configure_source` applies to publishing too (``--ca-certs`` as well).
 """
 
 from __future__ import annotations
 
+import functools
+import http
 import os
 import re
 import shutil
@@ -57,6 +64,7 @@ from urllib.parse import urlsplit
 
 import tomlkit
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 from tomlkit.items import AoT
 
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
@@ -81,6 +89,19 @@ PDM_PUBLISH_ROUTES = ("config", "cli", "env")
 
 #: Key prefix in ``Pdm._env_cas`` for repositories (source names contain no dots).
 _REPO_KEY = "repository."
+
+#: From this release pdm requires hishel >= 1, whose cache transport rebuilds every response
+#: without the server's reason phrase (2.26.1/2.26.2 require hishel < 1; 2.26.0 and earlier
+#: lock hishel 0.x).
+_HISHEL1_SINCE = Version("2.26.3")
+
+#: pdm 2.17.0 and 2.17.1 skip the global config's ``[pypi.<name>]`` entirely when
+#: ``PDM_IGNORE_STORED_INDEX`` is set, even for the project's own sources: credentials,
+#: ``ca_certs`` and ``client_cert`` are silently lost. 2.17.2 keeps them (it only stops
+#: *adding* stored sources). Without that variable pdm adds PyPI and every stored source, so
+#: the harness cannot work around it: it needs 2.17.2 (the oldest release with pdm's
+#: ``locked`` extra, 2.17.0, is where provisioning starts anyway).
+_SOURCE_CONFIG_SINCE = Version("2.17.2")
 
 
 class Pdm:
@@ -139,7 +160,9 @@ class Pdm:
         """Write ``[pypi.<name>]`` credentials/certificates into the global config file.
 
         Values come from ``index`` (its username, password, CA, client certificate) unless
-        given explicitly, e.g. a wrong password. Returns the config file path.
+        given explicitly, e.g. a wrong password. Returns the config file path. A
+        :class:`ConfigError` for pdm < 2.17.2, which ignores these entries (see
+        ``_SOURCE_CONFIG_SINCE``).
         """
         if not _NAME_RE.match(name):
             raise ConfigError(f"{name!r} cannot be used as a pdm source name")
@@ -168,6 +191,13 @@ class Pdm:
             values["client_cert"] = os.fspath(Path(cert).absolute())
         if client_key is not None:
             values["client_key"] = os.fspath(Path(client_key).absolute())
+        if values and self.release < _SOURCE_CONFIG_SINCE:
+            self._env_cas.pop(name, None)
+            raise ConfigError(
+                f"pdm {self.release} ignores [pypi.{name}] ({', '.join(values)}) for the "
+                f"project's own sources when PDM_IGNORE_STORED_INDEX is set (fixed in pdm "
+                f"{_SOURCE_CONFIG_SINCE}): use pdm >= {_SOURCE_CONFIG_SINCE}"
+            )
         self._config[name] = values
         self._write_config()
         return self.config_file
@@ -261,6 +291,14 @@ class Pdm:
             "PDM_NON_INTERACTIVE": "1",
             # pdm uses the project's venv; never one the caller happens to have active
             "PDM_IGNORE_ACTIVE_VENV": "1",
+            # pdm <= 2.19.3 (fixed in 2.20.0) picks each source's proxy from httpx's
+            # environment proxy map sorted by *key string*: "all://" (ALL_PROXY) sorts
+            # before "all://127.0.0.1" (NO_PROXY) and wins, so every request to a loopback
+            # index went to the ClientEnv's blackhole proxy ("Connection refused"). Without
+            # ALL_PROXY the NO_PROXY entries sort first, and HTTP_PROXY/HTTPS_PROXY still
+            # stop anything leaving the machine; for 2.20+ this changes nothing.
+            "ALL_PROXY": None,
+            "all_proxy": None,
         }
         bundle = self.env.ca_bundle(self._env_cas.values())
         if bundle is not None:
@@ -276,6 +314,25 @@ class Pdm:
         if not out:
             raise ClientError("`pdm --version` printed nothing")
         return out[-1]
+
+    @functools.cached_property
+    def release(self) -> Version:
+        """:meth:`version`, parsed (asked once): for expectations that differ by release."""
+        text = self.version()
+        try:
+            return Version(text)
+        except InvalidVersion:
+            raise ClientError(f"`pdm --version` printed {text!r}, not a version") from None
+
+    def publish_error(self, url: str, status: int, reason: str) -> str:
+        """The line ``pdm publish`` ends with when ``url`` answers the upload with ``status``
+        and the reason phrase ``reason``: ``[PublishError]: Client error '403 <reason>' for
+        url '<url>'``. pdm >= 2.26.3 (hishel 1) shows httpx's standard phrase instead of the
+        server's (see the module docstring)."""
+        if self.release >= _HISHEL1_SINCE:
+            reason = http.HTTPStatus(status).phrase
+        kind = "Client" if status < 500 else "Server"
+        return f"[PublishError]: {kind} error '{status} {reason}' for url '{url}'"
 
 
 @dataclass(frozen=True)
