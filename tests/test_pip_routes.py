@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from packaging.version import Version
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip
 from pytest_privrepo.errors import ConfigError
@@ -45,6 +46,12 @@ def _assert_client_certs(index, tls: str | None) -> None:  # type: ignore[no-unt
         assert len(certs) == 1 and "CN=corp-client@privrepo.test" in certs.pop()
     else:
         assert certs == {None}
+
+
+def _truststore_bug(pip: Pip) -> bool:
+    """pip 24.2 to 26.0.x: truststore fails on IP-address hosts, so the harness adds
+    ``--use-deprecated=legacy-certs`` (pip.py's module docstring)."""
+    return Version("24.2") <= Version(pip.version()) < Version("26.1")
 
 
 def _global_section(path: Path | None) -> dict[str, str]:
@@ -108,10 +115,13 @@ def test_env_route(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "mtls")
     args, env = pip.index_options(corp, config="env")
     assert args == []
+    # pip 24.2 to 26.0.x also get their way around truststore's IP-host failure
+    legacy_certs = {"PIP_USE_DEPRECATED": "legacy-certs"} if _truststore_bug(pip) else {}
     assert env == {
         "PIP_INDEX_URL": corp.url_with_credentials(),
         "PIP_CERT": str(corp.ca_cert),
         "PIP_CLIENT_CERT": str(corp.client_cert),
+        **legacy_certs,
     }
     result = pip.install("demo", index=corp, config="env")
     assert "--index-url" not in result.command.argv and result.config_file is None
@@ -220,14 +230,17 @@ def test_keyring_route(privrepo, pip: Pip, config: str) -> None:  # type: ignore
 def test_keyring_route_with_a_provisioned_pip(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
     """pip 24.2's venv has no keyring: the subprocess provider runs the test
     environment's ``keyring get URL alice`` (before 26.2 pip needs the user name in the
-    URL). Plain HTTP: pip 24.2's truststore fails on any TLS host given as an IP address
-    ("check_hostname requires server_hostname"), whatever the route."""
+    URL). Over TLS: pip 24.2's truststore fails on any TLS host given as an IP address
+    ("check_hostname requires server_hostname"), so the harness's pip.conf also says
+    ``use-deprecated = legacy-certs``, and ``cert`` is what verifies the index."""
     assert pip.version() == "24.2"
-    corp = _corp(privrepo, None)
+    corp = _corp(privrepo, "tls")
     result = pip.install("demo", index=corp, auth="keyring", config="file")
     _assert_installed_from(result, corp)
     _assert_keyring_retry(corp)
-    assert _global_section(result.config_file)["keyring-provider"] == "subprocess"
+    conf = _global_section(result.config_file)
+    assert conf["keyring-provider"] == "subprocess"
+    assert (conf["use-deprecated"], conf["cert"]) == ("legacy-certs", str(corp.ca_cert))
     _assert_secret_only_in_keyring(pip, HARD_PASSWORD)
 
 

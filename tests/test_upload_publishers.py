@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.clients.env import ClientEnv, IndexSpec
@@ -49,6 +50,8 @@ class Publisher:
     name: str
     #: what the client prints when the server answers 403 to bad credentials
     auth_error: Sequence[str]
+    #: whether its uploads carry ``blake2_256_digest``
+    sends_blake2 = True
 
     def __init__(self, env: ClientEnv, executable: str | os.PathLike[str]) -> None:
         self.env = env
@@ -76,10 +79,20 @@ class TwinePublish(Publisher):
 
 class UvPublish(Publisher):
     name = "uv"
-    auth_error = (
+    auth_error = (  # uv >= 0.9.29; before: "Upload failed with status code 403 Forbidden."
         "Server returned status code 403 Forbidden.",
         "Server says: Invalid or non-existent authentication information.",
     )
+
+    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str],
+                 version: str | None = None) -> None:
+        super().__init__(env, executable)
+        self.version = Version(version) if version is not None else None
+        if self.version is not None and self.version < Version("0.8.18"):
+            self.sends_blake2 = False
+        if self.version is not None and self.version < Version("0.9.29"):
+            self.auth_error = ("Upload failed with status code 403 Forbidden.",
+                               "Server says: Invalid or non-existent authentication information.")
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:
@@ -100,16 +113,27 @@ def publisher_for(client: str, twine: Twine, uv: Uv) -> Publisher:
     $PRIVREPO_TWINE_VERSIONS / $PRIVREPO_UV_VERSIONS choose the version under test)."""
     if client == "twine":
         return TwinePublish(twine.env, twine.executable)
-    return UvPublish(uv.env, uv.exe)
+    return UvPublish(uv.env, uv.exe, uv.version())
 
 
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
-def target_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One venv (no pip inside) for every install of this module: packages are distinct."""
-    return make_venv(tmp_path_factory.mktemp("publish-target") / "venv")
+def target_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    return {}
+
+
+@pytest.fixture
+def target_python(target_pythons: dict[tuple[str, str], Path],
+                  tmp_path_factory: pytest.TempPathFactory, twine: Twine, uv: Uv) -> Path:
+    """One venv (no pip inside) for every install of this module with the same twine and
+    uv: the packages are distinct there. A run with several versions of either publishes
+    the same package names once per version, so each version pair gets its own venv."""
+    key = (os.fspath(twine.executable), uv.exe)
+    if key not in target_pythons:
+        target_pythons[key] = make_venv(tmp_path_factory.mktemp("publish-target") / "venv")
+    return target_pythons[key]
 
 
 def credentials(kind: str) -> tuple[str, str]:
@@ -131,14 +155,16 @@ def assert_client_certs(index: Index) -> None:
             assert hit.client_cert is None
 
 
-def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str) -> None:
+def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str,
+                    blake2: bool = True) -> None:
     got = sorted((u.filename, u.sha256, u.size, u.user, u.replaced) for u in index.uploads)
     want = sorted((d.filename, d.sha256, d.size, user, False) for d in dists)
     assert got == want
     for upload in index.uploads:
-        # twine 7 and uv both send sha256 + blake2 and no md5
+        # twine 7 and uv (>= 0.8.18) send sha256 + blake2 and no md5; older uv sha256 only
         assert upload.fields["sha256_digest"] == [upload.sha256]
-        assert "blake2_256_digest" in upload.fields and "md5_digest" not in upload.fields
+        assert ("blake2_256_digest" in upload.fields) is blake2
+        assert "md5_digest" not in upload.fields
         assert upload.fields[":action"] == ["file_upload"]
         assert upload.fields["protocol_version"] == ["1"]
         if upload.filetype == "bdist_wheel":
@@ -174,7 +200,7 @@ def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python:
     # 1. publish
     result = publisher.publish(index, user, password, [wheel.path, sdist.path])
     assert result.ok, result.output
-    assert_uploaded(index, [wheel, sdist], user)
+    assert_uploaded(index, [wheel, sdist], user, blake2=publisher.sends_blake2)
     assert_client_certs(index)
     published = list(index.uploads)
 

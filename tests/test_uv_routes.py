@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import tomlkit
+from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.clients.env import ClientEnv, IndexSpec
@@ -30,9 +31,21 @@ CI = ("ci", "s3cret-pw")
 TOKEN = "pypi-tok-1234"
 TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
        pytest.param("mtls", id="mtls")]
-#: uv's words for an upload the index refused with 403 (uv 0.13.9)
+#: uv's words for an upload the index refused with 403: from uv 0.9.29 (to 0.13.9) ...
 UV_AUTH_ERROR = ("Server returned status code 403 Forbidden.",
                  "Server says: Invalid or non-existent authentication information.")
+#: ... and before it
+UV_AUTH_ERROR_BEFORE_0_9_29 = (
+    "Upload failed with status code 403 Forbidden.",
+    "Server says: Invalid or non-existent authentication information.")
+
+
+def uv_auth_error(uv: Uv) -> tuple[str, ...]:
+    return UV_AUTH_ERROR if uv_version(uv) >= Version("0.9.29") else UV_AUTH_ERROR_BEFORE_0_9_29
+
+
+def uv_version(uv: Uv) -> Version:
+    return Version(uv.version())
 
 
 def flat(text: str) -> str:
@@ -246,7 +259,7 @@ def test_publish_by_url_then_install(uv: Uv, privrepo: Privrepo, tmp_path: Path,
     bad = {"token": TOKEN + "-wrong"} if kind == "token" else {"password": "wrong"}
     result = uv.publish([v2], index, check=False, **bad)  # type: ignore[arg-type]
     assert not result.ok
-    for phrase in UV_AUTH_ERROR:
+    for phrase in uv_auth_error(uv):
         assert phrase in flat(result.output), result.output
     assert index.uploads == published
     assert [h.status for h in index.log if h.method == "POST"][-1] == 403
@@ -349,7 +362,7 @@ def test_project_publish_by_index_name_then_sync(
     v2 = privrepo.build_dist(tmp_path / "dist2", "proj-pub", "2.0")
     result = uv_project.publish([v2], "corp", password="wrong", check=False)
     assert not result.ok
-    for phrase in UV_AUTH_ERROR:
+    for phrase in uv_auth_error(uv):
         assert phrase in flat(result.output), result.output
     assert index.uploads == published
     # the check (before, and again after the failed upload) reads with the index's
@@ -386,8 +399,33 @@ def test_publish_mtls_without_client_cert_fails_at_handshake(
     failure = index.server.wait_for_tls_failure()
     assert failure.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
     assert index.uploads == [] and list(index.log) == []
-    expected = f"Failed to publish `{wheel}` to `{index.upload_url}`"
+    if uv_version(uv) >= Version("0.12.19"):
+        expected = f"Failed to publish `{wheel}` to `{index.upload_url}`"
+    else:  # the URL without backticks
+        expected = f"Failed to publish `{wheel}` to {index.upload_url}\n"
     assert expected in result.output, result.output
+
+
+def test_publish_by_index_needs_uv_0_8_14(tmp_path: Path, corp: Index) -> None:
+    """Before 0.8.14 uv sends the index's ``UV_INDEX_<NAME>_*`` credentials neither to
+    the check nor to the upload of ``uv publish --index``: both index routes refuse such
+    a uv with a ConfigError naming the version, before anything runs (a stand-in uv
+    that only answers ``--version``)."""
+    fake = tmp_path / "bin" / "uv"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nprint('uv 0.8.13 (1e2b1d7a8 2025-08-21)')\n")
+    fake.chmod(0o755)
+    old = Uv(ClientEnv(tmp_path / "env"), fake)
+    wheel = tmp_path / "x-1.0-py3-none-any.whl"
+    message = r"uv 0\.8\.13 sends the index's UV_INDEX_<NAME>_\* credentials .* use uv >= 0\.8\.14"
+    with pytest.raises(ConfigError, match=message):
+        old.publish([wheel], corp, route="index")
+    project = UvProject(tmp_path / "project", old).create()
+    project.add_index("corp", corp, publish_url=corp.upload_url)
+    with pytest.raises(ConfigError, match=message):
+        project.publish([wheel], "corp")
+    assert list(corp.log) == [] and corp.uploads == []
+    assert old.version() == "0.8.13"
 
 
 # --------------------------------------------------------------------------- bad input

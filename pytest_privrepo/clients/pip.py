@@ -50,6 +50,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import shutil
@@ -109,6 +110,13 @@ PYPI_SIMPLE = "https://pypi.org/simple"
 #: --no-input.
 KEYRING_PROVIDER_PIP = Version("23.1")
 
+#: pips whose default TLS (truststore over urllib3 1.26) fails on IP-address hosts
+#: ("check_hostname requires server_hostname"): from 24.2 (truststore always on) up to
+#: 26.1 (urllib3 2). See the module docstring.
+TRUSTSTORE_IP_HOST_BUG = (Version("24.2"), Version("26.1"))
+#: their way back to pip's own certificate handling (``--cert``, certifi)
+LEGACY_CERTS = "legacy-certs"
+
 #: Same module and store as :meth:`pytest_privrepo.clients.poetry.Poetry.use_keyring`,
 #: so pip and Poetry sharing one ClientEnv share one keyring.
 _KEYRING_MODULE = "privrepo_keyring"
@@ -142,6 +150,18 @@ def _keyring_service(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/"
 
 
+def _is_tls_to_ip_address(url: str) -> bool:
+    """``https://`` with an IP address (not a name) as the host."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return False
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return False
+    return True
+
+
 def _keyring_executable() -> Path:
     """The ``keyring`` command of the environment running pytest, else one on PATH."""
     name = "keyring.exe" if os.name == "nt" else "keyring"
@@ -167,6 +187,8 @@ class _IndexSettings:
     cert: Path | None
     client_cert: Path | None
     keyring_provider: str | None
+    #: ``--use-deprecated``: ``legacy-certs`` for the pips in TRUSTSTORE_IP_HOST_BUG
+    use_deprecated: str | None = None
 
 
 def _as_args(settings: _IndexSettings) -> list[str]:
@@ -181,6 +203,8 @@ def _as_args(settings: _IndexSettings) -> list[str]:
         args += ["--client-cert", os.fspath(settings.client_cert)]
     if settings.keyring_provider is not None:
         args += ["--keyring-provider", settings.keyring_provider]
+    if settings.use_deprecated is not None:
+        args.append(f"--use-deprecated={settings.use_deprecated}")
     return args
 
 
@@ -196,6 +220,8 @@ def _as_env(settings: _IndexSettings) -> dict[str, str]:
         env["PIP_CLIENT_CERT"] = os.fspath(settings.client_cert)
     if settings.keyring_provider is not None:
         env["PIP_KEYRING_PROVIDER"] = settings.keyring_provider
+    if settings.use_deprecated is not None:
+        env["PIP_USE_DEPRECATED"] = settings.use_deprecated
     return env
 
 
@@ -216,6 +242,8 @@ def _as_config(settings: _IndexSettings) -> dict[str, dict[str, str]]:
     }
     if settings.keyring_provider is not None:
         values["keyring-provider"] = settings.keyring_provider
+    if settings.use_deprecated is not None:
+        values["use-deprecated"] = settings.use_deprecated
     return {"global": values}
 
 
@@ -439,6 +467,12 @@ class Pip:
             cert=self.env.ca_bundle(s.ca_cert for s in specs if s.ca_cert is not None),
             client_cert=client_certs.pop() if client_certs else None,
             keyring_provider=keyring_provider if auth == "keyring" else None,
+            use_deprecated=(
+                LEGACY_CERTS
+                if any(_is_tls_to_ip_address(s.url) for s in specs)
+                and self._truststore_fails_on_ip_hosts()
+                else None
+            ),
         )
         if config == "args":
             return _as_args(settings), env
@@ -541,6 +575,15 @@ class Pip:
             input=password + "\n",
             extra_env=env,
         )
+
+    def _truststore_fails_on_ip_hosts(self) -> bool:
+        """Whether this pip is one of :data:`TRUSTSTORE_IP_HOST_BUG` (runs pip once)."""
+        try:
+            current = Version(self.version())
+        except InvalidVersion:
+            return False  # a development build: let pip itself decide
+        first, fixed = TRUSTSTORE_IP_HOST_BUG
+        return first <= current < fixed
 
     def _require_version(self, minimum: Version, feature: str) -> None:
         try:

@@ -31,6 +31,26 @@ because a user may rely on any of them and each has its own rules:
 ``[[tool.uv.index]]`` in pyproject.toml is
 :class:`~pytest_privrepo.clients.uv_project.UvProject`.
 :meth:`Uv.publish` drives ``uv publish`` by upload URL or by index name.
+
+Oldest uv this harness supports: 0.8.14. ``uv publish --index NAME`` (``route="index"``
+here, :meth:`UvProject.publish <pytest_privrepo.clients.uv_project.UvProject.publish>`)
+exists from 0.5.8, but before 0.8.14 uv sends the index's ``UV_INDEX_<NAME>_*``
+credentials neither to its check of the index page (anonymous: a 401, so files already
+there are uploaded again; uv 0.5.10 even fails the check of a project the index does
+not have yet) nor to the upload ("Missing credentials" without ``--username``); those
+runs raise :class:`~pytest_privrepo.errors.ConfigError` naming 0.8.14. Older uvs differ
+in more than that: ``first-index`` stops at a 401/403 from 0.7.0 (uv 0.6 moves on to
+the next index), and before 0.5.30 requests for an index's files (metadata, wheels)
+go out anonymously first, get a 401 and are retried with the index's credentials.
+
+uv's own words change between 0.8.14 and 0.13.9 (the tests pin each exactly): a 403 from
+the first index is "could not be queried due to a lack of valid authentication
+credentials (403 Forbidden)" before 0.9.5, "returned a 403 Forbidden error" from it; a
+refused upload "Upload failed with status code 403 Forbidden." before 0.9.29, "Server
+returned status code 403 Forbidden." from it; a failed publish names the URL in
+backticks from 0.12.19; uploads carry ``blake2_256_digest`` next to ``sha256_digest``
+from 0.8.18. uv wraps its hints to the terminal width, so tests compare them with the
+whitespace flattened.
 """
 
 from __future__ import annotations
@@ -47,6 +67,7 @@ from typing import Literal, NamedTuple
 
 import tomlkit
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 from tomlkit.items import AoT, Table
 
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
@@ -86,6 +107,16 @@ UvPublishRoute = Literal["url", "index"]
 UV_PUBLISH_ROUTES: tuple[str, ...] = ("url", "index")
 
 IndexArg = IndexLike | IndexSpec | str
+
+#: First uv whose ``uv publish --index NAME`` sends the index's ``UV_INDEX_<NAME>_*``
+#: credentials to its check of the index page and to the upload (module docstring).
+PUBLISH_INDEX_CREDENTIALS_UV = Version("0.8.14")
+
+#: What uv before PUBLISH_INDEX_CREDENTIALS_UV does not do (for the ConfigError).
+PUBLISH_INDEX_LIMIT = (
+    "sends the index's UV_INDEX_<NAME>_* credentials neither to the check nor to "
+    "the upload of `uv publish --index`"
+)
 
 _CHANGE_RE = re.compile(r"^ ([+\-~]) (\S+?)(?:==(\S+)| @ (\S+))\s*$")
 _UV_INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -340,6 +371,7 @@ class Uv:
         self.env = env
         self.exe = os.fspath(uv)
         self.retries = retries
+        self._version: str | None = None
 
     # ------------------------------------------------------------------ plumbing
     def run(
@@ -360,11 +392,25 @@ class Uv:
         )
 
     def version(self) -> str:
-        """uv's version (``uv --version`` -> ``uv 0.13.9 (...)``)."""
-        out = self.run("--version").stdout.split()
-        if len(out) < 2:
-            raise ClientError(f"unexpected `uv --version` output: {' '.join(out)!r}")
-        return out[1]
+        """uv's version (``uv --version`` -> ``uv 0.13.9 (...)``; run once)."""
+        if self._version is None:
+            out = self.run("--version").stdout.split()
+            if len(out) < 2:
+                raise ClientError(
+                    f"unexpected `uv --version` output: {' '.join(out)!r}"
+                )
+            self._version = out[1]
+        return self._version
+
+    def require_version(self, minimum: Version, feature: str) -> None:
+        """:class:`ConfigError` if this uv is older than ``minimum`` (a development
+        build that is no version passes: uv itself decides)."""
+        try:
+            current = Version(self.version())
+        except InvalidVersion:
+            return
+        if current < minimum:
+            raise ConfigError(f"uv {current} {feature}: use uv >= {minimum}")
 
     def index_options(
         self,
@@ -638,6 +684,7 @@ class Uv:
             if check_url is not None:
                 args += ["--check-url", check_url]
         else:
+            self.require_version(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
             name = check_uv_index_name(getattr(index, "name", None) or "privrepo")
             reader = IndexSpec(
                 url=index_url,

@@ -41,6 +41,8 @@ from tomlkit.items import AoT
 from pytest_privrepo.clients.env import IndexLike, IndexSpec
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import (
+    PUBLISH_INDEX_CREDENTIALS_UV,
+    PUBLISH_INDEX_LIMIT,
     Uv,
     check_uv_index_name,
     index_table,
@@ -355,6 +357,9 @@ class UvProject(PyprojectDocument):
             raise ConfigError("publish(): give token= or username=/password=, not both")
         if password is not None and username is None and index in self.specs:
             username = self.specs[index].username
+        # uv < 0.8.14 sends the index's credentials neither to the check nor to the
+        # upload (uv.py's module docstring)
+        self.uv.require_version(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
         args = ["publish", "--trusted-publishing", "never", "--no-progress"]
         args += ["--index", index]
         if token is not None:
