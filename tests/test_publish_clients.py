@@ -19,6 +19,7 @@ from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit, write_flit_project
 from pytest_privrepo.clients.hatch import HTTPX2_SINCE, Hatch
+from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.errors import ConfigError
 
@@ -60,7 +61,7 @@ def assert_client_cert_sent(index) -> None:  # type: ignore[no-untyped-def]
             assert hit.client_cert is None
 
 
-def hatch_failure(hatch: Hatch, result, url: str) -> str:  # type: ignore[no-untyped-def]
+def hatch_failure(hatch: Hatch, result: CommandResult, url: str) -> str:
     """The error a failed ``hatch publish`` to ``url`` aborted with, after checking that it
     is Hatch's own report: ``<file> ... failed`` then :meth:`Hatch.publish_error`'s form
     (``Error uploading to repository: <url> - `` since Hatch 1.7.0, the bare error before)."""
