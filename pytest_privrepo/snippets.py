@@ -98,8 +98,9 @@ def twine_lines(index: IndexLike) -> list[str]:
 
 
 def hatch_lines(index: IndexLike) -> list[str]:
-    """``hatch publish``. Hatch 1.18 (httpx2) rejects ``--ca-cert`` together with
-    ``--client-cert``, so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
+    """``hatch publish``. No Hatch release can combine ``--ca-cert`` with ``--client-cert``
+    (1.17+ on httpx2 refuse it; older ones on httpx 0.28 silently drop the client
+    certificate), so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
     env: list[str] = []
     args = [f"-r {_q(index.upload_url)}"]
     if index.username and index.password:

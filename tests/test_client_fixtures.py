@@ -200,3 +200,26 @@ def test_executable_from_env_var_and_ini(pytester: pytest.Pytester, privrepo_cac
     monkeypatch.setenv("PRIVREPO_TWINE", str(twine))
     result = _run(pytester, privrepo_cache_dir, "-s")
     result.stdout.fnmatch_lines([f"*USING {twine}"])
+
+
+def test_tox_runs_every_client_at_its_oldest_and_newest_release() -> None:
+    """tox.ini's ``oldest``/``newest`` factors name a valid version for every client but
+    Poetry (which has its own factors), and no floor is above its newest release."""
+    import re
+
+    from packaging.version import Version
+
+    tox = (Path(__file__).resolve().parent.parent / "tox.ini").read_text()
+    found: dict[str, dict[str, str]] = {"oldest": {}, "newest": {}}
+    for factor, tool, value in re.findall(
+            r"^\s*(oldest|newest): PRIVREPO_([A-Z]+)_VERSIONS = (\S+)\s*$", tox, re.M):
+        found[factor][tool.lower()] = value
+    others = [name for name in TOOLS if name != "poetry"]
+    for factor in ("oldest", "newest"):
+        assert sorted(found[factor]) == sorted(others), factor
+        for tool, value in found[factor].items():
+            assert parse_versions(value, source=f"tox {factor} {tool}") == [value]
+    for tool in others:
+        assert Version(found["oldest"][tool]) < Version(found["newest"][tool]), tool
+    assert re.search(r"^\s+py\d+-clients-oldest$", tox, re.M)
+    assert re.search(r"^\s+py\d+-clients-newest$", tox, re.M)

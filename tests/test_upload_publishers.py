@@ -52,6 +52,10 @@ class Publisher:
     auth_error: Sequence[str]
     #: whether its uploads carry ``blake2_256_digest``
     sends_blake2 = True
+    #: whether its uploads carry ``md5_digest`` (twine < 6.2.0)
+    sends_md5 = False
+    #: the ``pyversion`` it sends for an sdist (twine < 6.1.0: empty)
+    sdist_pyversion = "source"
 
     def __init__(self, env: ClientEnv, executable: str | os.PathLike[str]) -> None:
         self.env = env
@@ -65,6 +69,14 @@ class Publisher:
 class TwinePublish(Publisher):
     name = "twine"
     auth_error = ("HTTPError: 403 Forbidden from", "Invalid or non-existent authentication information.")
+
+    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str],
+                 version: Version | None = None) -> None:
+        super().__init__(env, executable)
+        if version is not None and version < Version("6.2.0"):
+            self.sends_md5 = True
+        if version is not None and version < Version("6.1.0"):
+            self.sdist_pyversion = ""
 
     def publish(self, index: Index, user: str, password: str, files: Sequence[Path],
                 *extra: str) -> CommandResult:
@@ -112,7 +124,7 @@ def publisher_for(client: str, twine: Twine, uv: Uv) -> Publisher:
     """The publisher for ``client``, running the plugin fixtures' executable (so
     $PRIVREPO_TWINE_VERSIONS / $PRIVREPO_UV_VERSIONS choose the version under test)."""
     if client == "twine":
-        return TwinePublish(twine.env, twine.executable)
+        return TwinePublish(twine.env, twine.executable, twine.release)
     return UvPublish(uv.env, uv.exe, uv.version())
 
 
@@ -156,15 +168,15 @@ def assert_client_certs(index: Index) -> None:
 
 
 def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str,
-                    blake2: bool = True) -> None:
+                    publisher: Publisher) -> None:
     got = sorted((u.filename, u.sha256, u.size, u.user, u.replaced) for u in index.uploads)
     want = sorted((d.filename, d.sha256, d.size, user, False) for d in dists)
     assert got == want
     for upload in index.uploads:
-        # twine 7 and uv (>= 0.8.18) send sha256 + blake2 and no md5; older uv sha256 only
+        # twine and uv (>= 0.8.18) send sha256 + blake2; older uv sha256 only; twine < 6.2 md5 too
         assert upload.fields["sha256_digest"] == [upload.sha256]
-        assert ("blake2_256_digest" in upload.fields) is blake2
-        assert "md5_digest" not in upload.fields
+        assert ("blake2_256_digest" in upload.fields) is publisher.sends_blake2
+        assert ("md5_digest" in upload.fields) is publisher.sends_md5
         assert upload.fields[":action"] == ["file_upload"]
         assert upload.fields["protocol_version"] == ["1"]
         if upload.filetype == "bdist_wheel":
@@ -172,7 +184,7 @@ def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str,
             assert upload.field("requires_python") == ">=3.8"
             assert upload.field("summary") == "a published package"
         else:
-            assert upload.pyversion == "source"
+            assert upload.pyversion == publisher.sdist_pyversion
         assert upload.path.read_bytes() == next(d for d in dists if d.filename == upload.filename).path.read_bytes()
 
 
@@ -200,7 +212,7 @@ def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python:
     # 1. publish
     result = publisher.publish(index, user, password, [wheel.path, sdist.path])
     assert result.ok, result.output
-    assert_uploaded(index, [wheel, sdist], user, blake2=publisher.sends_blake2)
+    assert_uploaded(index, [wheel, sdist], user, publisher)
     assert_client_certs(index)
     published = list(index.uploads)
 

@@ -54,6 +54,15 @@ def _pdm_extras(version: str | None) -> tuple[str, ...]:
     return (f"pdm[locked]=={version}" if version else "pdm[locked]",)
 
 
+def _flit_extras(version: str | None) -> tuple[str, ...]:
+    # flit 3.x requires ``flit_core>=3.x`` with no upper bound, so an install today pairs it
+    # with flit_core 4, whose sdist builder flit 3 cannot call (``gen_setup_py``). flit and
+    # flit_core are released in lockstep: pin the matching one.
+    if version is not None and Version(version) < Version("4"):
+        return (f"flit_core=={version}",)
+    return ()
+
+
 @dataclass(frozen=True)
 class ClientTool:
     """One client: its distribution name, its script, and the harness class that runs it."""
@@ -126,7 +135,7 @@ TOOLS: dict[str, ClientTool] = {
         ClientTool("pdm", lambda exe, env: Pdm(env, exe), extras=_pdm_extras),
         ClientTool("twine", lambda exe, env: Twine(env, exe)),
         ClientTool("hatch", lambda exe, env: Hatch(env, exe)),
-        ClientTool("flit", lambda exe, env: Flit(env, exe)),
+        ClientTool("flit", lambda exe, env: Flit(env, exe), extras=_flit_extras),
     )
 }
 
