@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .clients.catalog import LATEST, TOOLS, client_tool, parse_versions
+from .clients.catalog import TOOLS, Choice, client_tool, parse_versions
 from .clients.env import ClientEnv
 from .clients.flit import Flit
 from .clients.hatch import Hatch
@@ -49,29 +49,24 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
     return config.getoption(name) or os.environ.get(env) or None
 
 
-def _setting(config: pytest.Config, option: str, env: str, ini: str) -> tuple[str, str] | None:
-    """``(value, where it came from)``: command line, then environment, then ini file."""
-    for value, source in ((config.getoption(option), option), (os.environ.get(env), f"${env}"),
-                          (config.getini(ini), f"ini key {ini}")):
-        if value:
-            return str(value), source
-    return None
-
-
-_VERSIONS = pytest.StashKey[dict[str, list[str]]]()
+_CHOICES = pytest.StashKey[dict[str, Choice]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Read every ``<tool>`` version list once, so a typo stops the run before collection."""
-    chosen: dict[str, list[str]] = {}
+    """Read every client's executable/versions settings once (rules: ClientTool.choose), so a
+    typo or a contradiction stops the run before collection."""
+    ini_dir = config.inipath.parent if config.inipath else None
+    choices: dict[str, Choice] = {}
     for tool in TOOLS.values():
-        setting = _setting(config, tool.versions_option, tool.versions_env_var, tool.versions_ini)
-        if setting is not None:
-            try:
-                chosen[tool.name] = parse_versions(setting[0], source=setting[1])
-            except ConfigError as exc:
-                raise pytest.UsageError(str(exc)) from None
-    config.stash[_VERSIONS] = chosen
+        try:
+            choices[tool.name] = tool.choose(
+                option=config.getoption(tool.option),
+                versions_option=config.getoption(tool.versions_option),
+                environ=os.environ, ini=config.getini(tool.ini) or None,
+                versions_ini=config.getini(tool.versions_ini) or None, ini_dir=ini_dir)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[_CHOICES] = choices
 
 
 def _explicitly_parametrized(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -87,10 +82,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for tool in TOOLS.values():
         if tool.name not in metafunc.fixturenames or _explicitly_parametrized(metafunc, tool.name):
             continue
-        values = metafunc.config.stash[_VERSIONS].get(tool.name)
+        values = metafunc.config.stash[_CHOICES][tool.name].versions
         if values:
-            ids = [f"{tool.name}-{v}" if v == LATEST else f"{tool.name}{v}" for v in values]
-            metafunc.parametrize(tool.name, values, indirect=True, ids=ids)
+            metafunc.parametrize(tool.name, values, indirect=True,
+                                 ids=[tool.test_id(v) for v in values])
 
 
 # -- indexes --------------------------------------------------------------------------------
@@ -162,20 +157,22 @@ def client_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
     """``client_factory("uv")``: the harness for that client, run in ``client_env``.
 
     ``client_factory("pdm", "2.29.3")`` provisions that version (``"latest"``: the newest
-    release, cached) into ``privrepo_cache_dir``; without a version the client is found:
-    --privrepo-<tool>, $PRIVREPO_<TOOL>, the privrepo_<tool> ini key, next to the running
-    Python, on PATH (a clear error if it is nowhere). ``env=`` runs it in another ClientEnv.
+    release, cached) into ``privrepo_cache_dir``; without a version the installed client is
+    used: --privrepo-<tool>, $PRIVREPO_<TOOL>, the privrepo_<tool> ini key, next to the
+    running Python, on PATH (a clear error if it is nowhere). Version settings only
+    parametrize the fixtures; here the test says which version it wants. ``env=`` runs it in another ClientEnv.
     Clients: poetry, pip, uv, pdm, twine, hatch, flit.
     """
 
     def make(tool: str, version: str | None = None, *, env: ClientEnv | None = None) -> Any:
         spec = client_tool(tool)
-        explicit = pytestconfig.getoption(spec.option)
-        if not explicit and not os.environ.get(spec.env_var):
-            explicit = pytestconfig.getini(spec.ini) or None
         if version is not None:
-            version = parse_versions(version, source=f"{tool} version")[0]
-        return spec.obtain(env or client_env, version, explicit=explicit,
+            versions = parse_versions(version, source=f"client_factory({tool!r}, {version!r})")
+            if len(versions) != 1:
+                raise ConfigError(f"client_factory({tool!r}, {version!r}): give one version")
+            version = versions[0]
+        explicit, source = pytestconfig.stash[_CHOICES][tool].executable or (None, None)
+        return spec.obtain(env or client_env, version, explicit=explicit, source=source,
                            cache_dir=privrepo_cache_dir)
 
     return make

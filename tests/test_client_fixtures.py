@@ -46,6 +46,10 @@ def test_catalog_names_and_errors() -> None:
                                           r"pdm, twine, hatch, flit$"):
         client_tool("npm")
     assert parse_versions(" 1.8.5, latest,1.8.5 ,", source="x") == ["1.8.5", "latest"]
+    # one version, one venv: spellings of the same version are normalised
+    assert parse_versions("v2.29.03, 2.29.3", source="x") == ["2.29.3"]
+    with pytest.raises(ConfigError, match=r"^x: '1.0\+local' is not a version"):
+        parse_versions("1.0+local", source="x")
     with pytest.raises(ConfigError, match=r"^--opt: 'newest' is not a version"):
         parse_versions("1.0,newest", source="--opt")
     with pytest.raises(ConfigError, match=r"^\$V: no versions in ' , '$"):
@@ -174,8 +178,9 @@ def test_missing_or_wrong_executable_is_a_clear_error(
     monkeypatch.setattr(sys, "executable", str(tmp_path / "empty" / "python"))
     result = _run(pytester, privrepo_cache_dir, "-k", "test_flit")
     result.stdout.fnmatch_lines([
-        "E * flit not found: install it, pass --privrepo-flit=PATH or set PRIVREPO_FLIT, "
-        "or ask for a version to provision (--privrepo-flit-versions)",
+        "E * flit not found: install it, pass --privrepo-flit=PATH or set PRIVREPO_FLIT "
+        "(or the privrepo_flit ini key), or ask for a version to provision "
+        "(--privrepo-flit-versions)",
     ])
 
 
@@ -186,20 +191,66 @@ def test_executable_from_env_var_and_ini(pytester: pytest.Pytester, privrepo_cac
     link = pytester.path / "bin" / "twine"
     link.parent.mkdir()
     os.symlink(twine, link)
-    pytester.makeini(f"[pytest]\nprivrepo_twine = {link}\n")
+    pytester.makeini("[pytest]\nprivrepo_twine = bin/twine\n")  # relative to the ini file
     pytester.makepyfile("""
         import os
 
         def test_twine(twine):
             print("USING", twine.executable)
     """)
-    result = _run(pytester, privrepo_cache_dir, "-s")
+    sub = pytester.mkdir("sub")
+    monkeypatch.chdir(sub)  # the ini is found upwards; its relative path is not cwd-relative
+    result = _run(pytester, privrepo_cache_dir, "-s", str(pytester.path))
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"*USING {link}"])
 
     monkeypatch.setenv("PRIVREPO_TWINE", str(twine))
-    result = _run(pytester, privrepo_cache_dir, "-s")
+    result = _run(pytester, privrepo_cache_dir, "-s", str(pytester.path))
     result.stdout.fnmatch_lines([f"*USING {twine}"])
+
+    # a missing ini executable is reported as the ini key
+    monkeypatch.delenv("PRIVREPO_TWINE")
+    link.unlink()
+    result = _run(pytester, privrepo_cache_dir, str(pytester.path))
+    result.stdout.fnmatch_lines(
+        [f"E * twine not found: ini key privrepo_twine={str(link)!r} does not exist"])
+
+
+def test_executable_and_versions_together(pytester: pytest.Pytester, privrepo_cache_dir: Path,
+                                          clean_env: None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stronger setting wins (command line > environment > ini); both on one level is
+    a usage error rather than a guess."""
+    twine = Path(sys.executable).parent / "twine"
+    pytester.makeini(f"[pytest]\nprivrepo_twine_versions = {OLD_TWINE}\n")
+    pytester.makepyfile("""
+        def test_twine(twine):
+            print("USING", twine.executable)
+    """)
+    result = _run(pytester, privrepo_cache_dir, "-s", "-v", f"--privrepo-twine={twine}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*test_twine USING {twine}*"])  # not parametrized
+
+    monkeypatch.setenv("PRIVREPO_TWINE", "/nowhere/twine")
+    result = _run(pytester, privrepo_cache_dir, "--privrepo-twine-versions=7.0.0",
+                  "--collect-only", "-q")  # versions on the command line beat $PRIVREPO_TWINE
+    result.stdout.fnmatch_lines(["*::test_twine[[]twine7.0.0[]]"])
+    monkeypatch.setenv("PRIVREPO_TWINE_VERSIONS", "7.0.0")
+    result = _run(pytester, privrepo_cache_dir)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: $PRIVREPO_TWINE and $PRIVREPO_TWINE_VERSIONS both "
+                                 "choose a twine: give one of them"])
+
+
+def test_client_factory_takes_one_version(pytester: pytest.Pytester, privrepo_cache_dir: Path,
+                                          clean_env: None) -> None:
+    pytester.makepyfile("""
+        def test_two(client_factory):
+            client_factory("twine", "6.1.0,7.0.0")
+    """)
+    result = _run(pytester, privrepo_cache_dir)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E * client_factory('twine', '6.1.0,7.0.0'): give one version"])
 
 
 def test_tox_runs_every_client_at_its_oldest_and_newest_release() -> None:

@@ -107,7 +107,10 @@ def machine(
     ensure("https_proxy", "http://machine-proxy.invalid:3128")
     ensure("NETRC", str(tmp_path / "machine-netrc"))
     ensure("PYTHONPATH", str(tmp_path / "machine-pythonpath"))
-    ensure("VIRTUAL_ENV", str(tmp_path / "machine-venv"))
+    # Always a fake one: under tox the real VIRTUAL_ENV is sys.prefix, whose site pip.conf
+    # path pip rightly names (pip reads it from where it runs, not from the variable).
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "machine-venv"))
+    m.markers.add(str(tmp_path / "machine-venv"))
     # Keep the machine's find-links and add a directory that can satisfy `six`, so that
     # "the isolated pip cannot find six" proves the variable was dropped.
     existing = os.environ.get("PIP_FIND_LINKS", "")
@@ -519,7 +522,8 @@ def test_write_netrc(tmp_path: Path) -> None:
     env.write_netrc("[::1]:9000", "bob", "pw")
     assert stat.S_IMODE(env.netrc.stat().st_mode) == 0o600
     parsed = netrc.netrc(str(env.netrc))
-    assert parsed.authenticators("127.0.0.1") == ("alice", "", "s3cr#t")
+    user, _account, password = parsed.authenticators("127.0.0.1")  # account: '' or None (3.10)
+    assert (user, password) == ("alice", "s3cr#t")
     assert parsed.authenticators("::1") == ("bob", "", "pw")
     assert env.netrc.read_text().count("machine 127.0.0.1") == 1
 
@@ -587,7 +591,8 @@ def test_pip_index_args(tmp_path: Path) -> None:
         pip.index_args(a, auth="keyring")  # type: ignore[arg-type]
 
     pip.index_args(IndexSpec(a.url, username="u", password="p"), auth="netrc")
-    assert netrc.netrc(str(env.netrc)).authenticators("127.0.0.1") == ("u", "", "p")
+    user, _account, password = netrc.netrc(str(env.netrc)).authenticators("127.0.0.1")
+    assert (user, password) == ("u", "p")
 
 
 def test_uv_index_options(tmp_path: Path) -> None:
@@ -655,8 +660,9 @@ def test_find_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         find_executable("poetry", None, "PRIVREPO_POETRY")
     assert (
         str(info.value)
-        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY, "
-        "or ask for a version to provision (--privrepo-poetry-versions)"
+        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY "
+        "(or the privrepo_poetry ini key), or ask for a version to provision "
+        "(--privrepo-poetry-versions)"
     )
 
     with pytest.raises(

@@ -16,11 +16,15 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
-def test_readme_example(pytester, block, privrepo_cache_dir):
+def test_readme_example(pytester, block, privrepo_cache_dir, monkeypatch):
+    from pytest_privrepo.clients.catalog import TOOLS
+
+    for tool in TOOLS.values():  # tox's PRIVREPO_<TOOL>_VERSIONS would multiply the examples
+        monkeypatch.delenv(tool.versions_env_var, raising=False)
     pytester.makepyfile(block)
     expected = 2 if 'parametrize("poetry"' in block else 1
     pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "--privrepo-cache-dir", str(privrepo_cache_dir)
+        "-p", "no:cacheprovider", f"--privrepo-cache-dir={privrepo_cache_dir}"
     ).assert_outcomes(passed=expected)
 
 

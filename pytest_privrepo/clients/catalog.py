@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from pytest_privrepo.clients import flit as _flit
+from pytest_privrepo.clients import pdm as _pdm
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit
 from pytest_privrepo.clients.hatch import Hatch
@@ -32,7 +34,7 @@ from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.errors import ConfigError
 
-__all__ = ["LATEST", "TOOLS", "ClientTool", "client_tool", "parse_versions"]
+__all__ = ["LATEST", "TOOLS", "Choice", "ClientTool", "client_tool", "parse_versions"]
 
 #: The version word that means "the newest release, provisioned once and then cached".
 LATEST = "latest"
@@ -45,21 +47,6 @@ def _pip_runner(exe: Path, env: ClientEnv) -> Pip:
 
 
 def _no_extras(version: str | None) -> tuple[str, ...]:
-    return ()
-
-
-def _pdm_extras(version: str | None) -> tuple[str, ...]:
-    # pdm's own "locked" extra pins the dependency versions that release was tested with:
-    # an unpinned pdm 2.29.3 resolves hishel 2 / unearth 0.19 and fails on every lock.
-    return (f"pdm[locked]=={version}" if version else "pdm[locked]",)
-
-
-def _flit_extras(version: str | None) -> tuple[str, ...]:
-    # flit 3.x requires ``flit_core>=3.x`` with no upper bound, so an install today pairs it
-    # with flit_core 4, whose sdist builder flit 3 cannot call (``gen_setup_py``). flit and
-    # flit_core are released in lockstep: pin the matching one.
-    if version is not None and Version(version) < Version("4"):
-        return (f"flit_core=={version}",)
     return ()
 
 
@@ -99,11 +86,59 @@ class ClientTool:
         return f"privrepo_{self.name}_versions"
 
     # -- getting the executable -------------------------------------------------------------
-    def find(self, explicit: str | None = None) -> Path:
+    def find(self, explicit: str | None = None, *, source: str | None = None) -> Path:
         """An installed client: ``explicit`` (or ``$PRIVREPO_<NAME>``), else next to the
-        running interpreter (a test extra installs it there), else on ``PATH``."""
-        return find_executable(self.name, explicit, self.env_var,
+        running interpreter (a test extra installs it there), else on ``PATH``. ``source``
+        names where ``explicit`` came from, for the error message."""
+        return find_executable(self.name, explicit, self.env_var, source=source,
                                search_first=[Path(sys.executable).parent])
+
+    def test_id(self, version: str) -> str:
+        """The test id part for one version: ``uv0.13.9``, ``hatch-latest``."""
+        return f"{self.name}-{version}" if version == LATEST else f"{self.name}{version}"
+
+    def choose(self, *, option: str | None, versions_option: str | None,
+               environ: Mapping[str, str], ini: str | None, versions_ini: str | None,
+               ini_dir: Path | None = None) -> Choice:
+        """What the user asked for, from the command line, the environment and the ini file.
+
+        Each of "executable" and "versions" is taken from the first level that sets it
+        (command line, then environment, then ini). When both are set, the one from the
+        stronger level wins and the other is dropped: ``--privrepo-pdm=PATH`` on the command
+        line beats versions from the ini file, and ``$PRIVREPO_PDM_VERSIONS`` beats an ini
+        executable. Both on the same level is ambiguous: a :class:`ConfigError`.
+        """
+        def first(*levels: tuple[str | None, str]) -> tuple[str, str, int] | None:
+            for rank, (value, source) in enumerate(levels):
+                if value:
+                    return value, source, rank
+            return None
+
+        exe = first((option, self.option), (environ.get(self.env_var), f"${self.env_var}"),
+                    (ini, f"ini key {self.ini}"))
+        versions = first((versions_option, self.versions_option),
+                         (environ.get(self.versions_env_var), f"${self.versions_env_var}"),
+                         (versions_ini, f"ini key {self.versions_ini}"))
+        if exe and versions:
+            if exe[2] == versions[2]:
+                raise ConfigError(
+                    f"{exe[1]} and {versions[1]} both choose a {self.name}: give one of them"
+                )
+            if exe[2] < versions[2]:
+                versions = None
+            else:
+                exe = None
+        executable = None
+        if exe is not None:
+            value = exe[0]
+            if exe[2] == 2 and ini_dir is not None and os.sep in value:
+                value = os.fspath(ini_dir / Path(value).expanduser())  # relative to the ini
+            executable = (value, exe[1])
+        return Choice(
+            executable=executable,
+            versions=tuple(parse_versions(versions[0], source=versions[1])) if versions else (),
+            versions_source=versions[1] if versions else None,
+        )
 
     def provision(self, version: str, *, cache_dir: str | os.PathLike[str]) -> Path:
         """``version`` (exact, or ``"latest"``) installed into a cached virtualenv."""
@@ -111,18 +146,32 @@ class ClientTool:
         return provision(self.name, exact, cache_dir=cache_dir, extra_packages=self.extras(exact))
 
     def executable(self, version: str | None = None, *, explicit: str | None = None,
+                   source: str | None = None,
                    cache_dir: str | os.PathLike[str] | None = None) -> Path:
         """Provisioned when a ``version`` is asked for, else found."""
         if version is None:
-            return self.find(explicit)
+            return self.find(explicit, source=source)
         if cache_dir is None:
             raise ConfigError(f"provisioning {self.name} {version} needs a cache_dir")
         return self.provision(version, cache_dir=cache_dir)
 
     def obtain(self, env: ClientEnv, version: str | None = None, *, explicit: str | None = None,
+               source: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None) -> Any:
         """The harness object (:class:`Pip`, :class:`Uv`, ...) running this client in ``env``."""
-        return self.runner(self.executable(version, explicit=explicit, cache_dir=cache_dir), env)
+        exe = self.executable(version, explicit=explicit, source=source, cache_dir=cache_dir)
+        return self.runner(exe, env)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One client's configuration for a test run (see :meth:`ClientTool.choose`)."""
+
+    #: ``(path or name, where it was set)``, or None: look next to Python and on PATH
+    executable: tuple[str, str] | None
+    #: versions every test using the fixture runs with (empty: not parametrized)
+    versions: tuple[str, ...]
+    versions_source: str | None
 
 
 #: Every client the plugin has a fixture for, by fixture name.
@@ -132,10 +181,10 @@ TOOLS: dict[str, ClientTool] = {
         ClientTool("poetry", lambda exe, env: Poetry(exe, env)),
         ClientTool("pip", _pip_runner),
         ClientTool("uv", lambda exe, env: Uv(env, exe)),
-        ClientTool("pdm", lambda exe, env: Pdm(env, exe), extras=_pdm_extras),
+        ClientTool("pdm", lambda exe, env: Pdm(env, exe), extras=_pdm.provision_extras),
         ClientTool("twine", lambda exe, env: Twine(env, exe)),
         ClientTool("hatch", lambda exe, env: Hatch(env, exe)),
-        ClientTool("flit", lambda exe, env: Flit(env, exe), extras=_flit_extras),
+        ClientTool("flit", lambda exe, env: Flit(env, exe), extras=_flit.provision_extras),
     )
 }
 
@@ -163,12 +212,15 @@ def parse_versions(text: str, *, source: str) -> list[str]:
             continue
         if value != LATEST:
             try:
-                Version(value)
+                version = Version(value)
             except InvalidVersion:
+                version = None
+            if version is None or version.local is not None:
                 raise ConfigError(
                     f"{source}: {value!r} is not a version (use exact versions such as "
                     f"'1.8.5', or {LATEST!r})"
-                ) from None
+                )
+            value = str(version)  # "v2.29.03" and "2.29.3" are one version, one venv
         if value not in versions:
             versions.append(value)
     if not versions:

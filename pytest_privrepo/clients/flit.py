@@ -51,6 +51,16 @@ FLIT_ROUTES = ("env", "pypirc")
 _FLIT_CORE_4_WITH_FLIT_3 = "unexpected keyword argument 'gen_setup_py'"
 
 
+def provision_extras(version: str | None) -> tuple[str, ...]:
+    """What to install next to ``flit==version``. flit 3.x requires ``flit_core>=3.x`` with no
+    upper bound, so an install today pairs it with flit_core 4, whose sdist builder flit 3
+    cannot call (``gen_setup_py``). flit and flit_core are released in lockstep: pin the
+    matching one."""
+    if version is not None and Version(version) < Version("4"):
+        return (f"flit_core=={version}",)
+    return ()
+
+
 def write_flit_project(directory: str | os.PathLike[str], name: str, version: str, *,
                        summary: str = "A flit test project") -> Path:
     """Write a minimal flit project (pyproject + one module) and return its directory."""

@@ -84,6 +84,13 @@ __all__ = [
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
+
+def provision_extras(version: str | None) -> tuple[str, ...]:
+    """What to install next to ``pdm==version``: pdm's own "locked" extra (2.17.0+), which pins
+    the dependency versions that release was tested with. Unpinned, pdm 2.29.3 resolves
+    hishel 2 / unearth 0.19 and fails on every lock."""
+    return (f"pdm[locked]=={version}" if version else "pdm[locked]",)
+
 #: Ways to hand ``pdm publish`` an index's upload URL, credentials and CA (see the module doc).
 PDM_PUBLISH_ROUTES = ("config", "cli", "env")
 
@@ -176,6 +183,7 @@ class Pdm:
             values["username"] = user
         if secret is not None:
             values["password"] = secret
+        self._env_cas.pop(name, None)  # a reconfigured source must not keep an old CA
         if ca is not None and cert is not None:
             # pdm 2.29 + httpx 0.28: a source with ca_certs gets ``verify=<path str>``, and
             # httpx's create_ssl_context returns early for a str verify, before loading
@@ -185,7 +193,6 @@ class Pdm:
             # SSL_CERT_FILE for such sources (see run()).
             self._env_cas[name] = Path(ca).absolute()
         elif ca is not None:
-            self._env_cas.pop(name, None)
             values["ca_certs"] = os.fspath(Path(ca).absolute())
         if cert is not None:
             values["client_cert"] = os.fspath(Path(cert).absolute())

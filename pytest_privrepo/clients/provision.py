@@ -347,17 +347,20 @@ def provision(
 
 
 def find_executable(tool: str, option_value: str | None, env_var: str, *,
-                    search_first: Sequence[str | os.PathLike[str]] = ()) -> Path:
+                    search_first: Sequence[str | os.PathLike[str]] = (),
+                    source: str | None = None) -> Path:
     """Locate an already installed client: option, then environment variable, then the
     directories in ``search_first``, then PATH.
 
     An explicit value (``--privrepo-<tool>=PATH`` or ``$<env_var>``) that does not exist is
     an error rather than a fallback, because silently testing a different binary than the
     one requested defeats the point of pinning it. A bare name (no path separator) is
-    looked up on ``PATH``.
+    looked up on ``PATH``. ``source`` names where ``option_value`` came from (default: the
+    ``--privrepo-<tool>`` option), for the error message.
     """
     explicit = option_value or os.environ.get(env_var) or None
-    source = f"--privrepo-{tool}" if option_value else f"${env_var}"
+    if source is None or not option_value:
+        source = f"--privrepo-{tool}" if option_value else f"${env_var}"
     if explicit:
         if os.sep not in explicit and (os.altsep is None or os.altsep not in explicit):
             found = shutil.which(explicit)
@@ -381,7 +384,8 @@ def find_executable(tool: str, option_value: str | None, env_var: str, *,
     found = shutil.which(tool)
     if found is None:
         raise ClientError(
-            f"{tool} not found: install it, pass --privrepo-{tool}=PATH or set {env_var}, "
-            f"or ask for a version to provision (--privrepo-{tool}-versions)"
+            f"{tool} not found: install it, pass --privrepo-{tool}=PATH or set {env_var} "
+            f"(or the privrepo_{tool} ini key), or ask for a version to provision "
+            f"(--privrepo-{tool}-versions)"
         )
     return Path(found)
