@@ -18,6 +18,7 @@ import pytest
 from packaging.version import Version
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip
+from pytest_privrepo.clients.pip import TRUSTSTORE_IP_HOST_BUG
 from pytest_privrepo.errors import ConfigError
 
 #: Characters that break unencoded URL userinfo, a space, and a ``%`` that an
@@ -49,16 +50,27 @@ def _assert_client_certs(index, tls: str | None) -> None:  # type: ignore[no-unt
 
 
 def _truststore_bug(pip: Pip) -> bool:
-    """pip 24.2 to 26.0.x: truststore fails on IP-address hosts, so the harness adds
-    ``--use-deprecated=legacy-certs`` (pip.py's module docstring)."""
-    return Version("24.2") <= Version(pip.version()) < Version("26.1")
+    """A pip in :data:`TRUSTSTORE_IP_HOST_BUG`: truststore fails on IP-address hosts, so
+    the harness adds ``--use-deprecated=legacy-certs`` (pip.py's module docstring)."""
+    first, fixed = TRUSTSTORE_IP_HOST_BUG
+    return first <= Version(pip.version()) < fixed
+
+
+#: The sections the harness's pip.conf pins: ``[global]`` and every command that takes
+#: index options (pip reads ``[global]``, then the running command's section).
+PINNED_SECTIONS = ["global", "install", "download", "wheel", "index", "list", "lock"]
 
 
 def _global_section(path: Path | None) -> dict[str, str]:
+    """The file's ``[global]`` section, after checking every command section repeats
+    it (else a machine-wide ``[install]`` would beat it)."""
     assert path is not None and path.is_file()
     parser = configparser.RawConfigParser()  # as pip reads it: no % interpolation
     parser.read(path, encoding="utf-8")
-    return dict(parser["global"])
+    assert parser.sections() == PINNED_SECTIONS
+    sections = [dict(parser[name]) for name in PINNED_SECTIONS]
+    assert all(section == sections[0] for section in sections)
+    return sections[0]
 
 
 def _assert_secret_only_in_keyring(pip: Pip, secret: str) -> None:
@@ -137,8 +149,9 @@ def test_config_file_route_ignores_the_machines_pip_config(
     tmp_path: Path,
 ) -> None:  # type: ignore[no-untyped-def]
     """A decoy index with a better version is configured everywhere a machine
-    configures pip; only the test's pip.conf may count. Machine-independent: the decoys
-    are planted, whatever this machine's own files and variables are."""
+    configures pip, in ``[global]`` and in the command sections pip reads after it;
+    only the test's pip.conf may count. Machine-independent: the decoys are planted,
+    whatever this machine's own files and variables are."""
     corp = _corp(privrepo, "tls")
     decoy = privrepo.index("decoy")
     links = decoy.add("demo", "9.9")[0].path.parent
@@ -151,14 +164,23 @@ def test_config_file_route_ignores_the_machines_pip_config(
     pip: Pip = request.getfixturevalue("pip")
     # User files (skipped by pip once PIP_CONFIG_FILE names a file) and a global file
     # (always merged by pip: the XDG_CONFIG_DIRS one stands in for /etc/pip.conf).
-    decoy_conf = configparser.RawConfigParser()
-    decoy_conf["global"] = {
+    # Most values on their own break the run (another index, no index at all, a dead
+    # proxy, a CA that does not exist); the others are checked in the file below.
+    decoys = {
         "index-url": decoy.url,
         "extra-index-url": decoy.url,
         "find-links": str(links),
-        "trusted-host": "127.0.0.1",
+        "no-index": "true",
+        "trusted-host": "127.0.0.1",  # would only weaken TLS
         "cert": str(tmp_path / "no-such-ca.pem"),
+        "proxy": "http://127.0.0.1:9",
+        "no-proxy-env": "true",  # pip >= 26.2; invisible here (loopback is NO_PROXY)
+        "keyring-provider": "import",  # invisible here: no 401
     }
+    decoy_conf = configparser.RawConfigParser()
+    # pip reads [global], then the running command's section ([install] beats [global])
+    for section in ("global", "install", "download"):
+        decoy_conf[section] = decoys
     planted = [
         pip.env.xdg_config / "pip" / "pip.conf",
         pip.env.home / ".pip" / "pip.conf",
@@ -184,12 +206,23 @@ def test_config_file_route_ignores_the_machines_pip_config(
         assert str(real) not in debug
     # pip does merge a global file, so ...
     assert f"{planted[2]}, exists: True" in debug
-    conf = _global_section(result.config_file)
+    conf = _global_section(result.config_file)  # the same in [install], [download] ...
     assert conf["index-url"] == corp.url_with_credentials()
     assert conf["cert"] == str(corp.ca_cert)
-    # ... the test's file sets these keys too (empty) and wins
-    for key in ("extra-index-url", "find-links", "trusted-host", "client-cert"):
-        assert conf[key] == ""
+    # ... the test's file sets these keys too (empty or pip's default) and wins
+    for key in ("extra-index-url", "find-links", "trusted-host", "client-cert", "proxy"):
+        assert conf[key] == "", key
+    assert conf["keyring-provider"] == ""
+    assert (conf["no-index"], conf["no-proxy-env"]) == ("false", "false")
+
+    # `pip download` reads [download]: the same file wins there too.
+    downloads = tmp_path / "downloads"
+    pip.run(
+        "download", "--no-deps", "--retries", "0", "--dest", str(downloads), "demo",
+        extra_env=env,
+    )
+    assert sorted(p.name for p in downloads.iterdir()) == ["demo-1.0-py3-none-any.whl"]
+    assert list(decoy.log) == []
 
 
 # -- keyring after a 401 ---------------------------------------------------------------
@@ -244,12 +277,12 @@ def test_keyring_route_with_a_provisioned_pip(privrepo, pip: Pip) -> None:  # ty
     _assert_secret_only_in_keyring(pip, HARD_PASSWORD)
 
 
-def test_keyring_import_provider(privrepo, pip: Pip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_keyring_import_provider(privrepo, client_env: ClientEnv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """``import`` works when keyring is importable by the interpreter pip runs in: here
     pip runs in pytest's own interpreter (no ``--python``) and installs with
     ``--target``."""
     corp = _corp(privrepo, None)
-    own = Pip(pip.env, None, pip=[sys.executable, "-m", "pip"])
+    own = Pip(client_env, None, pip=[sys.executable, "-m", "pip"])
     site = tmp_path / "site"
     result = own.install(
         "demo",

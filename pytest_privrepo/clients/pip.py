@@ -24,10 +24,18 @@ by another is exactly the bug a user hits. What pip does, from its source
   skips the *user* files but always merges the *global* ones (``/etc/pip.conf``;
   ``$XDG_CONFIG_DIRS/pip/pip.conf``, which :class:`ClientEnv` points at an empty
   directory; macOS ``/Library/Application Support/pip``) and the *site* one
-  (``sys.prefix/pip.conf``) under it, and no variable turns that off. So the file sets
-  every key that decides where pip looks and whom it trusts, empty when unused (pip
-  lets the later file's empty value replace the global one, then drops it): a
-  machine-wide file cannot add an index, a CA or a trusted host.
+  (``sys.prefix/pip.conf``) under it, and no variable turns that off. Merging goes key
+  by key (``section.key``), and pip then applies ``[global]``, then the section of the
+  running command (``[install]``, ``[download]`` ...), then ``PIP_*``: a machine's
+  ``[install] index-url`` beats any ``[global]`` one. So the file sets every key that
+  decides where pip looks, how it gets there and whom it trusts (``index-url``,
+  ``extra-index-url``, ``find-links``, ``no-index``, ``trusted-host``, ``cert``,
+  ``client-cert``, ``proxy``, ``no-proxy-env``, ``keyring-provider``,
+  ``use-deprecated``) in ``[global]`` and in the section of every command that takes
+  index options (install, download, wheel, index, list, lock), with pip's default when
+  unused: an empty value (pip lets the later file's empty value replace the global one,
+  then drops it), ``false`` for the flags ``no-index`` and ``no-proxy-env``. A
+  machine-wide file cannot add or remove an index, a CA, a trusted host or a proxy.
 * credentials: URL userinfo and netrc go with the first request. The keyring is asked
   only after a 401 and only with ``--keyring-provider import|subprocess`` (pip >= 23.1;
   older pips, and ``auto``, ask it only when they may prompt, never under
@@ -91,8 +99,8 @@ PipAuth = Literal["url", "netrc", "keyring", "none"]
 
 #: Where pip reads the index options from: ``"args"`` = the command line, ``"env"`` =
 #: ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``PIP_CERT``/``PIP_CLIENT_CERT``,
-#: ``"file"`` = a pip.conf ``[global]`` section named by ``PIP_CONFIG_FILE`` for that
-#: run.
+#: ``"file"`` = a pip.conf named by ``PIP_CONFIG_FILE`` for that run (``[global]`` and
+#: the same keys in every command section, see the module docstring).
 PipConfigRoute = Literal["args", "env", "file"]
 
 #: pip's ``--keyring-provider`` for ``auth="keyring"``: ``"subprocess"`` (the default)
@@ -116,6 +124,11 @@ KEYRING_PROVIDER_PIP = Version("23.1")
 TRUSTSTORE_IP_HOST_BUG = (Version("24.2"), Version("26.1"))
 #: their way back to pip's own certificate handling (``--cert``, certifi)
 LEGACY_CERTS = "legacy-certs"
+
+#: The pip.conf sections ``config="file"`` writes: ``[global]``, and the sections of the
+#: commands that take index options (``lock``: pip >= 25.1; older pips ignore it), which
+#: pip reads after ``[global]``, so a machine-wide file's ``[install]`` would beat it.
+_CONFIG_SECTIONS = ("global", "install", "download", "wheel", "index", "list", "lock")
 
 #: Same module and store as :meth:`pytest_privrepo.clients.poetry.Poetry.use_keyring`,
 #: so pip and Poetry sharing one ClientEnv share one keyring.
@@ -226,25 +239,32 @@ def _as_env(settings: _IndexSettings) -> dict[str, str]:
 
 
 def _as_config(settings: _IndexSettings) -> dict[str, dict[str, str]]:
-    """The ``[global]`` section. Keys that decide where pip looks and whom it trusts are
-    always written (empty = pip's default) because pip merges its global and site files
-    under this one: without them, /etc/pip.conf could add an index, a CA or a trusted
-    host to the run."""
+    """``[global]`` and the same keys in every section of :data:`_CONFIG_SECTIONS`.
+
+    Keys that decide where pip looks, through which proxy and whom it trusts are always
+    written (empty or ``false`` = pip's default) because pip merges its global and site
+    files under this one, and reads a command's section after ``[global]``: without
+    them, /etc/pip.conf could add an index, a CA, a trusted host or a proxy to the run,
+    or turn the index off (see the module docstring)."""
     values = {
         "index-url": settings.index_url or PYPI_SIMPLE,
         "extra-index-url": "\n".join(settings.extra_index_urls),
         "find-links": "",
+        # Pip.install(no_index=True) passes --no-index, which beats any file.
+        "no-index": "false",
         "trusted-host": "",
         "cert": os.fspath(settings.cert) if settings.cert is not None else "",
         "client-cert": (
             os.fspath(settings.client_cert) if settings.client_cert is not None else ""
         ),
+        # ClientEnv's *_PROXY variables apply: a file's proxy would replace them and
+        # ignore NO_PROXY, a file's no-proxy-env (pip >= 26.2) would ignore them.
+        "proxy": "",
+        "no-proxy-env": "false",
+        "keyring-provider": settings.keyring_provider or "",
+        "use-deprecated": settings.use_deprecated or "",
     }
-    if settings.keyring_provider is not None:
-        values["keyring-provider"] = settings.keyring_provider
-    if settings.use_deprecated is not None:
-        values["use-deprecated"] = settings.use_deprecated
-    return {"global": values}
+    return {section: dict(values) for section in _CONFIG_SECTIONS}
 
 
 class InstalledPackage(NamedTuple):
