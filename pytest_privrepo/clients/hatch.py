@@ -4,7 +4,10 @@
 on the command line (``route="cli"``: ``-r -u -a --ca-cert --client-cert``) or through
 Hatch's variables (``route="env"``: ``HATCH_INDEX_REPO/USER/AUTH/CA_CERT/CLIENT_CERT``).
 Our client certificate is one PEM with key + certificate, which Hatch accepts as
-``--client-cert`` alone; ``--client-key`` is only needed for a separate key file.
+``--client-cert`` alone; a separate key file goes in ``client_key=`` (``--client-key`` /
+``HATCH_INDEX_CLIENT_KEY``, since Hatch 1.4.0 like ``--client-cert``). Hatch hands the pair
+to the HTTP library as ``cert=(client_cert, client_key)`` and ignores a key without a
+certificate, so :meth:`Hatch.publish` refuses that combination.
 
 Every run is ``-n`` (no prompts: a missing credential aborts) and ``-y`` (Hatch >= 1.3.0;
 older releases have no ``-y`` and nothing to confirm).
@@ -119,6 +122,8 @@ class Hatch:
         username: str | None = None,
         password: str | None = None,
         certificates: bool = True,
+        client_cert: str | os.PathLike[str] | None = None,
+        client_key: str | os.PathLike[str] | None = None,
         split_ca: bool = True,
         check: bool = True,
     ) -> CommandResult:
@@ -126,6 +131,10 @@ class Hatch:
 
         ``username``/``password`` override the index's own (``"__token__"`` + token, a wrong
         password ...); ``certificates=False`` leaves out the CA and client certificate.
+        ``client_cert`` replaces the index's client certificate (e.g. a PEM holding only the
+        certificate) and ``client_key`` adds its private key as a separate file
+        (``--client-key`` / ``HATCH_INDEX_CLIENT_KEY``); a key needs a certificate
+        (:class:`ConfigError` otherwise: Hatch would silently ignore it).
         """
         if route not in HATCH_ROUTES:
             raise ConfigError(f"unknown hatch route {route!r}: use one of {', '.join(HATCH_ROUTES)}")
@@ -135,12 +144,20 @@ class Hatch:
         user = username if username is not None else getattr(index, "username", None)
         secret = password if password is not None else getattr(index, "password", None)
         ca = getattr(index, "ca_cert", None) if certificates else None
-        client = getattr(index, "client_cert", None) if certificates else None
+        # Hatch runs in the environment's root: paths given here are made absolute
+        client = Path(client_cert).absolute() if client_cert is not None else (
+            getattr(index, "client_cert", None) if certificates else None)
+        key = Path(client_key).absolute() if client_key is not None else None
+        if key is not None and not client:
+            raise ConfigError(
+                "publish(client_key=...) needs a client certificate (the index's or "
+                "client_cert=): Hatch ignores --client-key / HATCH_INDEX_CLIENT_KEY without one"
+            )
         if (ca or client) and self.release < CERTIFICATES_SINCE:
             raise ConfigError(
                 f"hatch {self.release} cannot be given a CA or client certificate (--ca-cert/"
-                f"--client-cert were added in Hatch {CERTIFICATES_SINCE}): use Hatch >= "
-                f"{CERTIFICATES_SINCE} for a TLS index"
+                f"--client-cert/--client-key were added in Hatch {CERTIFICATES_SINCE}): use "
+                f"Hatch >= {CERTIFICATES_SINCE} for a TLS index"
             )
 
         argv: list[str] = ["publish", "-n"]
@@ -160,6 +177,8 @@ class Hatch:
                 argv += ["--ca-cert", str(ca)]
             if client:
                 argv += ["--client-cert", str(client)]
+            if key is not None:
+                argv += ["--client-key", str(key)]
         else:
             # Hatch < 1.3.0 read HATCH_PYPI_REPO/USER/AUTH (renamed HATCH_INDEX_* in 1.3.0)
             prefix = "HATCH_INDEX" if self.release >= INDEX_VARIABLES_SINCE else "HATCH_PYPI"
@@ -172,6 +191,8 @@ class Hatch:
                 extra_env["HATCH_INDEX_CA_CERT"] = str(ca)
             if client:
                 extra_env["HATCH_INDEX_CLIENT_CERT"] = str(client)
+            if key is not None:
+                extra_env["HATCH_INDEX_CLIENT_KEY"] = str(key)
         argv += [os.fspath(Path(d).absolute()) for d in dists]
         return self.run(*argv, check=check, extra_env=extra_env)
 
