@@ -15,10 +15,12 @@ from .clients.uv import uv_env_name
 
 __all__ = [
     "DIST_PLACEHOLDER",
+    "PACKAGE_PLACEHOLDER",
     "IndexLike",
     "all_snippets",
     "flit_lines",
     "hatch_lines",
+    "pdm_credential_vars",
     "pdm_lines",
     "pip_lines",
     "poetry_lines",
@@ -26,8 +28,11 @@ __all__ = [
     "uv_lines",
 ]
 
-#: Stands for the files to upload in the publish snippets (twine, hatch).
+#: Stands for the files to upload in the publish snippets (twine, hatch, uv).
 DIST_PLACEHOLDER = "dist/*"
+
+#: Stands for the project to install in the install snippets (pip, uv, pdm).
+PACKAGE_PLACEHOLDER = "PACKAGE"
 
 
 class IndexLike(ClientIndexLike, Protocol):
@@ -68,20 +73,51 @@ def pip_lines(index: IndexLike) -> list[str]:
         args.append(f"--cert {_q(index.ca_cert)}")
     if index.client_cert:
         args.append(f"--client-cert {_q(index.client_cert)}")
-    return ["pip install " + " ".join(args) + " PACKAGE"]
+    return ["pip install " + " ".join(args) + " " + PACKAGE_PLACEHOLDER]
+
+
+def _uv_tls_env(index: IndexLike) -> list[str]:
+    env = []
+    if index.ca_cert:
+        env.append(f"SSL_CERT_FILE={_q(index.ca_cert)}")
+    if index.client_cert:
+        env.append(f"SSL_CLIENT_CERT={_q(index.client_cert)}")
+    return env
 
 
 def uv_lines(index: IndexLike) -> list[str]:
+    """``uv pip install`` with the index as a named extra index (searched before PyPI) and
+    ``uv publish --publish-url``.
+
+    uv takes the CA only from ``SSL_CERT_FILE`` (or ``--cert``, from 0.12), and that file
+    *replaces* its trust roots instead of adding to them; ``--system-certs``
+    (``--native-tls`` before 0.11) does not add them back (older uv read the "native" roots
+    through rustls-native-certs, which takes ``SSL_CERT_FILE`` *instead of* the system
+    store; newer ones treat a configured file as authoritative: "No default certificates
+    will be trusted" when it holds none). So with the index's CA alone uv reaches no other
+    HTTPS host, PyPI included, and no option adds a CA to the roots: the printed comment
+    says how to build a bundle of public roots plus the CA.
+    """
+    lines: list[str] = []
+    if index.ca_cert:
+        lines.append(
+            "# SSL_CERT_FILE replaces uv's trust roots: with this CA alone uv reaches no "
+            "other HTTPS index, PyPI included. To keep PyPI, point SSL_CERT_FILE at a bundle "
+            "of public roots plus this CA: "
+            f'cat "$(python3 -m certifi)" {_q(index.ca_cert)} > ca-bundle.pem'
+        )
     env = [f"UV_INDEX={_q(f'{index.name}={index.url}')}"]
     if index.username and index.password:
         e = uv_env_name(index.name)
         env += [f"UV_INDEX_{e}_USERNAME={_q(index.username)}",
                 f"UV_INDEX_{e}_PASSWORD={_q(index.password)}"]
-    if index.ca_cert:
-        env.append(f"SSL_CERT_FILE={_q(index.ca_cert)}")
-    if index.client_cert:
-        env.append(f"SSL_CLIENT_CERT={_q(index.client_cert)}")
-    return [" ".join(env) + " uv pip install PACKAGE"]
+    env += _uv_tls_env(index)
+    lines.append(" ".join(env) + " uv pip install " + PACKAGE_PLACEHOLDER)
+    args = [f"--publish-url {_q(index.upload_url)}"]
+    if index.username and index.password:
+        args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
+    lines.append(" ".join([*_uv_tls_env(index), "uv publish", *args, DIST_PLACEHOLDER]))
+    return lines
 
 
 def twine_lines(index: IndexLike) -> list[str]:
@@ -130,15 +166,54 @@ def flit_lines(index: IndexLike) -> list[str]:
     return lines
 
 
+def pdm_credential_vars(index: IndexLike) -> tuple[str, str]:
+    """The variables the pdm snippet reads the credentials from:
+    ``INDEX_<NAME>_USERNAME`` / ``INDEX_<NAME>_PASSWORD`` (``<NAME>`` as for uv)."""
+    e = uv_env_name(index.name)
+    return f"INDEX_{e}_USERNAME", f"INDEX_{e}_PASSWORD"
+
+
 def pdm_lines(index: IndexLike) -> list[str]:
-    """pdm: credentials and certificates in pdm's config under ``pypi.<name>``, the source
-    itself in pyproject.toml (pdm matches them by name)."""
+    """pdm: the source in pyproject.toml, its certificates in pdm's global config under
+    ``pypi.<name>`` (pdm matches them by name), a ``repository.<name>`` for ``pdm publish
+    -r <name>``, then ``pdm add`` and ``pdm publish``.
+
+    * Credentials: ``pdm config pypi.<name>.password`` hands the password to the keyring
+      once a username is set and a keyring (module or ``keyring`` executable) is found; a
+      null keyring (``PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring``, common in
+      containers) accepts it and it is silently lost. So the password stays out of pdm's
+      config: the source URL in pyproject.toml carries ``${VAR}`` placeholders, which pdm
+      expands (percent-encoded) from the environment, and ``pdm publish`` gets ``-u``/``-P``.
+      (pdm 2.18 and older leave a ``/`` unencoded there, which breaks the URL.)
+    * mTLS: pdm 2.29 on httpx 0.28 never presents the client certificate of a source or
+      repository that also has a CA file (``ca_certs``, ``--ca-certs``,
+      ``REQUESTS_CA_BUNDLE``: httpx returns before loading the certificate), so the CA goes
+      into ``SSL_CERT_FILE``, which pdm's truststore context reads on Linux (next to
+      certifi's roots, so PyPI still works). macOS and Windows truststore ignores it: the
+      CA has to be in the system trust store there.
+    """
     n = index.name
-    lines = [f"pdm config pypi.{n}.url {_q(index.url)}"]
+    lines: list[str] = []
+    url = index.url
+    user_var = password_var = None
     if index.username and index.password:
-        lines += [f"pdm config pypi.{n}.username {_q(index.username)}",
-                  f"pdm config pypi.{n}.password {_q(index.password)}"]
-    if index.ca_cert:
+        user_var, password_var = pdm_credential_vars(index)
+        lines += [
+            "# credentials from the environment: pdm expands ${VAR} in a source URL "
+            f"(`pdm config pypi.{n}.password` goes to the keyring, and a null keyring "
+            "loses it)",
+            f"export {user_var}={_q(index.username)} {password_var}={_q(index.password)}",
+        ]
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://${{{user_var}}}:${{{password_var}}}@{rest}"
+    if index.ca_cert and index.client_cert:
+        lines += [
+            "# pdm with httpx 0.28 drops the client certificate when ca_certs is set: the CA "
+            "goes into SSL_CERT_FILE (Linux; on macOS/Windows add it to the system trust "
+            "store)",
+            f"export SSL_CERT_FILE={_q(index.ca_cert)}",
+        ]
+    elif index.ca_cert:
         lines.append(f"pdm config pypi.{n}.ca_certs {_q(index.ca_cert)}")
     if index.client_cert:
         lines.append(f"pdm config pypi.{n}.client_cert {_q(index.client_cert)}")
@@ -146,9 +221,19 @@ def pdm_lines(index: IndexLike) -> list[str]:
         "cat >> pyproject.toml <<'EOF'",
         "[[tool.pdm.source]]",
         f'name = "{n}"',
-        f'url = "{index.url}"',
+        f'url = "{url}"',
         "EOF",
+        f"pdm add {PACKAGE_PLACEHOLDER}",
+        f"pdm config repository.{n}.url {_q(index.upload_url)}",
     ]
+    if index.ca_cert and not index.client_cert:
+        lines.append(f"pdm config repository.{n}.ca_certs {_q(index.ca_cert)}")
+    if index.client_cert:
+        lines.append(f"pdm config repository.{n}.client_cert {_q(index.client_cert)}")
+    publish = f"pdm publish -r {_q(n)}"
+    if user_var and password_var:
+        publish += f' -u "${user_var}" -P "${password_var}"'
+    lines.append(publish + " --no-build  # uploads dist/* (run pdm build first)")
     return lines
 
 
