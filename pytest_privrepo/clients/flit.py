@@ -35,11 +35,11 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..errors import ClientError, ConfigError
 from .env import ClientEnv
-from .result import CommandResult
+from .result import CommandResult, parse_release
 from .twine import write_pypirc
 
 __all__ = ["FLIT_ROUTES", "Flit", "write_flit_project"]
@@ -130,11 +130,7 @@ class Flit:
     @functools.cached_property
     def release(self) -> Version:
         """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        text = self.version()
-        try:
-            return Version(text)
-        except InvalidVersion:
-            raise ClientError(f"`flit --version` printed {text!r}, not a version") from None
+        return parse_release("flit", self.version())
 
     def publish(
         self,

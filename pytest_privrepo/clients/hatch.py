@@ -47,11 +47,11 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..errors import ClientError, ConfigError
 from .env import ClientEnv
-from .result import CommandResult
+from .result import CommandResult, parse_release
 
 __all__ = ["HATCH_ROUTES", "Hatch"]
 
@@ -98,11 +98,7 @@ class Hatch:
     @functools.cached_property
     def release(self) -> Version:
         """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        text = self.version()
-        try:
-            return Version(text)
-        except InvalidVersion:
-            raise ClientError(f"`hatch --version` printed {text!r}, not a version") from None
+        return parse_release("hatch", self.version())
 
     def publish_error(self, url: str, error: str) -> str:
         """The message ``hatch publish`` aborts with (after ``failed``) when an upload to

@@ -64,11 +64,11 @@ from urllib.parse import urlsplit
 
 import tomlkit
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from tomlkit.items import AoT
 
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
-from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.result import CommandResult, parse_release
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -325,11 +325,7 @@ class Pdm:
     @functools.cached_property
     def release(self) -> Version:
         """:meth:`version`, parsed (asked once): for expectations that differ by release."""
-        text = self.version()
-        try:
-            return Version(text)
-        except InvalidVersion:
-            raise ClientError(f"`pdm --version` printed {text!r}, not a version") from None
+        return parse_release("pdm", self.version())
 
     def publish_error(self, url: str, status: int, reason: str) -> str:
         """The line ``pdm publish`` ends with when ``url`` answers the upload with ``status``

@@ -12,9 +12,11 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from pytest_privrepo.errors import ClientError
 
-__all__ = ["CommandResult", "format_command_failure"]
+__all__ = ["CommandResult", "format_command_failure", "parse_release"]
 
 #: Each stream is cut to its last this-many characters in error messages: the cause of a
 #: failure is almost always at the end, and a 2 MB pip log would bury the report.
@@ -104,3 +106,12 @@ class CommandResult:
                 self.stderr,
             )
         )
+
+
+def parse_release(tool: str, text: str) -> Version:
+    """A client's ``--version`` answer as a :class:`Version`, for expectations that differ by
+    release; a clear error when the client printed something else."""
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise ClientError(f"`{tool} --version` printed {text!r}, not a version") from None

@@ -32,11 +32,11 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..errors import ClientError, ConfigError
 from .env import ClientEnv
-from .result import CommandResult
+from .result import CommandResult, parse_release
 
 __all__ = ["TWINE_ROUTES", "Twine", "write_pypirc"]
 
@@ -107,11 +107,7 @@ class Twine:
     @functools.cached_property
     def release(self) -> Version:
         """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        text = self.version()
-        try:
-            return Version(text)
-        except InvalidVersion:
-            raise ClientError(f"`twine --version` printed {text!r}, not a version") from None
+        return parse_release("twine", self.version())
 
     def upload(
         self,
