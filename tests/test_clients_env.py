@@ -524,7 +524,8 @@ def test_write_netrc(tmp_path: Path) -> None:
     parsed = netrc.netrc(str(env.netrc))
     user, _account, password = parsed.authenticators("127.0.0.1")  # account: '' or None (3.10)
     assert (user, password) == ("alice", "s3cr#t")
-    assert parsed.authenticators("::1") == ("bob", "", "pw")
+    user, _account, password = parsed.authenticators("::1")
+    assert (user, password) == ("bob", "pw")
     assert env.netrc.read_text().count("machine 127.0.0.1") == 1
 
     with pytest.raises(ConfigError, match="already has a login for 127.0.0.1"):
