@@ -471,31 +471,12 @@ class PdmProject(PyprojectDocument):
     ) -> PdmProject:
         """Write pyproject.toml. ``distribution=False`` (``[tool.pdm] distribution = false``)
         means ``pdm install`` installs only the dependencies and never builds the project."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        doc = tomlkit.document()
-        project = tomlkit.table()
-        project["name"] = name
-        project["version"] = version
-        project["requires-python"] = requires_python
-        deps = tomlkit.array()
-        for dep in dependencies:
-            deps.append(dep)
-        project["dependencies"] = deps
-        doc["project"] = project
-        tool = tomlkit.table(is_super_table=True)
-        pdm = tomlkit.table()
-        pdm["distribution"] = distribution
-        tool["pdm"] = pdm
-        doc["tool"] = tool
-        self._doc = doc
+        self._new_project(name, version, requires_python, dependencies)
+        self._tool("pdm")["distribution"] = distribution
         return self.save()
 
-    def _tool_pdm(self) -> tomlkit.items.Table:
-        tool = self.doc.setdefault("tool", tomlkit.table(is_super_table=True))
-        return tool.setdefault("pdm", tomlkit.table())  # type: ignore[no-any-return]
-
     def add_dependency(self, requirement: str) -> PdmProject:
-        self.doc["project"].setdefault("dependencies", tomlkit.array()).append(requirement)
+        self._append_requirement(requirement)
         return self.save()
 
     def add_source(
@@ -518,10 +499,10 @@ class PdmProject(PyprojectDocument):
         if name in self.source_urls:
             raise ConfigError(f"pyproject already has a pdm source named {name!r}")
         spec = IndexSpec.of(index)
-        sources = self._tool_pdm().get("source")
+        sources = self._tool("pdm").get("source")
         if sources is None:
             sources = AoT([])
-            self._tool_pdm()["source"] = sources
+            self._tool("pdm")["source"] = sources
         entry = tomlkit.table()
         entry["name"] = name
         entry["url"] = spec.url
@@ -539,7 +520,7 @@ class PdmProject(PyprojectDocument):
 
     def respect_source_order(self, value: bool = True) -> PdmProject:
         """``[tool.pdm.resolution] respect-source-order = value``."""
-        resolution = self._tool_pdm().setdefault("resolution", tomlkit.table())
+        resolution = self._tool("pdm").setdefault("resolution", tomlkit.table())
         resolution["respect-source-order"] = value
         return self.save()
 

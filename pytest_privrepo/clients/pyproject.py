@@ -6,9 +6,11 @@ writes it back; tomlkit keeps the user's comments and formatting. This is that s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import tomlkit
+from tomlkit.items import Table
 
 from ..errors import ConfigError
 
@@ -43,3 +45,30 @@ class PyprojectDocument:
     def save(self):  # type: ignore[no-untyped-def]
         self.pyproject.write_text(tomlkit.dumps(self.doc), encoding="utf-8")
         return self
+
+    def _new_project(self, name: str, version: str, requires_python: str,
+                     dependencies: Iterable[str]) -> tomlkit.TOMLDocument:
+        """A fresh document (the current one, until saved) with a PEP 621 ``[project]``
+        table; the project directory is created."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        doc = tomlkit.document()
+        project = tomlkit.table()
+        project["name"] = name
+        project["version"] = version
+        project["requires-python"] = requires_python
+        deps = tomlkit.array()
+        for dep in dependencies:
+            deps.append(dep)
+        project["dependencies"] = deps
+        doc["project"] = project
+        self._doc = doc
+        return doc
+
+    def _tool(self, name: str) -> Table:
+        """``[tool.<name>]``, created (under a header-less ``[tool]``) when missing."""
+        tool = self.doc.setdefault("tool", tomlkit.table(is_super_table=True))
+        return tool.setdefault(name, tomlkit.table())  # type: ignore[no-any-return]
+
+    def _append_requirement(self, requirement: str) -> None:
+        """Append a PEP 508 requirement to ``[project] dependencies``."""
+        self.doc["project"].setdefault("dependencies", tomlkit.array()).append(requirement)

@@ -184,33 +184,17 @@ class UvProject(PyprojectDocument):
     ) -> UvProject:
         """Write a new pyproject.toml with a ``[project]`` table (no build system: uv
         treats it as a virtual project, so locking never builds the project itself)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        doc = tomlkit.document()
-        project = tomlkit.table()
-        project["name"] = name
-        project["version"] = version
-        project["requires-python"] = requires_python
-        deps = tomlkit.array()
-        for dep in dependencies:
-            deps.append(dep)
-        project["dependencies"] = deps
-        doc["project"] = project
-        self._doc = doc
+        self._new_project(name, version, requires_python, dependencies)
         return self.save()
 
     def add_dependency(
         self, requirement: str, *, index: str | None = None
     ) -> UvProject:
         """Append a PEP 508 requirement; ``index`` pins it in ``[tool.uv.sources]``."""
-        dependencies = self.doc["project"].setdefault("dependencies", tomlkit.array())
-        dependencies.append(requirement)
+        self._append_requirement(requirement)
         if index is not None:
             self.pin(re.split(r"[\s<>=!~;\[(@]", requirement, maxsplit=1)[0], index)
         return self.save()
-
-    def _tool_uv(self) -> tomlkit.items.Table:
-        tool = self.doc.setdefault("tool", tomlkit.table(is_super_table=True))
-        return tool.setdefault("uv", tomlkit.table())  # type: ignore[no-any-return]
 
     def add_index(
         self,
@@ -240,17 +224,17 @@ class UvProject(PyprojectDocument):
             ignore_error_codes=ignore_error_codes,
             publish_url=publish_url,
         )
-        entries = self._tool_uv().get("index")
+        entries = self._tool("uv").get("index")
         if entries is None:
             entries = AoT([])
-            self._tool_uv()["index"] = entries
+            self._tool("uv")["index"] = entries
         entries.append(entry)
         self.specs[name] = spec
         return self.save()
 
     def pin(self, package: str, index: str) -> UvProject:
         """``[tool.uv.sources] package = { index = "index" }``."""
-        sources = self._tool_uv().setdefault("sources", tomlkit.table())
+        sources = self._tool("uv").setdefault("sources", tomlkit.table())
         inline = tomlkit.inline_table()
         inline["index"] = index
         sources[package] = inline
@@ -341,7 +325,7 @@ class UvProject(PyprojectDocument):
         """
         if not files:
             raise ConfigError("publish() needs at least one distribution file")
-        entries = self._tool_uv().get("index") or []
+        entries = self._tool("uv").get("index") or []
         entry = next((e for e in entries if e.get("name") == index), None)
         if entry is None:
             raise ConfigError(
