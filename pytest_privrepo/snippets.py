@@ -67,12 +67,19 @@ def poetry_lines(index: IndexLike) -> list[str]:
     return lines
 
 
-def pip_lines(index: IndexLike) -> list[str]:
-    args = [f"--index-url {_q(index.url_with_credentials())}"]
+def _cert_args(index: IndexLike) -> list[str]:
+    """``--cert CA --client-cert PEM``: the same two options in pip and twine."""
+    args = []
     if index.ca_cert:
         args.append(f"--cert {_q(index.ca_cert)}")
     if index.client_cert:
         args.append(f"--client-cert {_q(index.client_cert)}")
+    return args
+
+
+def pip_lines(index: IndexLike) -> list[str]:
+    args = [f"--index-url {_q(index.url_with_credentials())}"]
+    args += _cert_args(index)
     return ["pip install " + " ".join(args) + " " + PACKAGE_PLACEHOLDER]
 
 
@@ -126,10 +133,7 @@ def twine_lines(index: IndexLike) -> list[str]:
     args = [f"--repository-url {_q(index.upload_url)}"]
     if index.username and index.password:
         args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
-    if index.ca_cert:
-        args.append(f"--cert {_q(index.ca_cert)}")
-    if index.client_cert:
-        args.append(f"--client-cert {_q(index.client_cert)}")
+    args += _cert_args(index)
     return ["twine upload " + " ".join(args) + " " + DIST_PLACEHOLDER]
 
 
