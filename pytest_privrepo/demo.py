@@ -6,33 +6,79 @@ then locks, installs, builds, publishes, bumps the version and publishes again. 
 prints one line with its outcome and time; the exit status is non-zero if any step fails.
 Everything happens in a temporary directory that is removed at the end; the real user's
 Poetry config and keyring are never read or written.
+
+Which Poetry runs follows the plugin's client rules (:meth:`ClientTool.choose`), spelled
+with the demo's own options: ``--poetry PATH`` or ``$PRIVREPO_POETRY`` name an executable,
+``--poetry-version V`` or ``$PRIVREPO_POETRY_VERSIONS`` a version to provision; with neither,
+an installed Poetry (next to this Python or on ``PATH``), else the newest release,
+provisioned once into the cache the plugin uses too (``--cache-dir``, ``$PRIVREPO_CACHE_DIR``,
+``~/.cache/pytest-privrepo/clients``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from .clients.catalog import client_tool
 from .clients.env import ClientEnv
 from .clients.poetry import Poetry
 from .clients.poetry_project import PoetryProject
-from .clients.provision import find_executable, provision
-from .errors import PrivrepoError
+from .clients.provision import default_cache_dir
+from .errors import ClientError, ConfigError, PrivrepoError
 from .session import Privrepo
 
-__all__ = ["run_demo", "default_cache_dir"]
+__all__ = ["DEMO_OPTIONS", "choose_poetry", "default_cache_dir", "run_demo"]
+
+#: The demo's own spellings of the plugin's ``--privrepo-poetry`` / ``-versions`` options.
+DEMO_OPTIONS = ("--poetry", "--poetry-version")
 
 
-def default_cache_dir() -> Path:
-    """Where the demo caches the Poetry it provisions (``~/.cache/pytest-privrepo``)."""
-    import os
+def choose_poetry(*, poetry: str | None, poetry_version: str | None, cache_dir: Path | None,
+                  environ: Mapping[str, str] | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[Path, str]:
+    """The Poetry executable the demo runs, and where it came from (for the step line).
 
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pytest-privrepo" / "clients"
+    Errors name the demo's options (``--poetry``), not the pytest ones.
+    """
+    tool = client_tool("poetry")
+    env = os.environ if environ is None else environ
+    choice = tool.choose(option=poetry, versions_option=poetry_version, environ=env,
+                         ini=None, versions_ini=None, option_names=DEMO_OPTIONS)
+    skip = "pass an installed Poetry with --poetry PATH (or $PRIVREPO_POETRY)"
+    cache = cache_dir if cache_dir is not None else default_cache_dir(env)
+    if choice.executable is not None:
+        value, source = choice.executable
+        return tool.find(value, source=source), f"from {source}"
+    installed = False
+
+    def note(line: str) -> None:
+        nonlocal installed
+        installed = True
+        if progress is not None:
+            progress(line)
+
+    if choice.versions:
+        if len(choice.versions) != 1:
+            raise ConfigError(f"{choice.versions_source}: the demo runs one Poetry; give one "
+                              f"version, not {', '.join(choice.versions)}")
+        version = choice.versions[0]
+        exe = tool.provision(version, cache_dir=cache, progress=note, alternative=skip)
+        where = "provisioned now" if installed else "from the cache"
+        return exe, f"{version} asked by {choice.versions_source}, {where} in {cache}"
+    try:
+        exe = tool.find()
+    except ClientError:
+        exe = tool.provision("latest", cache_dir=cache, progress=note, alternative=skip)
+        where = "provisioned now" if installed else "from the cache"
+        return exe, f"none installed: the newest release, {where} in {cache}"
+    place = "next to this Python" if exe.parent == Path(sys.executable).parent else "on PATH"
+    return exe, f"found {place}"
 
 
 class _Steps:
@@ -49,8 +95,11 @@ class _Steps:
         except Exception as exc:  # report and carry on to the summary
             self.failed += 1
             took = time.perf_counter() - start
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"{self.n:2d}. FAIL {title:<46} {took:6.2f}s  {first}", file=self.out, flush=True)
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            print(f"{self.n:2d}. FAIL {title:<46} {took:6.2f}s  {lines[0]}", file=self.out)
+            for line in lines[1:]:  # the cause and what to try: the whole message
+                print(f"      {line}", file=self.out)
+            self.out.flush()
             if not isinstance(exc, PrivrepoError):
                 raise
             raise _Abort() from exc
@@ -65,7 +114,8 @@ class _Abort(Exception):
 
 
 def run_demo(*, poetry: str | None = None, poetry_version: str | None = None,
-             cache_dir: Path | None = None, out: TextIO = sys.stdout) -> int:
+             cache_dir: Path | None = None, out: TextIO = sys.stdout,
+             environ: Mapping[str, str] | None = None) -> int:
     """Run the demo; return the process exit status (0 when every step passed)."""
     step = _Steps(out)
     with tempfile.TemporaryDirectory(prefix="privrepo-demo-") as tmp, Privrepo(Path(tmp) / "index") as repo:
@@ -73,12 +123,11 @@ def run_demo(*, poetry: str | None = None, poetry_version: str | None = None,
         state: dict[str, Any] = {}
         try:
             def get_poetry() -> str:
-                if poetry or not poetry_version and _on_path():
-                    exe = find_executable("poetry", poetry, "PRIVREPO_POETRY")
-                else:
-                    exe = provision("poetry", poetry_version, cache_dir=cache_dir or default_cache_dir())
+                exe, origin = choose_poetry(
+                    poetry=poetry, poetry_version=poetry_version, cache_dir=cache_dir,
+                    environ=environ, progress=lambda line: print(f"    {line}", file=out, flush=True))
                 state["poetry"] = Poetry(exe, ClientEnv(root / "client-env"))
-                return f"Poetry {state['poetry'].version} ({exe})"
+                return f"Poetry {state['poetry'].version} ({exe}; {origin})"
 
             def start_index() -> str:
                 corp = repo.index("corp", auth=("alice", "s3cret"), tls="mtls")
@@ -170,8 +219,3 @@ def run_demo(*, poetry: str | None = None, poetry_version: str | None = None,
     print(f"demo: all {total} steps passed", file=out)
     return 0
 
-
-def _on_path() -> bool:
-    import shutil
-
-    return shutil.which("poetry") is not None

@@ -7,7 +7,7 @@ report shows the cause instead of a traceback from deep inside a library.
 
 from __future__ import annotations
 
-__all__ = ["PrivrepoError", "ConfigError", "ServerError", "ClientError"]
+__all__ = ["ClientError", "ConfigError", "PrivrepoError", "ServerError"]
 
 
 class PrivrepoError(Exception):
@@ -23,4 +23,13 @@ class ServerError(PrivrepoError):
 
 
 class ClientError(PrivrepoError):
-    """A real client command (pip, uv, poetry, ...) failed; carries its command line and output."""
+    """A real client command (pip, uv, poetry, ...) failed; carries its command line and output.
+
+    ``result`` is the :class:`~pytest_privrepo.clients.result.CommandResult` of the command
+    when there was one (None for "could not start it"), so a caller can show more of the
+    output than the message does.
+    """
+
+    def __init__(self, message: str, *, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result

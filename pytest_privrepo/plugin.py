@@ -17,6 +17,7 @@ from .clients.pdm import Pdm, PdmProject
 from .clients.pip import Pip
 from .clients.poetry import Poetry
 from .clients.poetry_project import PoetryProject
+from .clients.provision import default_cache_dir
 from .clients.twine import Twine
 from .clients.uv import Uv
 from .clients.uv_project import UvProject
@@ -42,11 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       default="")
     group.addoption("--privrepo-cache-dir", default=None, metavar="DIR",
                     help="where provisioned client virtualenvs are cached (else "
-                         "$PRIVREPO_CACHE_DIR, else pytest's cache dir)")
-
-
-def _option(config: pytest.Config, name: str, env: str) -> str | None:
-    return config.getoption(name) or os.environ.get(env) or None
+                         "$PRIVREPO_CACHE_DIR, else ~/.cache/pytest-privrepo/clients, "
+                         "shared with `privrepo demo`)")
 
 
 _CHOICES = pytest.StashKey[dict[str, Choice]]()
@@ -128,16 +126,11 @@ def privrepo_session(tmp_path_factory: pytest.TempPathFactory,
 # -- clients ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def privrepo_cache_dir(pytestconfig: pytest.Config,
-                       tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where provisioned client virtualenvs live (shared by xdist workers, file-locked)."""
-    chosen = _option(pytestconfig, "--privrepo-cache-dir", "PRIVREPO_CACHE_DIR")
-    if chosen:
-        path = Path(chosen)
-    elif getattr(pytestconfig, "cache", None) is not None:
-        path = pytestconfig.cache.mkdir("privrepo-clients")
-    else:
-        path = tmp_path_factory.getbasetemp().parent / "privrepo-clients"
+def privrepo_cache_dir(pytestconfig: pytest.Config) -> Path:
+    """Where provisioned client virtualenvs live: the user-level cache that ``privrepo demo``
+    uses too (shared by xdist workers, file-locked); --privrepo-cache-dir overrides it."""
+    chosen = pytestconfig.getoption("--privrepo-cache-dir")
+    path = Path(chosen).expanduser().absolute() if chosen else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

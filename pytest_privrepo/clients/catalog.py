@@ -99,7 +99,7 @@ class ClientTool:
 
     def choose(self, *, option: str | None, versions_option: str | None,
                environ: Mapping[str, str], ini: str | None, versions_ini: str | None,
-               ini_dir: Path | None = None) -> Choice:
+               ini_dir: Path | None = None, option_names: tuple[str, str] | None = None) -> Choice:
         """What the user asked for, from the command line, the environment and the ini file.
 
         Each of "executable" and "versions" is taken from the first level that sets it
@@ -107,16 +107,19 @@ class ClientTool:
         stronger level wins and the other is dropped: ``--privrepo-pdm=PATH`` on the command
         line beats versions from the ini file, and ``$PRIVREPO_PDM_VERSIONS`` beats an ini
         executable. Both on the same level is ambiguous: a :class:`ConfigError`.
+        ``option_names`` are the (executable, versions) option spellings for messages, when
+        the caller is not pytest (``privrepo demo`` has ``--poetry`` / ``--poetry-version``).
         """
+        option_name, versions_option_name = option_names or (self.option, self.versions_option)
         def first(*levels: tuple[str | None, str]) -> tuple[str, str, int] | None:
             for rank, (value, source) in enumerate(levels):
                 if value:
                     return value, source, rank
             return None
 
-        exe = first((option, self.option), (environ.get(self.env_var), f"${self.env_var}"),
+        exe = first((option, option_name), (environ.get(self.env_var), f"${self.env_var}"),
                     (ini, f"ini key {self.ini}"))
-        versions = first((versions_option, self.versions_option),
+        versions = first((versions_option, versions_option_name),
                          (environ.get(self.versions_env_var), f"${self.versions_env_var}"),
                          (versions_ini, f"ini key {self.versions_ini}"))
         if exe and versions:
@@ -140,10 +143,19 @@ class ClientTool:
             versions_source=versions[1] if versions else None,
         )
 
-    def provision(self, version: str, *, cache_dir: str | os.PathLike[str]) -> Path:
-        """``version`` (exact, or ``"latest"``) installed into a cached virtualenv."""
+    def provision(self, version: str, *, cache_dir: str | os.PathLike[str],
+                  progress: Callable[[str], None] | None = None,
+                  alternative: str | None = None) -> Path:
+        """``version`` (exact, or ``"latest"``) installed into a cached virtualenv.
+
+        ``alternative`` is the failure hint naming how to skip provisioning; by default the
+        plugin's own ``--privrepo-<name>=PATH`` / ``$PRIVREPO_<NAME>``."""
         exact = None if version == LATEST else version
-        return provision(self.name, exact, cache_dir=cache_dir, extra_packages=self.extras(exact))
+        if alternative is None:
+            alternative = (f"use an installed {self.name}: pass {self.option}=PATH "
+                           f"or set ${self.env_var}")
+        return provision(self.name, exact, cache_dir=cache_dir, extra_packages=self.extras(exact),
+                         progress=progress, alternative=alternative)
 
     def executable(self, version: str | None = None, *, explicit: str | None = None,
                    source: str | None = None,

@@ -6,10 +6,12 @@ once. :func:`provision` therefore builds one virtual environment per
 (tool, version, Python X.Y), guarded by a file lock, marks it complete only after the
 install succeeded, and reuses it afterwards.
 
-Provisioning talks to the real package registry but, like every client run here, through
-a :class:`~pytest_privrepo.clients.env.ClientEnv`: the machine's ``pip.conf`` (which may add
-``file:///opt/...`` indexes) and CA variables are ignored. pip verifies the registry with
-its default trust (truststore: the system store plus certifi, pip >= 24.2).
+Provisioning is the one place that talks to the user's real package registry, so it
+installs the way ``pip install`` typed by hand in the same shell would: with the machine's
+own pip settings (index URLs, find-links, pip.conf, ``PIP_CERT``/``REQUESTS_CA_BUNDLE``,
+proxies, netrc; see :func:`machine_install_env`) and a pip at least as new as the harness's
+floor. The clients it installs then run under a :class:`~pytest_privrepo.clients.env.ClientEnv`,
+which hides all of those settings again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -32,11 +34,18 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
+    "INSTALLER_PIP_FLOOR",
+    "INSTALL_TARGET_VARIABLES",
+    "decisive_lines",
+    "default_cache_dir",
     "file_lock",
     "find_executable",
+    "installed_pip_version",
+    "machine_install_env",
     "provision",
     "python_version",
     "venv_bin",
@@ -52,6 +61,27 @@ LOCK_TIMEOUT = 600.0
 
 #: Seconds one provisioning install may take (a cold Poetry install pulls ~40 wheels).
 INSTALL_TIMEOUT = 600.0
+
+#: The oldest pip that installs clients: the harness's own pip floor (tox.ini
+#: ``clients-oldest``). Older ones (23.0.1 is bundled with Python 3.10) are upgraded first.
+INSTALLER_PIP_FLOOR = Version("23.2")
+
+#: pip settings that would send a provisioning install somewhere other than the new
+#: virtualenv (or make it a different kind of install); dropped from the user's environment.
+INSTALL_TARGET_VARIABLES: frozenset[str] = frozenset({
+    "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_USER", "PIP_PYTHON", "PIP_SRC",
+    "PIP_EDITABLE", "PIP_REQUIREMENT", "PIP_NO_DEPS", "PIP_DRY_RUN", "PIP_REPORT",
+    "PIP_REQUIRE_HASHES", "PIP_FORCE_REINSTALL", "PIP_IGNORE_INSTALLED",
+    "VIRTUAL_ENV", "PYTHONHOME", "__PYVENV_LAUNCHER__",
+})
+
+#: Lines of pip's output that carry the cause of a failure (see :func:`decisive_lines`).
+_DECISIVE = re.compile(
+    r"^\s*(ERROR|error|fatal)\b|SSLError|CERTIFICATE_VERIFY_FAILED|certificate verify failed"
+    r"|ProxyError|NewConnectionError|ConnectTimeout|Could not fetch URL|HTTP error \d+"
+    r"|40[137] Client Error|Name or service not known|Temporary failure in name resolution"
+    r"|No matching distribution|Could not find a version"
+)
 
 _TOOL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
@@ -103,7 +133,7 @@ def file_lock(path: Path, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block.
 
     ``fcntl.flock`` where available: the kernel drops it when a worker dies, so a crashed
-    xdist worker never leaves a stale lock. Elsewhere an ``O_EXCL`` lock file is used, which
+    xdist worker never leaves a stale lock, and the file is removed on release. Elsewhere an ``O_EXCL`` lock file is used, which
     is removed on exit and considered stale after ``timeout`` seconds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,26 +144,38 @@ def file_lock(path: Path, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         fcntl = None  # type: ignore[assignment]
 
     if fcntl is not None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise ClientError(
-                            f"timed out after {timeout:.0f} s waiting for lock {path} "
-                            "(another process is provisioning the same tool)"
-                        ) from None
-                    time.sleep(0.1)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                yield
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise ClientError(
+                                f"timed out after {timeout:.0f} s waiting for lock {path} "
+                                "(another process is provisioning the same tool)"
+                            ) from None
+                        time.sleep(0.1)
+                # The holder before us removes the file before it unlocks (so no lock file
+                # is left behind); if it did so after we opened it, our lock is on a
+                # removed file that nobody else will see: take the new file instead.
+                try:
+                    current = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    current = False
+                if not current:
+                    continue
+                try:
+                    yield
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                return
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-        return
+                os.close(fd)
 
     while True:  # pragma: no cover - Windows
         try:
@@ -171,12 +213,32 @@ def _create_venv(venv: Path, python: str, env: ClientEnv, with_pip: bool) -> Non
     argv = [python, "-m", "venv"]
     if not with_pip:
         argv.append("--without-pip")
-    env.run([*argv, os.fspath(venv)], timeout=INSTALL_TIMEOUT)
+    _run_installer(env, [*argv, os.fspath(venv)], what="creating the virtualenv")
+
+
+def installed_pip_version(python: str | os.PathLike[str] | None = None) -> Version | None:
+    """The pip version importable by ``python`` (default: this interpreter), or None."""
+    if python is None or Path(python) == Path(sys.executable):
+        if importlib.util.find_spec("pip") is None:
+            return None
+        try:
+            return Version(importlib.metadata.version("pip"))
+        except (importlib.metadata.PackageNotFoundError, InvalidVersion):
+            return None
+    try:
+        out = subprocess.run(
+            [os.fspath(python), "-c", "import pip; print(pip.__version__)"],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+        )
+        return Version(out.stdout.strip()) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, InvalidVersion):
+        return None
 
 
 def _own_pip_supports(py_xy: str) -> bool:
-    """Whether the pip importable here can run under Python ``py_xy`` (its Requires-Python)."""
-    if importlib.util.find_spec("pip") is None:
+    """Whether the pip importable here is new enough and can run under Python ``py_xy``."""
+    own = installed_pip_version()
+    if own is None or own < INSTALLER_PIP_FLOOR:
         return False
     try:
         metadata = importlib.metadata.metadata("pip")
@@ -187,6 +249,70 @@ def _own_pip_supports(py_xy: str) -> bool:
     return Version(f"{py_xy}.0") in SpecifierSet(requires)
 
 
+def machine_install_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment provisioning installs with: the user's own, as ``pip install`` typed
+    by hand in this shell sees it.
+
+    Why not a :class:`ClientEnv`: provisioning is the one place that talks to the user's
+    real registry, and on corporate machines and CI runners that only works with the
+    user's settings: ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``PIP_FIND_LINKS``, pip.conf
+    (global, user, ``PIP_CONFIG_FILE``), trust (``PIP_CERT``, pip.conf ``cert``,
+    ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, the system store), proxies, netrc and
+    ``HOME`` for all of those. So everything is kept except the settings that would send
+    the install somewhere other than the new virtualenv (:data:`INSTALL_TARGET_VARIABLES`),
+    and prompts are switched off so a missing credential fails instead of waiting.
+    """
+    source = os.environ if environ is None else environ
+    env = {
+        name: value for name, value in source.items()
+        if name.upper() not in INSTALL_TARGET_VARIABLES
+    }
+    env.update(
+        PIP_NO_INPUT="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_PROGRESS_BAR="off",
+        PYTHONIOENCODING="utf-8",
+    )
+    return env
+
+
+def decisive_lines(output: str, *, limit: int = 8, width: int = 400) -> list[str]:
+    """The lines of an installer's output that say why it failed.
+
+    pip ends a failed install with ``ERROR:`` lines, and before them prints the cause that
+    matters on a corporate machine (``SSLError(... CERTIFICATE_VERIFY_FAILED ...)``,
+    ``ProxyError``, ``Could not fetch URL ...: 401``) once per retry; those are picked,
+    repeated ones once, the last ``limit`` kept. Output without any such line gives its
+    last ``limit`` lines.
+    """
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    picked: list[str] = []
+    for line in lines:
+        if _DECISIVE.search(line):
+            short = line if len(line) <= width else line[: width - 3] + "..."
+            if short in picked:
+                picked.remove(short)
+            picked.append(short)
+    chosen = picked or [
+        line if len(line) <= width else line[: width - 3] + "..." for line in lines
+    ]
+    return chosen[-limit:]
+
+
+def _run_installer(env: ClientEnv, argv: Sequence[str], *, what: str) -> CommandResult:
+    result = env.run(argv, timeout=INSTALL_TIMEOUT, check=False)
+    if not result.ok:
+        raise _InstallFailed(what, result)
+    return result
+
+
+class _InstallFailed(Exception):
+    def __init__(self, what: str, result: CommandResult) -> None:
+        super().__init__(what)
+        self.what = what
+        self.result = result
+
+
 def _install(
     venv: Path,
     python: str,
@@ -195,84 +321,72 @@ def _install(
     env: ClientEnv,
     index_url: str | None,
 ) -> None:
-    """Create ``venv`` and install ``requirements`` into it, choosing how pip runs.
+    """Create ``venv`` and install ``requirements`` into it, with a pip >= the floor.
 
-    The network side always goes through the pip importable here when there is one: pip
-    >= 24.2 verifies TLS with the system trust store (truststore) as well as certifi,
-    which matters behind TLS-intercepting proxies whose root is only in the system store;
-    the pip that ``ensurepip`` bundles with an older Python knows certifi only.
-
-    * same-or-supported Python: ``<this python> -m pip --python <venv> install``;
-    * a Python this pip cannot run (e.g. 3.9 with pip 26.1+): this pip *downloads* wheels
-      for that Python (``--python-version``, binary only), and the venv's own pip
-      installs them offline;
-    * no pip here at all: the venv's own pip does everything.
+    * The pip importable here, when it is at least :data:`INSTALLER_PIP_FLOOR` and runs
+      under ``python``: ``<this python> -m pip --python <venv> install`` (fast, no pip
+      copied into the venv; pip >= 24.2 also trusts the system store via truststore).
+    * Otherwise the venv gets its own pip (``ensurepip``, offline), which is first upgraded
+      to the floor when it is older: the pip bundled with a Python (23.0.1 with 3.10) is
+      never what installs the client.
     """
     index_args = ["--index-url", index_url] if index_url else []
-    quiet = ["--progress-bar", "off"]
     target = venv_python(venv)
-    description = " ".join(requirements)
-    try:
-        if _own_pip_supports(py_xy):
-            _create_venv(venv, python, env, with_pip=False)
-            own = [sys.executable, "-m", "pip", "--python", os.fspath(target)]
-            env.run(
-                [*own, "install", *quiet, *index_args, *requirements],
-                timeout=INSTALL_TIMEOUT,
+    if _own_pip_supports(py_xy):
+        _create_venv(venv, python, env, with_pip=False)
+        pip = [sys.executable, "-m", "pip", "--python", os.fspath(target)]
+    else:
+        _create_venv(venv, python, env, with_pip=True)
+        pip = [os.fspath(target), "-m", "pip"]
+        bundled = installed_pip_version(target)
+        if bundled is None or bundled < INSTALLER_PIP_FLOOR:
+            _run_installer(
+                env, [*pip, "install", *index_args, "--upgrade", f"pip>={INSTALLER_PIP_FLOOR}"],
+                what=f"upgrading the virtualenv's pip {bundled} to >= {INSTALLER_PIP_FLOOR}",
             )
-        elif importlib.util.find_spec("pip") is not None:
-            _create_venv(venv, python, env, with_pip=True)
-            wheels = env.root / "wheels"
-            env.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    *quiet,
-                    *index_args,
-                    "--only-binary",
-                    ":all:",
-                    "--python-version",
-                    py_xy,
-                    "--dest",
-                    os.fspath(wheels),
-                    *requirements,
-                ],
-                timeout=INSTALL_TIMEOUT,
-            )
-            env.run(
-                [
-                    os.fspath(target),
-                    "-m",
-                    "pip",
-                    "install",
-                    *quiet,
-                    "--no-index",
-                    "--find-links",
-                    os.fspath(wheels),
-                    *requirements,
-                ],
-                timeout=INSTALL_TIMEOUT,
-            )
-        else:
-            _create_venv(venv, python, env, with_pip=True)
-            env.run(
-                [
-                    os.fspath(target),
-                    "-m",
-                    "pip",
-                    "install",
-                    *quiet,
-                    *index_args,
-                    *requirements,
-                ],
-                timeout=INSTALL_TIMEOUT,
-            )
-    except ClientError as exc:
-        raise ClientError(
-            f"provisioning {description} into {venv} failed:\n{exc}"
-        ) from None
+    _run_installer(env, [*pip, "install", *index_args, *requirements],
+                   what="installing " + " ".join(requirements))
+
+
+def _failure(description: str, venv: Path, failed: _InstallFailed, alternative: str) -> ClientError:
+    result = failed.result
+    lines = decisive_lines(result.output)
+    said = "\n".join("    " + line for line in lines) or "    <no output>"
+    tool_hint = (
+        f"check that `python -m pip install {description}` works in this shell: provisioning "
+        "uses your own pip settings (PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / PIP_CERT / "
+        "HTTPS_PROXY, pip.conf; `python -m pip config list` shows them), so set them as you "
+        "would for pip"
+    )
+    if alternative:
+        tool_hint += f"; or {alternative}"
+    return ClientError(
+        f"provisioning {description} into {venv} failed while {failed.what} "
+        f"(exit code {result.returncode}):\n"
+        f"  command: {result.command_line}\n"
+        f"  the installer said:\n{said}\n"
+        f"  what to try: {tool_hint}",
+        result=result,
+    )
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The one user-level cache of provisioned clients, shared by the plugin and the demo.
+
+    ``$PRIVREPO_CACHE_DIR`` when set, else ``pytest-privrepo/clients`` in the user's cache
+    directory (``$XDG_CACHE_HOME``, else ``~/.cache``; ``%LOCALAPPDATA%`` on Windows).
+    A user cache rather than pytest's ``.pytest_cache``: clients are hundreds of MB, the
+    same for every project, and must survive ``-p no:cacheprovider`` and a fresh clone.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get("PRIVREPO_CACHE_DIR")
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    if os.name == "nt":  # pragma: no cover - Windows
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    else:
+        base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().absolute() / "pytest-privrepo" / "clients"
 
 
 def provision(
@@ -284,18 +398,22 @@ def provision(
     executable: str | None = None,
     extra_packages: tuple[str, ...] = (),
     index_url: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    alternative: str = "",
 ) -> Path:
     """Return the executable of ``tool==version``, installing it on first use.
 
     The venv lives at ``cache_dir/f"{tool}-{version or 'latest'}-py{X.Y}"`` (X.Y of
-    ``python``); a cached "latest" stays at the version it was first built with.
-    ``executable`` names the script when it differs from the distribution name.
-    ``extra_packages`` are installed alongside (e.g. a keyring backend or a plugin).
-    ``index_url`` replaces PyPI, for machines that must go through a mirror: the machine's
-    own pip configuration is deliberately not consulted.
+    ``python``); a cached "latest" stays at the version it was first built with (delete
+    that directory to refresh it). ``executable`` names the script when it differs from
+    the distribution name. ``extra_packages`` are installed alongside (e.g. a keyring
+    backend or a plugin). The install uses the machine's own pip settings
+    (:func:`machine_install_env`); ``index_url`` replaces the index they name.
 
-    How pip is run depends on ``python`` (see :func:`_install`); in the common case it is
-    ``<this interpreter> -m pip --python <venv>``: fast, no pip copied into the venv.
+    ``progress`` is called with one line just before a real install starts (not on a cache
+    hit), so a command-line tool can say why the first run is slow. ``alternative`` is
+    appended to the "what to try" of a failure, naming the caller's own way to skip
+    provisioning (``pass --poetry PATH``).
     """
     _check_tool(tool, version)
     for extra in extra_packages:
@@ -324,13 +442,18 @@ def provision(
         work = cache / f".{name}.work"
         if work.exists():
             shutil.rmtree(work)
-        env = ClientEnv(work, offline=False)  # provisioning installs from the registry
-        # Shared download cache: pip's cache is safe for concurrent use and makes
-        # re-provisioning after a cache wipe cheap.
-        env.set(PIP_CACHE_DIR=cache / ".pip-cache")
+        requirements = [f"{tool}=={version}" if version else tool, *extra_packages]
+        description = " ".join(requirements)
+        if progress is not None:
+            what = f"{tool} {version}" if version else f"the newest {tool}"
+            progress(f"installing {what} into {venv} (first run only; later runs reuse it)")
+        env = ClientEnv(work, offline=False)  # only its root and run() are used:
+        env.vars = machine_install_env()  # the install runs with the user's own settings
         try:
-            requirements = [f"{tool}=={version}" if version else tool, *extra_packages]
-            _install(venv, python, py_xy, requirements, env, index_url)
+            try:
+                _install(venv, python, py_xy, requirements, env, index_url)
+            except _InstallFailed as failed:
+                raise _failure(description, venv, failed, alternative) from None
             if not script.exists():
                 found = sorted(p.name for p in venv_bin(venv).iterdir())
                 raise ClientError(
