@@ -330,7 +330,9 @@ def _install(
       to the floor when it is older: the pip bundled with a Python (23.0.1 with 3.10) is
       never what installs the client.
     """
-    index_args = ["--index-url", index_url] if index_url else []
+    # -vv: pip prints why an index page failed ("401 Client Error", a proxy error) only
+    # at debug level; decisive_lines() picks those lines out of the long output.
+    index_args = ["-vv", *(["--index-url", index_url] if index_url else [])]
     target = venv_python(venv)
     if _own_pip_supports(py_xy):
         _create_venv(venv, python, env, with_pip=False)
