@@ -74,6 +74,16 @@ def test_uv_pip_install(privrepo, uv: Uv, tls: str | None) -> None:  # type: ign
     _assert_served_to_alice(corp, tls)
 
 
+def test_uv_pip_install_without_a_venv_uses_a_fresh_one_of_its_own(privrepo, uv: Uv) -> None:  # type: ignore[no-untyped-def]
+    corp = _corp(privrepo, "tls")
+    result = uv.pip_install("demo", index=corp)
+    assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
+    assert uv.target_venv.is_relative_to(uv.env.root)
+    assert uv.pip_list() == {"demo": "1.0", "helper": "2.0"}
+    assert "--python" in result.command.argv
+    assert str(uv.target_venv) in result.command.argv
+
+
 def test_pip_credentials_from_netrc(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
     corp = _corp(privrepo, "mtls", password="s3cret")
     result = pip.install("demo", index=corp, auth="netrc")

@@ -535,7 +535,7 @@ class Uv:
         self,
         packages: str | Sequence[str],
         *,
-        venv: str | os.PathLike[str],
+        venv: str | os.PathLike[str] | None = None,
         index: IndexArg | None = None,
         extra_indexes: Sequence[IndexArg] = (),
         auth: UvAuth = "url",
@@ -555,7 +555,8 @@ class Uv:
     ) -> UvInstallResult:
         """``uv pip install --python <venv>`` and parse which packages it installed.
 
-        ``venv`` is a venv directory or its interpreter. ``index`` is the default index
+        ``venv`` is a venv directory or its interpreter; by default :attr:`target_venv`, a
+        fresh venv of this environment (never the one pytest runs from). ``index`` is the default index
         (replaces PyPI; ``None`` keeps PyPI), ``extra_indexes`` are searched first (see
         the module docstring). ``auth`` and ``route`` as in :meth:`index_options`.
         ``index_strategy``: ``first-index`` (uv's default), ``unsafe-first-match`` or
@@ -564,7 +565,7 @@ class Uv:
         names = [packages] if isinstance(packages, str) else list(packages)
         if not names:
             raise ConfigError("uv pip install needs at least one package")
-        python = resolve_python(venv)
+        python = resolve_python(self.target_venv if venv is None else venv)
         index_args, env = self.index_options(
             index, extra_indexes, auth=auth, route=route
         )
@@ -592,9 +593,19 @@ class Uv:
         result = self.run(*args, check=check, timeout=timeout, extra_env=env)
         return UvInstallResult(command=result, changes=parse_changes(result.output))
 
-    def pip_list(self, venv: str | os.PathLike[str]) -> dict[str, str]:
-        """``{canonical name: version}`` of everything installed in ``venv``."""
-        python = resolve_python(venv)
+    @property
+    def target_venv(self) -> Path:
+        """The interpreter of ``<env root>/uv-target``, a venv created on first use: where
+        :meth:`pip_install` and :meth:`pip_list` work when no ``venv`` is given."""
+        python = venv_python(self.env.root / "uv-target")
+        if not python.exists():
+            self.venv(self.env.root / "uv-target")
+        return python
+
+    def pip_list(self, venv: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """``{canonical name: version}`` of everything installed in ``venv`` (default:
+        :attr:`target_venv`)."""
+        python = resolve_python(self.target_venv if venv is None else venv)
         out = self.run(
             "pip", "list", "--python", os.fspath(python), "--format", "json"
         ).stdout
