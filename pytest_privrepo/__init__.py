@@ -1,5 +1,7 @@
 """pytest-privrepo: ephemeral private package indexes and real clients, as pytest fixtures."""
 
+from importlib.metadata import PackageNotFoundError, version as _distribution_version
+
 from .errors import ClientError, ConfigError, PrivrepoError, ServerError
 from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure
 from .session import Privrepo
@@ -18,6 +20,13 @@ __all__ = [
     "ServerError",
     "StoredFile",
     "TLSFailure",
+    "__version__",
 ]
 
-__version__ = "0.1.0"
+# One source for the version: pyproject.toml's [project] version, read back from the installed
+# distribution's metadata (a second literal here drifted from it unnoticed). A bare source tree
+# that was never installed has no metadata; it gets a PEP 440 local version that says so.
+try:
+    __version__: str = _distribution_version("pytest-privrepo")
+except PackageNotFoundError:  # pragma: no cover - only a checkout on sys.path, never installed
+    __version__ = "0+unknown"

@@ -1,8 +1,9 @@
 """The ``privrepo`` command: serve an index from a folder, outside pytest.
 
 ``privrepo serve`` uses the same :class:`~pytest_privrepo.Privrepo` object as the fixtures,
-prints where the index is and how to configure clients for it, and runs until SIGINT or
-SIGTERM, then stops the server, removes its temporary files and exits 0.
+prints where the index is and how to configure clients for it, prints one line per request
+(so a user sees what their client actually asked for, and what it got), and runs until
+SIGINT or SIGTERM, then stops the server, removes its temporary files and exits 0.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import json
 import signal
 import sys
 import threading
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .errors import PrivrepoError
+from .index import Hit, Index, IndexServer
 from .session import Privrepo
 from .snippets import all_snippets
 
@@ -24,10 +28,46 @@ __all__ = ["main", "build_parser"]
 DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
+DESCRIPTION = "Ephemeral private package indexes on the command line, outside pytest."
+
+# Help texts are plain text kept under 80 columns (RawDescriptionHelpFormatter prints them
+# as written): the module docstring carries reST markup that argparse would show verbatim.
+EPILOG = """\
+examples:
+  privrepo serve --mtls --auth alice:s3cret   HTTPS, client certificate, a user
+  privrepo serve --token tok --dir ./dists    serve ./dists, keep uploads there
+  privrepo demo                               the whole flow, real Poetry
+
+Run "privrepo COMMAND --help" for the options of one command."""
+
+SERVE_DESCRIPTION = """\
+Start one private index on a loopback address, print its URL, certificate
+paths and ready-to-paste configuration for Poetry, pip, uv, pdm, twine, hatch
+and flit, then print one line per request (method, path, status, user; never
+a password) until Ctrl+C or SIGTERM.
+
+Where files live: without --dir the index starts empty, and everything it
+writes (uploaded distributions, the test CA and certificates, pages) lives in
+a temporary directory that is removed on stop: uploads are gone after a
+restart. With --dir DIR the distributions already in DIR are served, and
+uploads are written to DIR/<project>/ and kept; the certificates still live
+in the temporary directory and are new on every start."""
+
+SERVE_EPILOG = """\
+The summary goes to standard output (with --json: exactly one JSON line),
+request lines to standard error. Stopping removes the temporary directory
+and exits 0."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="privrepo", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the distributions of a folder as a private index")
+    # Plain text only: the module docstring carries reST markup that argparse prints verbatim.
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="privrepo", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=raw)
+    parser.add_argument("--version", action="version", version=f"privrepo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="serve the distributions of a folder as a private index",
+                           description=SERVE_DESCRIPTION, epilog=SERVE_EPILOG, formatter_class=raw)
     serve.add_argument("--name", default="private", help="index name (default: private)")
     mode = serve.add_mutually_exclusive_group()
     mode.add_argument("--tls", action="store_const", const="tls", dest="tls",
@@ -41,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-read", action="store_true",
                        help="reads need no credentials (uploads still do)")
     serve.add_argument("--dir", type=Path, default=None,
-                       help="serve the distributions in DIR; uploads are stored there too")
-    serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+                       help="serve the distributions in DIR and keep uploads there "
+                            "(default: a temporary directory, removed on stop)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--json", action="store_true",
                        help="print one JSON line once ready, instead of the human summary")
+    serve.add_argument("--quiet", "-q", action="store_true",
+                       help="do not print a line per request")
     demo = sub.add_parser("demo", help="run the whole private-index flow with the real Poetry")
     demo.add_argument("--poetry", default=None, metavar="PATH",
                       help="Poetry executable to use (default: provision one)")
@@ -108,20 +151,77 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "token": index.token,
             }), flush=True)
         else:
-            _print_summary(index)
-        while not stop.wait(0.5):
-            pass
+            _print_summary(index, repo.root, args.dir)
+        log = None if args.quiet else _RequestPrinter(
+            index.server, secrets={password for _, password in auth} | set(args.token))
+        while not stop.wait(0.1):
+            if log is not None:
+                log.print_new()
+    if log is not None:
+        log.print_new()  # what arrived after the last poll, up to the server's stop
     if not args.json:
         print("privrepo: stopped", flush=True)
     return 0
 
 
-def _print_summary(index) -> None:  # type: ignore[no-untyped-def]
+class _RequestPrinter:
+    """Prints the server's request log (and failed TLS handshakes) as it grows, to stderr.
+
+    The server's log, not the index's: it also holds requests that matched no index (a client
+    configured with the wrong path), which is what a user watching this output is looking
+    for. Hits carry no passwords; a user name that contains one of this index's passwords or
+    tokens (a token pasted into the user field, pip's ``https://TOKEN@host/`` form) is not
+    printed either.
+    """
+
+    def __init__(self, server: IndexServer, secrets: set[str]) -> None:
+        self.server = server
+        self.secrets = secrets
+        self.hits_seen = 0
+        self.tls_seen = 0
+
+    def print_new(self) -> None:
+        hits = self.server.log[self.hits_seen:]
+        failures = self.server.tls_failures[self.tls_seen:]
+        self.hits_seen += len(hits)
+        self.tls_seen += len(failures)
+        for failure in failures:
+            print(f"privrepo: TLS handshake from {failure.client} failed: "
+                  f"{_printable(failure.reason)}", file=sys.stderr)
+        for hit in hits:
+            print(f"privrepo: {self.request_line(hit)}", file=sys.stderr)
+        if hits or failures:
+            sys.stderr.flush()
+
+    def request_line(self, hit: Hit) -> str:
+        """``GET /simple/pkg/ 200 alice``: method, path, status, user (``-`` when none sent)."""
+        if hit.user is None:
+            user = "-"
+        elif any(secret in hit.user for secret in self.secrets):
+            user = "(a password or token sent as the user name)"
+        else:
+            user = _printable(hit.user)
+        if hit.auth_ok is False:
+            user += " (rejected)"
+        path = urllib.parse.quote(hit.path, safe="/:@!$&'()*+,;=-._~")
+        return f"{_printable(hit.method)} {path} {hit.status} {user}"
+
+
+def _printable(text: str) -> str:
+    """Client-controlled text with control characters escaped, so it cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
+def _print_summary(index: Index, root: Path, upload_dir: Path | None) -> None:
     lines = [
         f"privrepo: index {index.name!r} ready ({len(index.files())} files)",
         f"  url:         {index.url}",
         f"  upload url:  {index.upload_url}",
+        f"  files:       {root} (temporary, removed on stop)",
     ]
+    if upload_dir is not None:
+        lines.append(f"  uploads:     {upload_dir} (kept)")
     if index.ca_cert:
         lines.append(f"  ca cert:     {index.ca_cert}")
     if index.client_cert:
@@ -132,7 +232,7 @@ def _print_summary(index) -> None:  # type: ignore[no-untyped-def]
     for client, snippet in all_snippets(index).items():
         lines.append(f"\n# {client}")
         lines.extend(snippet)
-    lines.append("\nPress Ctrl+C to stop.")
+    lines.append("\nPress Ctrl+C to stop" + ("." if upload_dir else "; uploads are removed on stop."))
     print("\n".join(lines), flush=True)
 
 
