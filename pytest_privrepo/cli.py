@@ -89,14 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print one JSON line once ready, instead of the human summary")
     serve.add_argument("--quiet", "-q", action="store_true",
                        help="do not print a line per request")
-    demo = sub.add_parser("demo", help="run the whole private-index flow with the real Poetry")
+    demo = sub.add_parser(
+        "demo", help="run the whole private-index flow with the real Poetry",
+        description="Start an mTLS index with basic auth and run the whole private-index flow "
+                    "with the real Poetry (config, lock, install, build, publish), one line "
+                    "per step. Exits 1 if a step fails.",
+        epilog="Which Poetry: --poetry or $PRIVREPO_POETRY, else --poetry-version or "
+               "$PRIVREPO_POETRY_VERSIONS (provisioned), else an installed one, else the "
+               "newest release, provisioned into the cache with your own pip settings "
+               "(index URL, certificates, proxy), as `pip install poetry` would.")
     demo.add_argument("--poetry", default=None, metavar="PATH",
-                      help="Poetry executable to use (default: provision one)")
+                      help="Poetry executable to use (else $PRIVREPO_POETRY)")
     demo.add_argument("--poetry-version", default=None, metavar="V",
-                      help="Poetry version to provision (default: the newest)")
-    demo.add_argument("--cache-dir", type=Path, default=None,
-                      help="where provisioned Poetry virtualenvs are cached "
-                           "(default: ~/.cache/pytest-privrepo/clients)")
+                      help="Poetry version to provision (else $PRIVREPO_POETRY_VERSIONS; "
+                           "default: an installed Poetry, else the newest release)")
+    demo.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                      help="where provisioned clients are cached (else $PRIVREPO_CACHE_DIR, "
+                           "else ~/.cache/pytest-privrepo/clients, shared with the plugin)")
     return parser
 
 
