@@ -3,6 +3,18 @@
 Each function returns shell lines a person can paste to point a real client at the index,
 with its credentials and certificates. The same facts drive the test harnesses, so what
 the CLI prints is what the tests exercise.
+
+The lines work in the shell a user really has (POSIX sh, bash, zsh), not only in a clean
+one: CI machines and many laptops export ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
+``SSL_CERT_FILE`` and ``PIP_CERT`` pointing at a bundle without the index's CA, and
+requests (pip, twine, Poetry's uploader, flit) lets ``REQUESTS_CA_BUNDLE`` /
+``CURL_CA_BUNDLE`` override the CA a program passes it (requests 2.x
+``Session.merge_environment_settings``: the variable replaces a session's ``verify``
+whenever the request itself does not pass one). So every line that goes through such a
+session carries ``REQUESTS_CA_BUNDLE=<index CA>`` for that one command
+(:func:`requests_ca_env`); uv, Hatch and pdm get the CA in ``SSL_CERT_FILE`` or their
+own option. ``tests/test_snippets.py`` pastes every block into bash with those variables
+exported and in a clean environment.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ __all__ = [
     "pdm_lines",
     "pip_lines",
     "poetry_lines",
+    "requests_ca_env",
     "twine_lines",
     "uv_lines",
 ]
@@ -31,7 +44,7 @@ __all__ = [
 #: Stands for the files to upload in the publish snippets (twine, hatch, uv).
 DIST_PLACEHOLDER = "dist/*"
 
-#: Stands for the project to install in the install snippets (pip, uv, pdm).
+#: Stands for the project to install in the install snippets (poetry, pip, uv, pdm).
 PACKAGE_PLACEHOLDER = "PACKAGE"
 
 
@@ -51,7 +64,30 @@ def _q(value: object) -> str:
     return shlex.quote(str(value))
 
 
+def requests_ca_env(index: IndexLike) -> list[str]:
+    """``REQUESTS_CA_BUNDLE=<index CA>`` (empty without TLS): the prefix for every command
+    whose HTTPS goes through a requests session that sets ``verify`` itself.
+
+    requests (2.34.2, ``Session.merge_environment_settings``) takes ``REQUESTS_CA_BUNDLE``,
+    else ``CURL_CA_BUNDLE``, whenever a request does not pass ``verify`` explicitly, and
+    that beats the session's own ``verify``. So with an exported bundle pip's ``--cert``
+    (pip 26.3), twine's ``--cert`` (twine 7.0.0) and ``poetry publish``'s
+    ``certificates.<name>.cert`` (Poetry 1.8.5 and 2.5.1: ``Uploader.upload`` in
+    ``poetry/publishing/uploader.py`` sets ``session.verify``) fail with
+    CERTIFICATE_VERIFY_FAILED (seen in tests/test_snippets.py). Setting
+    ``REQUESTS_CA_BUNDLE`` for the one command beats both variables; an exported
+    ``SSL_CERT_FILE`` no longer matters once ``verify`` names a file, and ``--cert`` beats
+    ``PIP_CERT``. Poetry's installs pass ``verify`` per request, so ``poetry add`` needs
+    no prefix.
+    """
+    return [f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}"] if index.ca_cert else []
+
+
 def poetry_lines(index: IndexLike) -> list[str]:
+    """The source (primary, so Poetry asks no other index), its upload repository,
+    credentials and certificates, then ``poetry add``, ``poetry build`` and ``poetry
+    publish``. Installs pass the source's CA per request (Poetry's ``Authenticator``), so
+    only the publish command needs :func:`requests_ca_env`."""
     n = index.name
     lines = [
         f"poetry source add --priority=primary {_q(n)} {_q(index.url)}",
@@ -63,12 +99,16 @@ def poetry_lines(index: IndexLike) -> list[str]:
         lines.append(f"poetry config certificates.{n}.cert {_q(index.ca_cert)}")
     if index.client_cert:
         lines.append(f"poetry config certificates.{n}.client-cert {_q(index.client_cert)}")
-    lines.append(f"poetry publish -r {_q(n)}")
+    lines.append(f"poetry add {PACKAGE_PLACEHOLDER}")
+    publish = " ".join([*requests_ca_env(index), f"poetry publish -r {_q(n)}"])
+    lines.append(f"poetry build && {publish}")
     return lines
 
 
 def _cert_args(index: IndexLike) -> list[str]:
-    """``--cert CA --client-cert PEM``: the same two options in pip and twine."""
+    """``--cert CA --client-cert PEM``: the same two options in pip and twine. ``--cert``
+    is kept next to :func:`requests_ca_env` for shells without ``VAR=value cmd``
+    (PowerShell, cmd.exe), where the prefix has to go."""
     args = []
     if index.ca_cert:
         args.append(f"--cert {_q(index.ca_cert)}")
@@ -78,9 +118,9 @@ def _cert_args(index: IndexLike) -> list[str]:
 
 
 def pip_lines(index: IndexLike) -> list[str]:
-    args = [f"--index-url {_q(index.url_with_credentials())}"]
-    args += _cert_args(index)
-    return ["pip install " + " ".join(args) + " " + PACKAGE_PLACEHOLDER]
+    """``pip install`` with the index as the only index (credentials in the URL)."""
+    args = [f"--index-url {_q(index.url_with_credentials())}", *_cert_args(index)]
+    return [" ".join([*requests_ca_env(index), "pip install", *args, PACKAGE_PLACEHOLDER])]
 
 
 def _uv_tls_env(index: IndexLike) -> list[str]:
@@ -134,7 +174,7 @@ def twine_lines(index: IndexLike) -> list[str]:
     if index.username and index.password:
         args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
     args += _cert_args(index)
-    return ["twine upload " + " ".join(args) + " " + DIST_PLACEHOLDER]
+    return [" ".join([*requests_ca_env(index), "twine upload", *args, DIST_PLACEHOLDER])]
 
 
 def hatch_lines(index: IndexLike) -> list[str]:
@@ -164,8 +204,7 @@ def flit_lines(index: IndexLike) -> list[str]:
     env = [f"FLIT_INDEX_URL={_q(index.upload_url)}"]
     if index.username and index.password:
         env += [f"FLIT_USERNAME={_q(index.username)}", f"FLIT_PASSWORD={_q(index.password)}"]
-    if index.ca_cert:
-        env.append(f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}")
+    env += requests_ca_env(index)
     lines.append(" ".join(env) + " flit publish")
     return lines
 
@@ -194,7 +233,11 @@ def pdm_lines(index: IndexLike) -> list[str]:
       ``REQUESTS_CA_BUNDLE``: httpx returns before loading the certificate), so the CA goes
       into ``SSL_CERT_FILE``, which pdm's truststore context reads on Linux (next to
       certifi's roots, so PyPI still works). macOS and Windows truststore ignores it: the
-      CA has to be in the system trust store there.
+      CA has to be in the system trust store there. A source without ``ca_certs`` takes
+      ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``, before truststore (pdm 2.29.3
+      ``PDMPyPIClient._transport_for``), so an exported one is a CA file too: ``pdm add``
+      and ``pdm publish`` run with both set empty (``or`` skips an empty value) and
+      ``SSL_CERT_FILE`` set, for that command only, so the user's shell keeps its settings.
     """
     n = index.name
     lines: list[str] = []
@@ -210,13 +253,14 @@ def pdm_lines(index: IndexLike) -> list[str]:
         ]
         scheme, rest = url.split("://", 1)
         url = f"{scheme}://${{{user_var}}}:${{{password_var}}}@{rest}"
+    tls_env: list[str] = []  # for the commands that connect: pdm add, pdm publish
     if index.ca_cert and index.client_cert:
-        lines += [
-            "# pdm with httpx 0.28 drops the client certificate when ca_certs is set: the CA "
-            "goes into SSL_CERT_FILE (Linux; on macOS/Windows add it to the system trust "
-            "store)",
-            f"export SSL_CERT_FILE={_q(index.ca_cert)}",
-        ]
+        tls_env = [f"SSL_CERT_FILE={_q(index.ca_cert)}", "REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="]
+        lines.append(
+            "# pdm with httpx 0.28 drops the client certificate when it has a CA file "
+            "(ca_certs, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE): pdm add and pdm publish get the "
+            "CA in SSL_CERT_FILE (read on Linux; on macOS/Windows add it to the system trust "
+            "store) and the other two empty")
     elif index.ca_cert:
         lines.append(f"pdm config pypi.{n}.ca_certs {_q(index.ca_cert)}")
     if index.client_cert:
@@ -227,14 +271,14 @@ def pdm_lines(index: IndexLike) -> list[str]:
         f'name = "{n}"',
         f'url = "{url}"',
         "EOF",
-        f"pdm add {PACKAGE_PLACEHOLDER}",
+        " ".join([*tls_env, f"pdm add {PACKAGE_PLACEHOLDER}"]),
         f"pdm config repository.{n}.url {_q(index.upload_url)}",
     ]
     if index.ca_cert and not index.client_cert:
         lines.append(f"pdm config repository.{n}.ca_certs {_q(index.ca_cert)}")
     if index.client_cert:
         lines.append(f"pdm config repository.{n}.client_cert {_q(index.client_cert)}")
-    publish = f"pdm publish -r {_q(n)}"
+    publish = " ".join([*tls_env, f"pdm publish -r {_q(n)}"])
     if user_var and password_var:
         publish += f' -u "${user_var}" -P "${password_var}"'
     lines.append(publish + " --no-build  # uploads dist/* (run pdm build first)")

@@ -1,15 +1,21 @@
 """The client snippets ``privrepo serve`` prints: right URL, credentials, certificate paths
-and flags, and the publish lines actually work when pasted (run through ClientEnv)."""
+and flags, and every client's block works when pasted into bash (:func:`paste`), both in a
+shell that exports REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE and PIP_CERT at public
+roots (as CI machines and many laptops do) and in a clean one."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import os
+import re
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import certifi
 import pytest
 
 from pytest_privrepo import Privrepo
@@ -17,6 +23,10 @@ from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit, write_flit_project
 from pytest_privrepo.clients.hatch import Hatch
 from pytest_privrepo.clients.pdm import Pdm, PdmProject
+from pytest_privrepo.clients.pip import Pip
+from pytest_privrepo.clients.poetry import Poetry
+from pytest_privrepo.clients.poetry_project import PoetryProject
+from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.snippets import (
@@ -26,6 +36,8 @@ from pytest_privrepo.snippets import (
     flit_lines,
     hatch_lines,
     pdm_lines,
+    pip_lines,
+    poetry_lines,
     twine_lines,
     uv_lines,
 )
@@ -33,22 +45,57 @@ from pytest_privrepo.snippets import (
 CI = ("ci", "s3cret-pw")
 ALICE = ("alice", "p@ss:w rd$x")  # quoting and percent-encoding have to hold ("/": see pdm_lines)
 
+BASH = shutil.which("bash") or "/bin/bash"
 
-def run_line(env: ClientEnv, line: str, executable: Path, dist: Path | None = None,
-             cwd: Path | None = None, package: str | None = None,
-             extra_env: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """Run a printed ``VAR=value ... tool args`` line as a shell would, with ``tool``
-    replaced by ``executable``, the dist placeholder by ``dist`` and the package
-    placeholder by ``package``."""
-    words = shlex.split(line)
-    assignments = dict(extra_env or {})
-    while "=" in words[0] and not words[0].startswith("-"):
-        name, _, value = words.pop(0).partition("=")
-        assignments[name] = value
-    words[0] = str(executable)
-    placeholders = {DIST_PLACEHOLDER: str(dist), PACKAGE_PLACEHOLDER: str(package)}
-    words = [placeholders.get(w, w) for w in words]
-    return env.run(words, cwd=cwd, extra_env=assignments, check=False, timeout=120)
+#: What a CI machine or a laptop exports (issue 9): every trust variable a client reads,
+#: pointing at public roots that do not hold the index's CA.
+EXPORTED_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT")
+
+#: The shells a block is pasted into: one with those variables exported, one without.
+SHELLS = ("exported", "clean")
+
+#: ``(tls, shell)`` for the clients whose block differs between TLS and mTLS.
+TLS_SHELLS = [(tls, shell) for tls in ("tls", "mtls") for shell in SHELLS]
+
+
+def shell_variables(shell: str) -> dict[str, str]:
+    """The variables the user's shell exports: :data:`EXPORTED_CA_VARIABLES` at certifi's
+    bundle for ``exported``, nothing for ``clean`` (ClientEnv removes them all)."""
+    assert shell in SHELLS, shell
+    return dict.fromkeys(EXPORTED_CA_VARIABLES, certifi.where()) if shell == "exported" else {}
+
+
+Launch = Callable[[list[str], dict[str, "str | None"]], CommandResult]
+
+
+def paste(lines: list[str], *, env: ClientEnv, cwd: Path, shell: str,
+          tools: Mapping[str, Sequence[str | Path]], package: str | None = None,
+          scripts: Mapping[str, str] | None = None, launch: Launch | None = None,
+          extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
+    """Paste ``lines`` into ``bash`` in ``cwd``, as a user pastes them into their shell.
+
+    The environment is ``env``'s (isolated home, caches, no config files of the machine's)
+    plus :func:`shell_variables` for ``shell``. ``tools`` puts each client on ``PATH`` by
+    its name (a script that ``exec``s that argv, e.g. pip's ``--python`` target venv),
+    ``scripts`` adds more programs by their script body, ``PACKAGE`` becomes ``package``
+    (the user's one edit); ``dist/*`` stays as printed, so ``cwd`` holds ``dist/``.
+    ``launch(argv, variables)`` starts bash in another harness's environment (default:
+    ``env.run``)."""
+    bindir = env.root / "paste-bin"
+    bindir.mkdir(exist_ok=True)
+    bodies = {name: f'exec {shlex.join(map(str, argv))} "$@"' for name, argv in tools.items()}
+    for name, body in {**bodies, **(scripts or {})}.items():
+        script = bindir / name
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+    if package is not None:
+        lines = [re.sub(rf"\b{PACKAGE_PLACEHOLDER}\b", package, line) for line in lines]
+    argv = [BASH, "-c", "\n".join(["set -eu", *lines, ""])]
+    variables: dict[str, str | None] = {"PATH": f"{bindir}{os.pathsep}{env.vars['PATH']}",
+                                        **shell_variables(shell), **(extra_env or {})}
+    if launch is not None:
+        return launch(argv, variables)
+    return env.run(argv, cwd=cwd, extra_env=variables, check=False, timeout=300)
 
 
 def code_lines(lines: list[str]) -> list[str]:
@@ -56,30 +103,34 @@ def code_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if not line.startswith("#")]
 
 
-def run_pasted(pdm: Pdm, project_dir: Path, lines: list[str], tmp_path: Path,
-               pypi_url: str):  # type: ignore[no-untyped-def]
-    """Paste ``lines`` into bash in ``project_dir``: ``pdm`` on PATH is the provisioned pdm,
-    and the environment is exactly the one the harness gives pdm (isolated home and config
-    file, cache, non-interactive, the project's own venv as ``PDM_PYTHON``), except
-    ``PDM_IGNORE_STORED_INDEX``: a user has pdm's implicit PyPI source, so the run has it
-    too, at ``pypi_url`` (``PDM_PYPI_URL``; pdm fails when a source is unreachable, and the
-    real PyPI is, offline). A ``keyring`` on PATH that behaves like a null keyring (takes
-    every password, returns none, as ``keyring.backends.null`` does) makes sure the lines
-    do not rely on pdm keeping a password it hands to the keyring."""
-    bindir = tmp_path / "paste-bin"
-    bindir.mkdir()
-    (bindir / "pdm").symlink_to(pdm.exe)
-    null_keyring = bindir / "keyring"
-    null_keyring.write_text('#!/bin/sh\nfor a; do [ "$a" = set ] && { cat >/dev/null; exit 0; }; done\n'
-                            "exit 1\n")
-    null_keyring.chmod(0o755)
-    shell = copy.copy(pdm)  # Pdm.run's environment, with bash in place of pdm
-    shell.exe = shutil.which("bash") or "/bin/bash"
-    script = "\n".join(["set -eu", *lines, ""])
-    return PdmProject(project_dir, shell).run(
-        "-c", script, check=False,
-        extra_env={"PATH": f"{bindir}:{pdm.env.vars['PATH']}", "PDM_IGNORE_STORED_INDEX": None,
-                   "PDM_PYPI_URL": pypi_url})
+def dist_dir(directory: Path, *dists: Path) -> Path:
+    """``directory`` with ``dists`` in its ``dist/``: where ``dist/*`` in a block points."""
+    (directory / "dist").mkdir(parents=True)
+    for dist in dists:
+        shutil.copy2(dist, directory / "dist" / dist.name)
+    return directory
+
+
+def assert_only(index, user: str, *, mtls: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every request the index saw came from ``user``, authenticated, and over mTLS with
+    the client certificate the block names."""
+    assert len(index.log) > 0
+    assert {(h.user, h.auth_ok) for h in index.log} == {(user, True)}
+    certs = {h.client_cert for h in index.log}
+    if mtls:
+        assert len(certs) == 1 and "corp-client@privrepo.test" in str(certs.pop())
+    else:
+        assert certs == {None}
+
+
+def pdm_launcher(pdm: Pdm, project_dir: Path) -> Launch:
+    """Start bash with the environment the harness gives pdm in ``project_dir`` (isolated
+    config file and cache, non-interactive, the project's own venv as ``PDM_PYTHON``)."""
+    def launch(argv: list[str], variables: dict[str, str | None]) -> CommandResult:
+        shell = copy.copy(pdm)  # Pdm.run's environment, with bash in place of pdm
+        shell.exe = argv[0]
+        return PdmProject(project_dir, shell).run(*argv[1:], check=False, extra_env=variables)
+    return launch
 
 
 def sha256(path: Path) -> str:
@@ -95,8 +146,26 @@ def test_mtls_snippets_carry_url_credentials_and_certificates(privrepo: Privrepo
     index = privrepo.index("corp", auth=CI, tls="mtls")
     ca, client = str(index.ca_cert), str(index.client_cert)
 
+    # requests lets an exported REQUESTS_CA_BUNDLE beat --cert and Poetry's certificates:
+    # the lines that go through requests set it for their one command
+    [pip] = pip_lines(index)
+    assert shlex.split(pip) == [f"REQUESTS_CA_BUNDLE={ca}", "pip", "install", "--index-url",
+                                index.url_with_credentials(), "--cert", ca,
+                                "--client-cert", client, PACKAGE_PLACEHOLDER]
+
+    assert poetry_lines(index) == [
+        f"poetry source add --priority=primary corp {index.url}",
+        f"poetry config repositories.corp {index.upload_url}",
+        "poetry config http-basic.corp ci s3cret-pw",
+        f"poetry config certificates.corp.cert {shlex.quote(ca)}",
+        f"poetry config certificates.corp.client-cert {shlex.quote(client)}",
+        "poetry add PACKAGE",
+        f"poetry build && REQUESTS_CA_BUNDLE={shlex.quote(ca)} poetry publish -r corp",
+    ]
+
     [twine] = twine_lines(index)
-    assert shlex.split(twine) == ["twine", "upload", "--repository-url", index.upload_url,
+    assert shlex.split(twine) == [f"REQUESTS_CA_BUNDLE={ca}", "twine", "upload",
+                                  "--repository-url", index.upload_url,
                                   "--username", "ci", "--password", "s3cret-pw", "--cert", ca,
                                   "--client-cert", client, DIST_PLACEHOLDER]
 
@@ -131,17 +200,18 @@ def test_mtls_snippets_carry_url_credentials_and_certificates(privrepo: Privrepo
     assert not [line for line in pdm if "ca_certs" in line and not line.startswith("#")]
     assert not [line for line in pdm if ".password" in line and not line.startswith("#")]
     netloc = index.url.split("://", 1)[1]
+    # the CA in SSL_CERT_FILE, an exported CA file emptied, for the two commands that connect
+    tls_env = f"SSL_CERT_FILE={shlex.quote(ca)} REQUESTS_CA_BUNDLE= CURL_CA_BUNDLE="
     assert code_lines(pdm) == [
         "export INDEX_CORP_USERNAME=ci INDEX_CORP_PASSWORD=s3cret-pw",
-        f"export SSL_CERT_FILE={shlex.quote(ca)}",
         f"pdm config pypi.corp.client_cert {shlex.quote(client)}",
         "cat >> pyproject.toml <<'EOF'", "[[tool.pdm.source]]", 'name = "corp"',
         'url = "https://${INDEX_CORP_USERNAME}:${INDEX_CORP_PASSWORD}@' + netloc + '"', "EOF",
-        "pdm add PACKAGE",
+        f"{tls_env} pdm add PACKAGE",
         f"pdm config repository.corp.url {index.upload_url}",
         f"pdm config repository.corp.client_cert {shlex.quote(client)}",
-        'pdm publish -r corp -u "$INDEX_CORP_USERNAME" -P "$INDEX_CORP_PASSWORD" --no-build'
-        "  # uploads dist/* (run pdm build first)",
+        f'{tls_env} pdm publish -r corp -u "$INDEX_CORP_USERNAME" -P "$INDEX_CORP_PASSWORD"'
+        " --no-build  # uploads dist/* (run pdm build first)",
     ]
 
 
@@ -166,70 +236,139 @@ def test_plain_http_token_snippets(privrepo: Privrepo) -> None:
     assert "client" not in text.replace("client-cert", "")  # nothing about client certs
 
 
-def test_printed_twine_line_uploads_over_mtls(privrepo: Privrepo, client_env: ClientEnv,
-                                              tmp_path: Path, twine: Twine) -> None:
+
+# -- every block pasted into bash --------------------------------------------------------------
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pasted_pip_block_installs_over_mtls(privrepo: Privrepo, pip: Pip, tmp_path: Path,
+                                             shell: str) -> None:
+    index = privrepo.index("corp", auth=ALICE, tls="mtls")
+    index.add("snip-dep", "1.0", requires=["snip-helper>=2"])
+    index.add("snip-helper", "2.0")
+
+    result = paste(pip_lines(index), env=pip.env, cwd=tmp_path, shell=shell,
+                   tools={"pip": pip.argv()}, package="snip-dep")
+
+    assert result.ok, result.output
+    listed = json.loads(pip.run("list", "--format", "json").stdout)
+    assert {p["name"]: p["version"] for p in listed if p["name"].startswith("snip")} == {
+        "snip-dep": "1.0", "snip-helper": "2.0"}
+    assert sorted(h.path.rsplit("/", 1)[-1] for h in index.log.downloads) == [
+        "snip_dep-1.0-py3-none-any.whl", "snip_helper-2.0-py3-none-any.whl"]
+    assert_only(index, "alice", mtls=True)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pasted_twine_block_uploads_over_mtls(privrepo: Privrepo, twine: Twine, tmp_path: Path,
+                                              shell: str) -> None:
     index = privrepo.index("corp", auth=CI, tls="mtls")
     wheel = privrepo.build_dist(tmp_path / "d", "snip-twine", "1.0")
-    [line] = twine_lines(index)
-    result = run_line(client_env, line, twine.executable, wheel)
-    assert result.ok, result.output
-    [upload] = index.uploads
-    assert (upload.filename, upload.user, upload.sha256) == (wheel.name, "ci", sha256(wheel))
-    [post] = [h for h in index.log if h.method == "POST"]
-    assert post.client_cert and "corp-client@privrepo.test" in post.client_cert
+    work = dist_dir(tmp_path / "work", wheel)
 
+    result = paste(twine_lines(index), env=twine.env, cwd=work, shell=shell,
+                   tools={"twine": [twine.executable]})
 
-def test_printed_hatch_line_uploads_over_mtls(privrepo: Privrepo, client_env: ClientEnv,
-                                              tmp_path: Path, hatch: Hatch) -> None:
-    index = privrepo.index("corp", auth=CI, tls="mtls")
-    wheel = privrepo.build_dist(tmp_path / "d", "snip-hatch", "1.0")
-    [line] = hatch_lines(index)
-    result = run_line(client_env, line, hatch.executable, wheel)
     assert result.ok, result.output
     assert [(u.filename, u.user, u.sha256) for u in index.uploads] == [(wheel.name, "ci", sha256(wheel))]
+    assert_only(index, "ci", mtls=True)
 
 
-def test_printed_flit_line_uploads_over_tls(privrepo: Privrepo, client_env: ClientEnv,
-                                            tmp_path: Path, flit: Flit) -> None:
+@pytest.mark.parametrize(("tls", "shell"), TLS_SHELLS)
+def test_pasted_hatch_block_uploads(privrepo: Privrepo, hatch: Hatch, tmp_path: Path,
+                                    tls: str, shell: str) -> None:
+    """Both blocks: ``--ca-cert`` over TLS, ``SSL_CERT_FILE`` next to ``--client-cert``."""
+    index = privrepo.index("corp", auth=CI, tls=tls)
+    wheel = privrepo.build_dist(tmp_path / "d", "snip-hatch", "1.0")
+    work = dist_dir(tmp_path / "work", wheel)
+
+    result = paste(hatch_lines(index), env=hatch.env, cwd=work, shell=shell,
+                   tools={"hatch": [hatch.executable]})
+
+    assert result.ok, result.output
+    assert [(u.filename, u.user, u.sha256) for u in index.uploads] == [(wheel.name, "ci", sha256(wheel))]
+    assert_only(index, "ci", mtls=tls == "mtls")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pasted_flit_block_uploads_over_tls(privrepo: Privrepo, flit: Flit, tmp_path: Path,
+                                            shell: str) -> None:
+    """TLS only: flit cannot send a client certificate (its mTLS block says so)."""
     index = privrepo.index("corp", auth=CI, tls="tls")
     project = write_flit_project(tmp_path / "p", "snip-flit", "1.0")
-    [line] = flit_lines(index)
-    result = run_line(client_env, line, flit.executable, cwd=project)
+
+    result = paste(flit_lines(index), env=flit.env, cwd=project, shell=shell,
+                   tools={"flit": [flit.executable]})
+
     assert result.ok, result.output
     built = sorted((project / "dist").iterdir())
+    assert len(built) == 2  # wheel and sdist
     assert sorted((u.filename, u.user, u.sha256) for u in index.uploads) == sorted(
         (p.name, "ci", sha256(p)) for p in built)
+    assert_only(index, "ci", mtls=False)
 
 
-def test_printed_uv_lines_install_and_publish_over_mtls(privrepo: Privrepo, client_env: ClientEnv,
-                                                        tmp_path: Path, uv: Uv) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pasted_uv_block_installs_and_publishes_over_mtls(privrepo: Privrepo, uv: Uv,
+                                                          tmp_path: Path, shell: str) -> None:
     index = privrepo.index("corp", auth=ALICE, tls="mtls")
     index.add("snip-dep", "1.0")
     wheel = privrepo.build_dist(tmp_path / "d", "snip-uv", "1.0")
-    _comment, install, publish = uv_lines(index)
+    work = dist_dir(tmp_path / "work", wheel)
     venv = uv.venv(tmp_path / "venv")
 
-    # uv searches the named index before PyPI and stops there: the (offline) PyPI is never asked
-    result = run_line(client_env, install, Path(uv.exe), package="snip-dep",
-                      extra_env={"VIRTUAL_ENV": str(venv.parent.parent)})
+    # uv searches the named index before PyPI and stops there: the (offline) PyPI is never
+    # asked; VIRTUAL_ENV is the user's activated venv
+    result = paste(uv_lines(index), env=uv.env, cwd=work, shell=shell, tools={"uv": [uv.exe]},
+                   package="snip-dep", extra_env={"VIRTUAL_ENV": str(tmp_path / "venv")})
+
     assert result.ok, result.output
     assert uv.pip_list(venv).get("snip-dep") == "1.0"
-    result = run_line(client_env, publish, Path(uv.exe), wheel)
-    assert result.ok, result.output
-
     assert [(u.filename, u.user, u.sha256) for u in index.uploads] == [(wheel.name, "alice", sha256(wheel))]
     assert [h.path.rsplit("/", 1)[-1] for h in index.log.downloads] == ["snip_dep-1.0-py3-none-any.whl"]
-    assert {(h.user, h.auth_ok) for h in index.log} == {("alice", True)}
-    certs = {h.client_cert for h in index.log}
-    assert len(certs) == 1 and "corp-client@privrepo.test" in str(certs.pop())
+    assert_only(index, "alice", mtls=True)
 
 
-@pytest.mark.parametrize("tls", ["tls", "mtls"])
-def test_printed_pdm_lines_add_and_publish(privrepo: Privrepo, pdm: Pdm, tmp_path: Path,
-                                           tls: str) -> None:
-    """Every printed pdm line, pasted into bash as it is: config, pyproject source,
-    ``pdm add`` (lock + install) and ``pdm publish``, all with alice (and, over mTLS, the
-    client certificate; over TLS pdm's own ``ca_certs``)."""
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pasted_poetry_block_adds_builds_and_publishes_over_mtls(
+        privrepo: Privrepo, poetry: Poetry, tmp_path: Path, shell: str) -> None:
+    """Source, credentials, certificates, ``poetry add``, then ``poetry build && poetry
+    publish``: the install passes the source's CA per request, the upload needs the
+    block's REQUESTS_CA_BUNDLE once the shell exports one."""
+    index = privrepo.index("corp", auth=ALICE, tls="mtls")
+    index.add("snip-dep", "1.0", requires=["snip-helper>=2"])
+    index.add("snip-helper", "2.0")
+    project = PoetryProject(tmp_path / "project", poetry).create("snip-app", "1.0")
+
+    result = paste(poetry_lines(index), env=poetry.env, cwd=project.path, shell=shell,
+                   tools={"poetry": [poetry.executable]}, package="snip-dep")
+
+    assert result.ok, result.output
+    assert {k: v for k, v in project.lock_result().versions().items() if k.startswith("snip")} == {
+        "snip-dep": "1.0", "snip-helper": "2.0"}
+    assert sorted(h.path.rsplit("/", 1)[-1] for h in index.log.downloads) == [
+        "snip_dep-1.0-py3-none-any.whl", "snip_helper-2.0-py3-none-any.whl"]
+    built = sorted((project.path / "dist").iterdir())
+    assert len(built) == 2  # wheel and sdist
+    assert sorted((u.filename, u.user, u.sha256) for u in index.uploads) == sorted(
+        (p.name, "alice", sha256(p)) for p in built)
+    assert_only(index, "alice", mtls=True)
+
+
+#: A ``keyring`` that behaves like a null keyring (takes every password, returns none, as
+#: ``keyring.backends.null`` does): the pdm block must not rely on pdm keeping a password
+#: it hands to the keyring.
+NULL_KEYRING = 'for a; do [ "$a" = set ] && { cat >/dev/null; exit 0; }; done\nexit 1'
+
+
+@pytest.mark.parametrize(("tls", "shell"), TLS_SHELLS)
+def test_pasted_pdm_block_adds_and_publishes(privrepo: Privrepo, pdm: Pdm, tmp_path: Path,
+                                             tls: str, shell: str) -> None:
+    """Every printed pdm line: config, pyproject source, ``pdm add`` (lock + install) and
+    ``pdm publish``, all with alice (and, over mTLS, the client certificate; over TLS pdm's
+    own ``ca_certs``). bash runs in the environment the harness gives pdm, except
+    ``PDM_IGNORE_STORED_INDEX``: a user has pdm's implicit PyPI source, so the run has it
+    too, at ``PDM_PYPI_URL`` (pdm fails when a source is unreachable, and the real PyPI is,
+    offline)."""
     index = privrepo.index("corp", auth=ALICE, tls=tls)
     index.add("snip-dep", "1.0", requires=["snip-helper>=2"])
     index.add("snip-helper", "2.0")
@@ -238,9 +377,11 @@ def test_printed_pdm_lines_add_and_publish(privrepo: Privrepo, pdm: Pdm, tmp_pat
     project = PdmProject(tmp_path / "project", pdm).create()
     project.dist_dir.mkdir()
     shutil.copy2(wheel, project.dist_dir / wheel.name)
-    lines = [line.replace(PACKAGE_PLACEHOLDER, "snip-dep") for line in pdm_lines(index)]
 
-    result = run_pasted(pdm, project.path, lines, tmp_path, pypi.url)
+    result = paste(pdm_lines(index), env=pdm.env, cwd=project.path, shell=shell,
+                   tools={"pdm": [pdm.exe]}, scripts={"keyring": NULL_KEYRING},
+                   package="snip-dep", launch=pdm_launcher(pdm, project.path),
+                   extra_env={"PDM_IGNORE_STORED_INDEX": None, "PDM_PYPI_URL": pypi.url})
 
     assert result.ok, result.output
     assert {k: v for k, v in project.installed().items() if k.startswith("snip")} == {
@@ -248,12 +389,7 @@ def test_printed_pdm_lines_add_and_publish(privrepo: Privrepo, pdm: Pdm, tmp_pat
     assert sorted(h.path.rsplit("/", 1)[-1] for h in index.log.downloads) == [
         "snip_dep-1.0-py3-none-any.whl", "snip_helper-2.0-py3-none-any.whl"]
     assert [(u.filename, u.user, u.sha256) for u in index.uploads] == [(wheel.name, "alice", sha256(wheel))]
-    assert {(h.user, h.auth_ok) for h in index.log} == {("alice", True)}
-    certs = {h.client_cert for h in index.log}
-    if tls == "mtls":
-        assert len(certs) == 1 and "corp-client@privrepo.test" in str(certs.pop())
-    else:
-        assert certs == {None}
+    assert_only(index, "alice", mtls=tls == "mtls")
     # the implicit PyPI source was asked too (pdm merges sources), without alice's credentials
     assert pypi.log.filter(path_prefix="/simple/snip-dep/")
     assert {h.user for h in pypi.log} == {None}
