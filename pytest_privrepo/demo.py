@@ -18,6 +18,7 @@ provisioned once into the cache the plugin uses too (``--cache-dir``, ``$PRIVREP
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -182,6 +183,10 @@ def run_demo(*, poetry: str | None = None, poetry_version: str | None = None,
             def publish_build() -> str:
                 corp = state["corp"]
                 before = len(corp.uploads)
+                # The 0.1.0 files are still in dist/: Poetry 2.3.0 then stops with "Aborted!"
+                # under --no-interaction (seen here; 1.8.5 and 2.5.1 go on). An empty dist/ is
+                # what "build, then publish" means on every release.
+                shutil.rmtree(state["project"].path / "dist", ignore_errors=True)
                 state["project"].publish("corp", build=True)
                 new = corp.uploads[before:]
                 if not any(u.version == "0.1.1" for u in new):
