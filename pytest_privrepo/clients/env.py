@@ -69,10 +69,10 @@ DEFAULT_KEYRING_BACKEND = "keyring.backends.fail.Keyring"
 #: variables are in :data:`REMOVED_PREFIXES` and :data:`REMOVED_SUFFIXES`.
 REMOVED_VARIABLES: frozenset[str] = frozenset(
     {
-        # TLS key logging: Python's ssl via urllib3 2.x and pip's vendored urllib3
-        # (util/ssl_.py create_urllib3_context), httpx, uv (rustls) and libcurl (git) all
-        # append the session secrets of every TLS connection to this file; twine 7.0.0
-        # wrote them to the machine's path, outside the isolated root (issue 11).
+        # TLS key logging: Python's ssl.create_default_context (httpx: pdm, hatch) and
+        # urllib3's create_urllib3_context (twine, Poetry; pip's vendored copy) append the
+        # session secrets of every TLS connection to this file: twine 7.0.0 wrote them to
+        # the machine's path, outside the isolated root (issue 11); pip 26.3 creates it.
         "SSLKEYLOGFILE",
         # Proxies (every other *_PROXY goes by suffix): a test talks to loopback; a
         # corporate proxy must never see that traffic.
@@ -84,11 +84,11 @@ REMOVED_VARIABLES: frozenset[str] = frozenset(
         "HTTP_TIMEOUT",  # uv's legacy name for UV_HTTP_TIMEOUT
         "RUST_LOG",  # uv would log to stderr and bury its real output
         "__PYVENV_LAUNCHER__",  # macOS framework Python: sys.executable of another venv
-        # Terminal mode despite a pipe and NO_COLOR: rich 15 (pip's vendored copy, twine,
+        # Terminal mode although stdout is a pipe: rich 15 (pip's vendored copy, twine,
         # pdm, hatch; Console.is_terminal) takes FORCE_COLOR or TTY_COMPATIBLE=1 for a
-        # terminal and writes ANSI styles (bold, links) into the captured output,
-        # TTY_INTERACTIVE=1 turns on live progress displays; uv (anstream) honours
-        # CLICOLOR_FORCE; pytest and tox honour PY_COLORS.
+        # terminal (width, live displays, styles other than colour: NO_COLOR removes only
+        # colour), TTY_INTERACTIVE=1 turns live progress displays on; uv (anstream)
+        # honours CLICOLOR_FORCE; pytest and tox honour PY_COLORS.
         "FORCE_COLOR",
         "CLICOLOR",
         "CLICOLOR_FORCE",
