@@ -277,6 +277,20 @@ def test_git_uses_only_http_and_local_paths(tmp_path: Path, listener: Listener) 
     assert _head_of(_git(env, "ls-remote", local.as_uri())) == sha
 
 
+@pytest.mark.parametrize("source", ["GIT_SSH_COMMAND", "core.sshCommand"])
+def test_git_ssh_runs_the_blocking_command(source: str, tmp_path: Path) -> None:
+    """The second line of defence, for a test that lifts GIT_ALLOW_PROTOCOL: ssh is the
+    command that refuses (both places git and dulwich read it; a root with a quote and a
+    space checks the quoting)."""
+    env = ClientEnv(tmp_path / "it's a root")
+    extra: dict[str, str | None] = {"GIT_ALLOW_PROTOCOL": None}
+    if source == "core.sshCommand":
+        extra["GIT_SSH_COMMAND"] = None
+    result = env.run(["git", "ls-remote", "ssh://127.0.0.1/x"], check=False, extra_env=extra)
+    assert result.returncode == 128
+    assert "git over ssh and git:// is blocked" in result.stderr, result.stderr
+
+
 def test_pip_and_uv_git_requirements_cannot_use_git_or_ssh(
     tmp_path: Path, listener: Listener
 ) -> None:

@@ -14,8 +14,8 @@ environment from scratch:
   CA bundle, TLS or a proxy is removed (see :data:`REMOVED_VARIABLES`,
   :data:`REMOVED_PREFIXES` and :data:`REMOVED_SUFFIXES`);
 * only loopback is reached directly (:data:`LOOPBACK_HOSTS`); with ``offline`` everything
-  else goes to a dead proxy, and git may use only http(s) and local paths, because git://
-  and ssh connect past any proxy;
+  else goes to a dead proxy; git (and Poetry's dulwich) may use only http(s) and local
+  paths, in both modes, because git:// and ssh connect past any proxy;
 * config-file discovery is switched off where the client allows it (``PIP_CONFIG_FILE`` =
   :data:`os.devnull`, ``UV_NO_CONFIG=1``) and the keyring is the failing backend.
 
