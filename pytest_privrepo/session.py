@@ -7,6 +7,7 @@ thread ran into, so a failure inside the server is reported in the test, not los
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import tempfile
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
 from .errors import ConfigError, ServerError
 from .index.auth import AuthPolicy, AuthSpec, Credentials
@@ -22,6 +24,32 @@ from .index.server import IndexServer
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
 __all__ = ["Privrepo"]
+
+
+def _check_client_reachable(host: object) -> str:
+    """Refuse a loopback address the clients in a ``ClientEnv`` could not reach.
+
+    Why: ``ClientEnv`` lists :data:`~pytest_privrepo.clients.env.LOOPBACK_HOSTS` in NO_PROXY
+    and sends every other host to the offline guard's dead proxy, so an index on, say,
+    ``127.0.0.2`` would start and then be unreachable by every client, which looks like a
+    client bug. Equivalent spellings (``[::1]``, ``0:0::1``) are accepted: the server binds
+    the address and its URL uses the canonical form. Names and non-loopback addresses are
+    left to the server, which refuses them itself.
+    """
+    if not isinstance(host, str):
+        raise ConfigError(f"host must be a string such as '127.0.0.1', not {host!r}")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    if address.is_loopback and str(address) not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"host {host!r} is a loopback address the clients cannot reach: their NO_PROXY "
+            f"lists only {', '.join(LOOPBACK_HOSTS)} (not every client understands a range "
+            "such as 127.0.0.0/8) and every other host goes to the offline guard's dead "
+            f"proxy; use one of {', '.join(LOOPBACK_HOSTS)}"
+        )
+    return host
 
 
 class Privrepo:
@@ -44,8 +72,8 @@ class Privrepo:
         else:
             self._tmp = None
         self.root = Path(root)
+        self.host = _check_client_reachable(host)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.host = host
         self._ca = ca
         self._ca_lock = threading.Lock()
         self._ca_file: Path | None = None
@@ -137,6 +165,8 @@ class Privrepo:
             prefix = check_prefix(prefix if prefix is not None else f"/{name}")
             started = False
         else:
+            if host is not None:
+                _check_client_reachable(host)
             prefix = check_prefix(prefix or "")
             ctx = self.ca.server_context(mode, tuple(cert_hosts)) if mode else None
             server = IndexServer(host or self.host, port, ssl_context=ctx, tls=mode)

@@ -275,12 +275,23 @@ def test_child_process_environment(machine: Machine, tmp_path: Path) -> None:
         "POETRY_CACHE_DIR",
         "POETRY_DATA_DIR",
         "PYTHON_KEYRING_BACKEND",
+        "PYTHONNOUSERSITE",
+        "PYTHONIOENCODING",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CONFIG_DIRS",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_TERMINAL_PROMPT",
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_SSH_COMMAND",
     }
     for name, value in seen.items():
         if name.upper().startswith(REMOVED_PREFIXES):
             assert name in ours, f"unexpected client variable {name}={value!r}"
-    # Values the fixture invented must appear nowhere. (The machine's real CA path may
-    # legitimately remain in variables no packaging client reads, e.g. NODE_EXTRA_CA_CERTS.)
+    # Values the fixture invented must appear nowhere (the machine's own trust variables,
+    # NODE_EXTRA_CA_CERTS and the like, are checked in test_isolation.py).
     invented = {
         m for m in machine.markers if m.startswith(str(tmp_path)) or ".invalid" in m
     }

@@ -10,8 +10,12 @@ environment from scratch:
 * ``HOME``, the XDG directories, caches, ``NETRC`` and ``TMPDIR`` all point inside one
   root directory (normally a pytest ``tmp_path``), so nothing is read from or written to the
   real home directory;
-* every inherited variable that configures a packaging client, a CA bundle or a proxy is
-  removed (see :data:`REMOVED_VARIABLES` and :data:`REMOVED_PREFIXES`);
+* every inherited variable that configures a packaging client, its interpreter, git, a
+  CA bundle, TLS or a proxy is removed (see :data:`REMOVED_VARIABLES`,
+  :data:`REMOVED_PREFIXES` and :data:`REMOVED_SUFFIXES`);
+* only loopback is reached directly (:data:`LOOPBACK_HOSTS`); with ``offline`` everything
+  else goes to a dead proxy; git (and Poetry's dulwich) may use only http(s) and local
+  paths, in both modes, because git:// and ssh connect past any proxy;
 * config-file discovery is switched off where the client allows it (``PIP_CONFIG_FILE`` =
   :data:`os.devnull`, ``UV_NO_CONFIG=1``) and the keyring is the failing backend.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -39,7 +44,11 @@ __all__ = [
     "BLACKHOLE_PROXY",
     "DEFAULT_KEYRING_BACKEND",
     "DEFAULT_TIMEOUT",
+    "GIT_ALLOWED_PROTOCOLS",
+    "GIT_PROTOCOL_REWRITE",
+    "LOOPBACK_HOSTS",
     "REMOVED_PREFIXES",
+    "REMOVED_SUFFIXES",
     "REMOVED_VARIABLES",
     "ClientEnv",
     "IndexLike",
@@ -56,46 +65,50 @@ DEFAULT_TIMEOUT: float = 180.0
 #: also treats it as "no keyring" and falls back to its own auth.toml.
 DEFAULT_KEYRING_BACKEND = "keyring.backends.fail.Keyring"
 
-#: Inherited variables that are always dropped (compared in upper case).
+#: Inherited variables that are always dropped (compared in upper case). Families of
+#: variables are in :data:`REMOVED_PREFIXES` and :data:`REMOVED_SUFFIXES`.
 REMOVED_VARIABLES: frozenset[str] = frozenset(
     {
-        # Trust roots. requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override an explicit
-        # session verify (pip --cert, twine --cert, Poetry certificates); OpenSSL and uv read
-        # SSL_CERT_FILE / SSL_CERT_DIR; pip's truststore uses OpenSSL's default paths.
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "SSL_CLIENT_CERT",
-        # Proxies: a test talks to 127.0.0.1; a corporate proxy must never see that traffic.
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "FTP_PROXY",
+        # TLS key logging: Python's ssl.create_default_context (httpx: pdm, hatch) and
+        # urllib3's create_urllib3_context (twine, Poetry; pip's vendored copy) append the
+        # session secrets of every TLS connection to this file: twine 7.0.0 wrote them to
+        # the machine's path, outside the isolated root (issue 11); pip 26.3 creates it.
+        "SSLKEYLOGFILE",
+        # Proxies (every other *_PROXY goes by suffix): a test talks to loopback; a
+        # corporate proxy must never see that traffic.
         "NO_PROXY",
-        # Interpreter environment: these make a client import the wrong code or skip its venv.
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PYTHONUSERBASE",
-        "PYTHONSTARTUP",
-        "PYTHONEXECUTABLE",
-        "__PYVENV_LAUNCHER__",
         # Config and credential files that we set ourselves.
         "NETRC",
-        "XDG_CONFIG_DIRS",
-        "XDG_DATA_DIRS",
-        "XDG_RUNTIME_DIR",
-        "XDG_STATE_HOME",
         # Runtime flags that change clients' output, timeouts or interactivity.
         "CI",
         "HTTP_TIMEOUT",  # uv's legacy name for UV_HTTP_TIMEOUT
         "RUST_LOG",  # uv would log to stderr and bury its real output
+        "__PYVENV_LAUNCHER__",  # macOS framework Python: sys.executable of another venv
+        # Terminal mode although stdout is a pipe: rich 15 (pip's vendored copy, twine,
+        # pdm, hatch; Console.is_terminal) takes FORCE_COLOR or TTY_COMPATIBLE=1 for a
+        # terminal (width, live displays, styles other than colour: NO_COLOR removes only
+        # colour), TTY_INTERACTIVE=1 turns live progress displays on; uv (anstream)
+        # honours CLICOLOR_FORCE; pytest and tox honour PY_COLORS.
+        "FORCE_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "PY_COLORS",
+        "TTY_COMPATIBLE",
+        "TTY_INTERACTIVE",
+        # GNU gettext (git's messages) picks the language from LANGUAGE before LC_ALL:
+        # a client's error text must read the same on every machine.
+        "LANGUAGE",
+        # Reproducible-build timestamp: flit_core, hatchling and setuptools stamp the
+        # archives they build with it, so a build's bytes would depend on the machine.
+        "SOURCE_DATE_EPOCH",
     }
 )
 
-#: Inherited variables starting with any of these prefixes are dropped: they configure a
-#: packaging client, the keyring, or point at an activated environment.
+#: Inherited variables starting with any of these prefixes (compared in upper case) are
+#: dropped: each family configures a client, the interpreter that runs it, its trust
+#: roots or a tool it starts.
 REMOVED_PREFIXES: tuple[str, ...] = (
+    # The clients' own settings and the environment managers they honour.
     "PIP_",
     "UV_",
     "POETRY_",
@@ -103,18 +116,104 @@ REMOVED_PREFIXES: tuple[str, ...] = (
     "TWINE_",
     "HATCH_",
     "FLIT_",
-    "PYTHON_KEYRING",
-    "KEYRING_",
-    "VIRTUAL_ENV",
-    "CONDA_",
+    "KEYRING_",  # keyring's KEYRING_PROPERTY_* backend settings
+    "VIRTUAL_ENV",  # an activated venv: pdm, hatch, Poetry and uv would use it
+    "VIRTUALENV_",  # virtualenv's settings (Poetry, hatch and pdm create venvs with it),
+    # e.g. VIRTUALENV_SYSTEM_SITE_PACKAGES=1 shows the machine's packages to every venv
+    "CONDA_",  # uv and pdm treat CONDA_PREFIX as the active environment
+    # The interpreter every Python client runs on. PYTHONWARNINGS=error makes Poetry 2.5.1
+    # `--version` exit 1 (a DeprecationWarning of its own, issue 11); PYTHONPATH, PYTHONHOME,
+    # PYTHONUSERBASE and PYTHONPLATLIBDIR make it import other code; PYTHONSTARTUP,
+    # PYTHONINSPECT, PYTHONSAFEPATH, PYTHONOPTIMIZE, PYTHONDEVMODE, PYTHONVERBOSE and
+    # PYTHONPYCACHEPREFIX change how it runs, what it prints or where it writes;
+    # PYTHONHTTPSVERIFY=0 (PEP 493 builds) disables certificate checks;
+    # PYTHON_KEYRING_BACKEND chooses the keyring. Those the clients need are set below.
+    "PYTHON",
+    # Cross-build overrides: _PYTHON_HOST_PLATFORM changes sysconfig.get_platform(), the
+    # platform tag pip and the build backends use; _PYTHON_SYSCONFIGDATA_NAME another
+    # interpreter's build configuration.
+    "_PYTHON_",
+    # Trust roots and TLS configuration. requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+    # override an explicit session verify (pip --cert, twine --cert, Poetry certificates);
+    # OpenSSL and uv read SSL_CERT_FILE / SSL_CERT_DIR, uv SSL_CLIENT_CERT; OPENSSL_CONF
+    # changes protocols, ciphers and security level for every OpenSSL-based client;
+    # libcurl (git) takes CURL_CA_BUNDLE and CURL_SSL_BACKEND, the curl tool CURL_HOME.
+    "SSL_",
+    "OPENSSL_",
+    "REQUESTS_",
+    "CURL_",
+    # git (pip, uv and pdm run it for VCS requirements; Poetry uses dulwich, which reads
+    # git's config files). GIT_CONFIG_GLOBAL / GIT_CONFIG_SYSTEM / GIT_CONFIG_COUNT with
+    # GIT_CONFIG_KEY_n and GIT_CONFIG_VALUE_n add config, and an `insteadOf` there rewrote
+    # the URLs a test passed (issue 11); GIT_SSL_CAINFO / GIT_SSL_NO_VERIFY change trust;
+    # GIT_DIR, GIT_INDEX_FILE, GIT_WORK_TREE (exported to a pytest run from a git hook)
+    # point every git call at the caller's repository; GIT_SSH_COMMAND, GIT_ASKPASS,
+    # GIT_PROXY_COMMAND run the machine's programs; GIT_TRACE* writes elsewhere. The git
+    # settings ClientEnv wants are set below.
+    "GIT_",
+    # ssh: SSH_ASKPASS is git's credential prompt when GIT_ASKPASS is unset (a GUI dialog on
+    # a desktop), SSH_AUTH_SOCK hands the developer's keys to any ssh a client starts.
+    "SSH_",
+    # XDG base directories: the *_HOME ones are replaced below; XDG_CONFIG_DIRS and
+    # XDG_DATA_DIRS add system-wide config (/etc/xdg/pip/pip.conf, ...); uv installs tool
+    # executables into XDG_BIN_HOME and keeps state in XDG_STATE_HOME, outside the root.
+    "XDG_",
+    # setuptools-scm (also behind hatch-vcs): SETUPTOOLS_SCM_PRETEND_VERSION, exported by
+    # a CI job for its own package, would give every project a test builds that version.
+    "SETUPTOOLS_SCM_",
 )
 
-_NO_PROXY = "localhost,127.0.0.1,::1"
+#: Inherited variables ending with any of these suffixes (compared in upper case) are
+#: dropped. Besides every proxy, the trust roots other tools read: this machine exports
+#: AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, HTTPLIB2_CA_CERTS, NIX_SSL_CERT_FILE,
+#: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH and CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE. A process a
+#: client starts may use them (a keyring backend such as keyrings.codeartifact via
+#: botocore or keyrings.google-artifactregistry-auth via google-auth, a build backend);
+#: the only trust a test has is what it passes.
+REMOVED_SUFFIXES: tuple[str, ...] = (
+    "_PROXY",  # http_proxy, HTTPS_PROXY, ALL_PROXY, FTP_PROXY, ... in either case
+    "_CA_BUNDLE",
+    "_CA_CERTS",
+    "_CA_CERTS_FILE",
+    "_SSL_CERT_FILE",
+    "_SSL_CERT_DIR",
+    "_SSL_ROOTS_FILE_PATH",
+)
+
+#: The host names every client in a :class:`ClientEnv` reaches directly (its NO_PROXY).
+#: Listed exactly, not as ``127.0.0.0/8``: requests 2.34 (pip, Poetry, twine), uv 0.13
+#: (reqwest) and git 2.39 (libcurl) reach ``127.0.0.2`` with that entry, but Python's urllib
+#: and httpx 0.28.1 (pdm 2.29, hatch 1.18) compare host names and send it to the offline
+#: guard's dead proxy (tried on this project's CI image). The index factory refuses any
+#: other loopback address for the same reason.
+LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+
+_NO_PROXY = ",".join(LOOPBACK_HOSTS)
 
 #: A proxy that refuses every connection (port 9, "discard", is closed on loopback): with it
 #: set and loopback in NO_PROXY, a client fails fast on any request that would leave the
 #: machine, instead of reaching PyPI or hanging on a timeout.
 BLACKHOLE_PROXY = "http://127.0.0.1:9"
+
+#: The transports git may use (``GIT_ALLOW_PROTOCOL``): http(s), which the proxy settings
+#: guard, and local paths (``file``), which tests use for VCS requirements. git://, ssh://,
+#: ``ext::`` and remote helpers connect without any proxy, so they would bypass the offline
+#: guard; git refuses them with "transport '...' not allowed".
+GIT_ALLOWED_PROTOCOLS = "http:https:file"
+
+#: Prefix ``git://`` URLs are rewritten to (``url.<this>.insteadOf = git://``). git refuses
+#: the made-up transport by name; dulwich (Poetry's git client, which ignores
+#: GIT_ALLOW_PROTOCOL) cannot parse it as a URL, takes it for ``host:path`` over ssh and
+#: runs the blocking ssh command instead of opening a TCP connection.
+GIT_PROTOCOL_REWRITE = "privrepo-blocked-git://"
+
+_BLOCKED_SSH = (
+    "#!/bin/sh\n"
+    "# Written by pytest-privrepo's ClientEnv: git's and dulwich's ssh command.\n"
+    "echo 'pytest-privrepo ClientEnv: git over ssh and git:// is blocked (they bypass the"
+    " offline guard); use an http(s) URL on loopback or a local path' >&2\n"
+    "exit 128\n"
+)
 
 
 def _offline_vars() -> dict[str, str]:
@@ -125,12 +224,17 @@ def _offline_vars() -> dict[str, str]:
 
 
 def _is_removed(name: str) -> bool:
-    upper = (
-        name.upper()
-    )  # Windows names are case-insensitive; *_proxy comes in both cases
-    if upper in REMOVED_VARIABLES or upper.endswith("_PROXY"):
-        return True
-    return upper.startswith(REMOVED_PREFIXES)
+    upper = name.upper()  # Windows names are case-insensitive; *_proxy comes in both cases
+    return (
+        upper in REMOVED_VARIABLES
+        or upper.startswith(REMOVED_PREFIXES)
+        or upper.endswith(REMOVED_SUFFIXES)
+    )
+
+
+def _git_quote(value: str) -> str:
+    """A git config value in double quotes (backslashes and quotes escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _text(value: str | os.PathLike[str]) -> str:
@@ -146,12 +250,13 @@ class ClientEnv:
 
     ``root`` is created if needed and is the only place the clients may write to: it holds
     ``home/``, ``xdg-config/``, ``xdg-cache/``, ``xdg-data/``, ``xdg-config-dirs/`` (kept
-    empty so no system-wide XDG config is found), ``tmp/`` and the ``netrc`` file.
+    empty so no system-wide XDG config is found), ``tmp/``, the ``netrc`` file and git's
+    only config file (:attr:`gitconfig`).
 
     ``inherit`` is the environment to start from (default: :data:`os.environ` at
     construction time). Variables that configure packaging clients, trust roots, proxies,
-    the keyring or the interpreter are dropped (:data:`REMOVED_VARIABLES`,
-    :data:`REMOVED_PREFIXES`, every ``*_PROXY``); the rest survives. A deny-list rather
+    the keyring, git or the interpreter are dropped (:data:`REMOVED_VARIABLES`,
+    :data:`REMOVED_PREFIXES`, :data:`REMOVED_SUFFIXES`); the rest survives. A deny-list rather
     than an allow-list, because interpreters on some CI images need ``LD_LIBRARY_PATH``,
     and on Windows ``SYSTEMROOT`` and friends, to start at all. ``PATH`` is kept so the
     clients and their helper tools (git, compilers) are found.
@@ -166,7 +271,9 @@ class ClientEnv:
     ) -> None:
         #: with ``offline`` (the default) every non-loopback request goes to a dead proxy
         #: (:data:`BLACKHOLE_PROXY`) and fails at once: a test can never reach the real
-        #: network by accident (an implicit PyPI source, a redirect, a fallback index)
+        #: network by accident (an implicit PyPI source, a redirect, a fallback index).
+        #: git's non-HTTP transports are blocked in both modes: no proxy can guard them and
+        #: no client of a package index needs them (:data:`GIT_ALLOWED_PROTOCOLS`).
         self.offline = offline
         self._root = Path(root).absolute()
         for directory in (
@@ -181,6 +288,7 @@ class ClientEnv:
             directory.mkdir(parents=True, exist_ok=True)
         if not self.netrc.exists():
             self.netrc.touch()
+        self._write_git_files()
         self._netrc_entries: dict[str, tuple[str, str]] = {}
         self.netrc.chmod(0o600)
 
@@ -246,6 +354,43 @@ class ClientEnv:
         """``POETRY_CONFIG_DIR`` (config.toml and auth.toml)."""
         return self.xdg_config / "pypoetry"
 
+    @property
+    def gitconfig(self) -> Path:
+        """git's global config (``GIT_CONFIG_GLOBAL``; the system file is off).
+
+        It lives at ``$XDG_CONFIG_HOME/git/config`` because dulwich 0.21.7 (Poetry 1.8.5)
+        ignores ``GIT_CONFIG_GLOBAL`` and reads only that path and ``~/.gitconfig``
+        (dulwich/config.py ``StackedConfig.default_backends``).
+        It blocks git:// and ssh for dulwich too (:data:`GIT_PROTOCOL_REWRITE`, the
+        ``core.sshCommand`` that fails) and gives commits a fixed identity, so a test that
+        builds a git repository works on a machine with no git identity.
+        """
+        return self.xdg_config / "git" / "config"
+
+    @property
+    def blocked_ssh(self) -> Path:
+        """The ssh command git and dulwich get: prints why and fails, connecting nowhere."""
+        return self.xdg_config / "git" / "blocked-ssh"
+
+    def _write_git_files(self) -> None:
+        self.gitconfig.parent.mkdir(parents=True, exist_ok=True)
+        if not self.blocked_ssh.exists():
+            self.blocked_ssh.write_text(_BLOCKED_SSH, encoding="utf-8")
+            self.blocked_ssh.chmod(0o755)
+        text = (
+            "# Written by pytest-privrepo's ClientEnv: the only git config its clients read.\n"
+            "[user]\n\tname = pytest-privrepo\n\temail = client@privrepo.test\n"
+            "[init]\n\tdefaultBranch = main\n"
+            f"[core]\n\tsshCommand = {_git_quote(shlex.quote(str(self.blocked_ssh)))}\n"
+            f'[url "{GIT_PROTOCOL_REWRITE}"]\n\tinsteadOf = git://\n'
+        )
+        try:
+            current = self.gitconfig.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            self.gitconfig.write_text(text, encoding="utf-8")
+
     def _isolation_vars(self) -> dict[str, str]:
         tmp = str(self.tmp)
         return {
@@ -288,6 +433,15 @@ class ClientEnv:
             "CI": "1",
             "NO_PROXY": _NO_PROXY,
             "no_proxy": _NO_PROXY,
+            # git: our config file only, no credential prompt (git would open /dev/tty or an
+            # askpass program), only transports the offline guard covers. GIT_SSH_COMMAND
+            # as well as core.sshCommand: git lets the variable win; dulwich 0.21.7 (Poetry
+            # 1.8.5) reads only the variable, dulwich 1.2 (Poetry 2.5.1) only the config.
+            "GIT_CONFIG_GLOBAL": str(self.gitconfig),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ALLOW_PROTOCOL": GIT_ALLOWED_PROTOCOLS,
+            "GIT_SSH_COMMAND": shlex.quote(str(self.blocked_ssh)),
             **(_offline_vars() if self.offline else {}),
         }
 
