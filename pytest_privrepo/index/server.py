@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError, ServerError
 from ..tls.ca import peer_subject
 from .auth import AuthDecision
-from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, KeepAliveHandler
+from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, KeepAliveHandler
 from .index import Index
 from .log import Hit, RequestLog
 
@@ -103,6 +103,11 @@ class _WSGIServer(ThreadedWSGIServer):
         with self._conn_lock:
             self._conns.pop(request, None)
         super().shutdown_request(request)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Silent: werkzeug prints e.g. "Cannot fetch SSL peer certificate info" to stderr
+        for a TLS connection that closes mid-request; the request log and
+        :attr:`IndexServer.tls_failures` are where such events are recorded."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = _current_exception()
@@ -302,8 +307,12 @@ class IndexServer(HTTPServerBase):
         routed = self._route(request.path)
         index = routed[0] if routed else None
         decision = AuthDecision(None, None, None)
+        protocol_error = environ.get(PROTOCOL_ERROR_KEY)
         try:
-            if index is not None:
+            if protocol_error is not None:  # refused by the handler, answered and logged here
+                status, message = protocol_error
+                response = Response(f"{message}\n", status, mimetype="text/plain")
+            elif index is not None:
                 decision = index.policy.decide(request.authorization)
                 response = index.handle(request, routed[1], decision)  # type: ignore[index]
             else:
