@@ -284,6 +284,8 @@ def _wheel_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
             member = _pick(candidates, canonical, ".dist-info/METADATA files", filename)
             _check_metadata_size(zf.getinfo(member).file_size, "METADATA", filename, limits)
             return zf.read(member)
+    except ConfigError:
+        raise
     except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
         raise ConfigError(f"not a wheel: {filename!r} is not a valid zip archive: {exc}") from None
 
@@ -346,6 +348,8 @@ def _sdist_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
                 member = _pick(zcandidates, canonical, "top-level PKG-INFO files", filename)
                 _check_metadata_size(zf.getinfo(member).file_size, "PKG-INFO", filename, limits)
                 return zf.read(member)
+        except ConfigError:
+            raise
         except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
             raise ConfigError(
                 f"not an sdist: {filename!r} is not a valid zip archive: {exc}"
@@ -355,6 +359,8 @@ def _sdist_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
             stream = _BoundedStream(gz, filename, limits)
             with tarfile.open(fileobj=stream, mode="r:") as tf:  # type: ignore[call-overload]
                 return _scan_tar(tf, canonical, filename, limits)
+    except ConfigError:
+        raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         # gzip.BadGzipFile is an OSError; a truncated stream is an EOFError.
         raise ConfigError(f"not an sdist: {filename!r} is not a valid .tar.gz: {exc}") from None

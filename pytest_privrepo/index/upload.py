@@ -153,6 +153,9 @@ class UploadLimits:
     form_overhead: int = 1024 * 1024
 
 
+_DECODER_BUFFER = 1024 * 1024
+
+
 class _UploadParser(MultiPartParser):
     """werkzeug's multipart loop with the limits of :class:`UploadLimits` on every part.
 
@@ -168,12 +171,13 @@ class _UploadParser(MultiPartParser):
     def parse(self, stream: Any, boundary: bytes, content_length: int | None
               ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
         limits = self._request.limits
-        decoder = MultipartDecoder(boundary, max_form_memory_size=limits.max_field_size,
-                                   max_parts=limits.max_parts)
+        # The decoder's own bound is on its buffer (unparsed part headers, a partial event).
+        decoder = MultipartDecoder(boundary, max_form_memory_size=_DECODER_BUFFER)
         fields: list[tuple[str, str]] = []
         files: list[tuple[str, FileStorage]] = []
         memory = 0
         file_parts = 0
+        parts = 0
         part: Field | File | None = None
         size = 0
         buffer: list[bytes] = []
@@ -183,6 +187,11 @@ class _UploadParser(MultiPartParser):
             decoder.receive_data(data or None)
             event = decoder.next_event()
             while not isinstance(event, (Epilogue, NeedData)):
+                if isinstance(event, (Field, File)):
+                    parts += 1
+                    if parts > limits.max_parts:
+                        raise UploadRejected(413, f"Too many form parts in one upload: at most "
+                                                  f"{limits.max_parts}.")
                 if isinstance(event, File):
                     file_parts += 1
                     if file_parts > limits.max_file_parts:
