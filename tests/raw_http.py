@@ -80,11 +80,14 @@ def exchange(index: Index, data: bytes, *, timeout: float = 20.0, half_close: bo
     ``head``: the request was a HEAD, so its response has no body.
     """
     with open_socket(index, timeout=timeout) as sock:
-        sock.sendall(data)
-        if half_close:
-            # socket.socket.shutdown, not SSLSocket.shutdown: the TLS session stays usable
-            # for reading; the server sees end of stream after the request bytes.
-            socket.socket.shutdown(sock, socket.SHUT_WR)
+        try:
+            sock.sendall(data)
+            if half_close:
+                # socket.socket.shutdown, not SSLSocket.shutdown: the TLS session stays
+                # usable for reading; the server sees end of stream after the request bytes.
+                socket.socket.shutdown(sock, socket.SHUT_WR)
+        except OSError:
+            pass  # the server answered and closed before taking every byte: read its answer
         responses: list[RawResponse] = []
         with sock.makefile("rb") as fp:
             while True:
@@ -92,7 +95,8 @@ def exchange(index: Index, data: bytes, *, timeout: float = 20.0, half_close: bo
                 try:
                     response.begin()
                     body = response.read()
-                except (http.client.RemoteDisconnected, ConnectionResetError, ssl.SSLError):
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                        ssl.SSLError):
                     # closed; over TLS, a server that read our half-close as an unexpected
                     # end of stream may end the session with an alert instead of a response
                     break

@@ -14,8 +14,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import struct
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from ..errors import ConfigError
 from .build import DistFile, StrPath
 
 __all__ = [
+    "CORRUPT_ARCHIVE_ERRORS",
     "MAX_ARCHIVE_MEMBERS",
     "MAX_METADATA_SIZE",
     "MAX_SCANNED_SIZE",
@@ -54,6 +57,16 @@ MAX_ARCHIVE_MEMBERS = 20_000
 #: stream is scanned (PKG-INFO may come last), so a gzip bomb would otherwise cost CPU
 #: time in proportion to its decompressed size.
 MAX_SCANNED_SIZE = 256 * 1024 * 1024
+
+# What the stdlib raises for a corrupt archive (found by tests/test_fuzz.py: a flipped byte
+# can surface as any of these from zipfile, tarfile, gzip or zlib).
+_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, struct.error, EOFError, NotImplementedError,
+                ValueError, OSError, KeyError, IndexError, OverflowError)
+_CORRUPT_TAR = (tarfile.TarError, zlib.error, struct.error, EOFError, OSError, ValueError,
+                KeyError, IndexError, OverflowError)
+
+#: Every exception a corrupt zip or tar can raise from the stdlib readers.
+CORRUPT_ARCHIVE_ERRORS = tuple(dict.fromkeys(_CORRUPT_ZIP + _CORRUPT_TAR))
 
 #: Central directory bytes allowed per allowed member: zipfile reads the whole directory
 #: into memory before it looks at a single entry.
@@ -286,7 +299,7 @@ def _wheel_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
             return zf.read(member)
     except ConfigError:
         raise
-    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+    except _CORRUPT_ZIP as exc:
         raise ConfigError(f"not a wheel: {filename!r} is not a valid zip archive: {exc}") from None
 
 
@@ -350,7 +363,7 @@ def _sdist_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
                 return zf.read(member)
         except ConfigError:
             raise
-        except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+        except _CORRUPT_ZIP as exc:
             raise ConfigError(
                 f"not an sdist: {filename!r} is not a valid zip archive: {exc}"
             ) from None
@@ -361,7 +374,7 @@ def _sdist_metadata(path: Path, canonical: str, filename: str, limits: _Limits) 
                 return _scan_tar(tf, canonical, filename, limits)
     except ConfigError:
         raise
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except _CORRUPT_TAR as exc:
         # gzip.BadGzipFile is an OSError; a truncated stream is an EOFError.
         raise ConfigError(f"not an sdist: {filename!r} is not a valid .tar.gz: {exc}") from None
 

@@ -164,6 +164,19 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _safe_authorization(request: Request) -> None:
+    """Parse the Authorization header once, so later reads cannot raise.
+
+    werkzeug 3.1's ``Authorization.from_header`` turns bad base64 into None but raises
+    ValueError for non-ASCII in a Basic credential (found by tests/test_fuzz.py); that is
+    the same client mistake, so it gets the same answer: no usable credentials.
+    """
+    try:
+        request.authorization
+    except ValueError:
+        request.authorization = None  # werkzeug's cached_property accepts a value
+
+
 def _current_exception() -> BaseException | None:
     import sys
 
@@ -304,6 +317,7 @@ class IndexServer(HTTPServerBase):
 
     def _wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        _safe_authorization(request)
         routed = self._route(request.path)
         index = routed[0] if routed else None
         decision = AuthDecision(None, None, None)

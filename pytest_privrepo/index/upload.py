@@ -41,7 +41,12 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.wrappers import Request, Response
 
 from ..dists import inspect_dist
-from ..dists.inspect import MAX_ARCHIVE_MEMBERS, MAX_SCANNED_SIZE, check_zip_directory
+from ..dists.inspect import (
+    CORRUPT_ARCHIVE_ERRORS,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_SCANNED_SIZE,
+    check_zip_directory,
+)
 from ..errors import ConfigError
 from .auth import AuthDecision
 
@@ -468,7 +473,7 @@ def _check_wheel_members(path: Path, filename: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, EOFError):
+    except CORRUPT_ARCHIVE_ERRORS:
         raise ConfigError("the wheel is not a valid zip archive") from None
     if len(names) != len(set(names)):
         raise ConfigError("the wheel contains duplicate entries")
