@@ -583,3 +583,37 @@ def test_no_single_request_grows_the_server_by_32_mib(tmp_path: Path) -> None:
     report = "\n".join(f"  {name}: +{mib:.1f} MiB" for name, mib in growth.items())
     print("server peak RSS growth per request:\n" + report)
     assert all(mib < 32 for mib in growth.values()), report
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_request_head_dripped_slowly_is_cut_off_at_the_header_deadline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket timeout bounds one read; the header deadline bounds the whole head, so a
+    client sending one byte at a time cannot hold a server thread forever."""
+    from pytest_privrepo.index.handler import KeepAliveHandler
+
+    monkeypatch.setattr(KeepAliveHandler, "header_timeout", 1.0)
+    with Privrepo(tmp_path) as repo:
+        index = repo.index("slow", auth=CI)
+        with open_socket(index) as sock:
+            sock.sendall(b"GET /simple/ HTTP/1.1\r\n")
+            started = time.monotonic()
+            closed_after = None
+            for _ in range(40):  # one header byte every 0.1 s, for up to 4 s
+                try:
+                    sock.sendall(b"X")
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                sock.settimeout(0.1)
+                try:
+                    if sock.recv(1) == b"":
+                        closed_after = time.monotonic() - started
+                        break
+                except TimeoutError:
+                    pass
+        assert closed_after is not None, "the server kept reading the dripped head"
+        assert closed_after < 3.5
+        assert list(index.log) == []

@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import time
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -222,6 +223,32 @@ class _CountingInput(io.RawIOBase):
         return True
 
 
+class _DeadlineIO(io.RawIOBase):
+    """The connection's reads, with a deadline for the request line and headers.
+
+    A socket timeout bounds one read; a client that sends one header byte every 29 s
+    would keep its thread forever. While ``deadline`` is set every read waits only for what
+    is left of it; for the body (``deadline`` None) each read may wait ``idle`` seconds.
+    """
+
+    def __init__(self, sock: Any, idle: float) -> None:
+        self._sock = sock
+        self.idle = idle
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
+        wait = self.idle
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError("request head not received in time")
+        self._sock.settimeout(wait)
+        return self._sock.recv_into(buffer)
+
+
 class _LineTracker:
     """Wraps ``rfile`` while the header block is read, to see whether it was cut off.
 
@@ -249,7 +276,17 @@ class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = CONNECTION_TIMEOUT
 
+    #: seconds for a request line and its headers to arrive, in all (slow-drip clients)
+    header_timeout = CONNECTION_TIMEOUT
+
     _protocol_error: tuple[int, str] | None = None
+    _reader: _DeadlineIO
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the makefile() reader holds a reference that defers the close
+        self._reader = _DeadlineIO(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self._reader, 64 * 1024)  # type: ignore[assignment]
 
     # -- request line and headers ---------------------------------------------------------
     def handle_one_request(self) -> None:
@@ -258,6 +295,7 @@ class KeepAliveHandler(WSGIRequestHandler):
         self.path = ""
         self.request_version = "HTTP/1.1"
         self.close_connection = True
+        self._reader.deadline = time.monotonic() + self.header_timeout
         try:
             line = self.rfile.readline(MAX_HEADER_LINE + 1)
         except (OSError, ValueError):
@@ -278,6 +316,7 @@ class KeepAliveHandler(WSGIRequestHandler):
             return
         finally:
             self.rfile = real
+        self._reader.deadline = None  # the body: each read may wait CONNECTION_TIMEOUT
         if tracker.cut:
             self.close_connection = True
             return  # headers cut off by end of stream
