@@ -617,3 +617,19 @@ def test_request_head_dripped_slowly_is_cut_off_at_the_header_deadline(
         assert closed_after is not None, "the server kept reading the dripped head"
         assert closed_after < 3.5
         assert list(index.log) == []
+
+
+def test_expect_continue_answered_without_the_body_closes_instead_of_waiting(plain: Index) -> None:
+    """A 401 to ``Expect: 100-continue``: the client may never send the body, so the server
+    neither waits for it nor sends a late 100 after its answer; it closes the connection."""
+    with open_socket(plain, timeout=10) as sock:
+        sock.sendall(f"POST /legacy/ HTTP/1.1\r\nHost: {plain.netloc}\r\nExpect: 100-continue\r\n"
+                     "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100\r\n\r\n"
+                     .encode())
+        started = time.monotonic()
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert time.monotonic() - started < 5
+    assert data.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in data
+    assert b"Connection: close" in data

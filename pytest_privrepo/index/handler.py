@@ -201,9 +201,18 @@ class _CountingInput(io.RawIOBase):
             return b""
         return self._call(self._stream.readline, size)
 
+    @property
+    def unsent(self) -> bool:
+        """``Expect: 100-continue`` and answered without reading: the client may never send
+        the body (RFC 9110 section 10.1.1), and a late 100 would follow the answer, so the
+        connection closes instead of being drained."""
+        return self._on_first_read is not None and (self.length is None or self.length > self.consumed)
+
     def drain(self) -> bool:
         """Discard the unread rest of the body; False if the connection must close instead."""
         if self.broken:
+            return False
+        if self.unsent:
             return False
         if self.length is not None and self.length - self.consumed > _MAX_DRAIN:
             return False
@@ -521,7 +530,7 @@ class KeepAliveHandler(WSGIRequestHandler):
         try:
             app_iter = self.server.app(environ, start_response)
             try:
-                if body.broken:  # the app's answer goes out, then the connection closes
+                if body.broken or body.unsent:  # the answer goes out, then the connection closes
                     self.close_connection = True
                 for data in app_iter:
                     write(data)
