@@ -18,14 +18,10 @@ from __future__ import annotations
 import base64
 import collections
 import hashlib
-import io
 import json
 import os
-import tarfile
 import time
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

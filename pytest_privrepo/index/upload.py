@@ -9,6 +9,13 @@ stored.
 The file part is streamed into a staging file next to its destination while its digests are
 computed, then moved into place with :func:`os.replace`: no upload is held in memory and no
 reader ever sees a torn file, even when two clients upload the same name at once.
+
+Every request is bounded whatever its framing (Content-Length or chunked): the body by
+``max_upload_size`` plus :attr:`UploadLimits.form_overhead`, and parts, fields, METADATA and
+the archive scan by :class:`UploadLimits`; beyond a limit the answer is a 413 or 400 naming
+it. A wheel whose filename is a case or normalisation variant of a stored one
+(``Demo-1.0-py3-none-any.whl`` next to ``demo-1.0-py3-none-any.whl``) is the same
+distribution, so the duplicate rule applies to it.
 """
 
 from __future__ import annotations
