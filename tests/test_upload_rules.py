@@ -642,6 +642,89 @@ def test_filename_of_255_bytes_is_accepted(corp: Index) -> None:
     assert [f.filename for f in corp.files("a" * 234)] == [filename]
 
 
+@pytest.mark.parametrize(("filename", "what"), [
+    pytest.param("tagged-1.0-py3-none-any x.whl", "platform tag 'any x'", id="space"),
+    pytest.param("tagged-1.0-py3-none-an;y.whl", "platform tag 'an;y'", id="semicolon"),
+    pytest.param("tagged-1.0-py3-none-any%20.whl", "platform tag 'any%20'", id="percent-escape"),
+    pytest.param("tagged-1.0-py3-none-any\u00e9.whl", "platform tag 'any\u00e9'", id="non-ascii"),
+    pytest.param("tagged-1.0-py3-none-\u202eany.whl", "platform tag '\\u202eany'", id="bidi-override"),
+    pytest.param("tagged-1.0-py3-no ne-any.whl", "abi tag 'no ne'", id="abi-space"),
+    pytest.param("tagged-1.0-1;x-py3-none-any.whl", "build tag '1;x'", id="build-tag"),
+])
+def test_wheel_tags_outside_the_allowed_characters_are_refused(corp: Index, dist_dir: Path,
+                                                               filename: str, what: str) -> None:
+    """packaging's parse_wheel_filename accepts these (as of packaging 25); PEP 427 escapes
+    every other character to ``_``, and a tag ends up in pages, JSON and client caches."""
+    wheel = build_wheel(dist_dir, "tagged", "1.0")
+    with unchanged(corp):
+        response = post(corp, filename, wheel.path.read_bytes(), twine_fields(wheel))
+        assert response.status_code == 400
+        response.encoding = "utf-8"
+        assert response.text.startswith(f"Invalid wheel filename {filename!r}: {what} ")
+    assert corp.files("tagged") == []
+
+
+def test_compressed_tag_sets_and_build_tags_are_accepted(corp: Index, dist_dir: Path) -> None:
+    wheel = build_wheel(dist_dir, "tagsets", "1.0")
+    filename = "tagsets-1.0-1_b2-py2.py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    assert_ok(post(corp, filename, wheel.path.read_bytes(), twine_fields(wheel)))
+    assert [f.filename for f in corp.files("tagsets")] == [filename]
+
+
+VARIANTS = [
+    pytest.param("Variant-1.0-py3-none-any.whl", id="upper-case-name"),
+    pytest.param("variant-1.0.0-py3-none-any.whl", id="unnormalised-version"),
+    pytest.param("VARIANT-1.0-PY3-none-any.whl", id="upper-case-tag"),
+]
+
+
+def _variant_wheel(dist_dir: Path, filename: str, summary: str) -> tuple[str, bytes]:
+    """A wheel stored as ``filename`` whose dist-info directory matches that spelling."""
+    wheel = build_wheel(dist_dir / summary, "variant", "1.0", summary=summary)
+    stem = "-".join(filename.split("-")[:2])
+    members = {name.replace("variant-1.0.dist-info", f"{stem}.dist-info"): data
+               for name, data in wheel_members(wheel.path).items()}
+    return filename, zip_bytes(members)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_case_or_normalisation_variant_of_a_file_is_a_duplicate(privrepo: Privrepo, dist_dir: Path,
+                                                                variant: str) -> None:
+    index = privrepo.index("variants", auth=CI)
+    original = build_wheel(dist_dir / "orig", "variant", "1.0")
+    assert original.filename == "variant-1.0-py3-none-any.whl"
+    assert_ok(post_dist(index, original))
+    filename, data = _variant_wheel(dist_dir, variant, "other bytes")
+    with unchanged(index):
+        response = post(index, filename, data, twine_fields(original, content=data))
+        assert_refused(response, 400, FILE_EXISTS, prefix=True)
+        assert f"{variant!r} is the same distribution as 'variant-1.0-py3-none-any.whl'" in response.text
+    assert [f.filename for f in index.files("variant")] == [original.filename]
+
+
+def test_variant_with_the_same_bytes_is_a_no_op(privrepo: Privrepo, dist_dir: Path) -> None:
+    index = privrepo.index("variants", auth=CI)
+    original = build_wheel(dist_dir, "variant", "1.0")
+    assert_ok(post_dist(index, original))
+    data = original.path.read_bytes()
+    with unchanged(index):
+        assert_ok(post(index, "Variant-1.0-py3-none-any.whl", data, twine_fields(original)))
+
+
+def test_variant_replaces_the_file_on_an_overwrite_index(privrepo: Privrepo, dist_dir: Path) -> None:
+    index = privrepo.index("variants", auth=CI, overwrite=True)
+    original = build_wheel(dist_dir / "orig", "variant", "1.0")
+    assert_ok(post_dist(index, original))
+    filename, data = _variant_wheel(dist_dir, "Variant-1.0-py3-none-any.whl", "replacement")
+    assert_ok(post(index, filename, data, twine_fields(original, content=data)))
+    [stored] = index.files("variant")
+    assert (stored.filename, stored.sha256) == (filename, sha256(data))
+    assert [(u.filename, u.replaced) for u in index.uploads] == [
+        (original.filename, False), (filename, True)]
+    [package] = simple_client(index, ACCEPT_JSON_ONLY).get_project_page("variant").packages
+    assert package.filename == filename
+
+
 # --------------------------------------------------------------------------- file contents
 
 

@@ -8,6 +8,7 @@ match credentials per host, and a test has to be able to reproduce it.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 from werkzeug.exceptions import NotFound
-from werkzeug.utils import redirect, send_file
+from werkzeug.utils import redirect
+from werkzeug.wsgi import wrap_file
 from werkzeug.wrappers import Request, Response
 
 from ..dists import DistFile, build_dists, inspect_dist
@@ -35,13 +37,14 @@ from .simple import (
     render_root_html,
     render_root_json,
 )
-from .upload import Upload, handle_upload
+from .upload import Upload, UploadLimits, handle_upload
 
 if TYPE_CHECKING:
     from .server import IndexServer
 
 __all__ = ["Index", "StoredFile"]
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -151,6 +154,8 @@ class Index:
         self.overwrite = overwrite
         #: uploads larger than this are refused ("File too large")
         self.max_upload_size = max_upload_size
+        #: every other bound on one upload request (parts, fields, METADATA, archive scan)
+        self.upload_limits = UploadLimits()
         #: where uploaded files are stored (``<upload_root>/<project>/<filename>``)
         self.upload_root = Path(upload_dir) if upload_dir else self.directory / "files"
         #: every accepted upload, in order (see :class:`~pytest_privrepo.index.upload.Upload`)
@@ -347,9 +352,26 @@ class Index:
             return [f for p in sorted(self._projects) for f in
                     sorted(self._projects[p].values(), key=lambda f: f.filename)]
 
-    def _file(self, project: str, filename: str) -> StoredFile | None:
+    def file(self, project: str, filename: str) -> StoredFile | None:
+        """The file served as ``filename`` in the (normalised) ``project``, or None."""
         with self._lock:
             return self._projects.get(project, {}).get(filename)
+
+    def commit(self, dist: DistFile, staged: Path, *, uploaded_by: str | None,
+               replaces: StoredFile | None = None) -> StoredFile:
+        """Move a staged upload into place and serve it, in one step for readers.
+
+        ``replaces`` is the file it supersedes (``overwrite=True``), which stops being served
+        when its name differs (a case or normalisation variant of the same distribution).
+        """
+        target_dir = self.upload_root / canonicalize_name(dist.name)
+        target = target_dir / dist.filename
+        target_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            os.replace(staged, target)
+            if replaces is not None and replaces.filename != dist.filename:
+                self._projects.get(replaces.project, {}).pop(replaces.filename, None)
+            return self._store(replace(dist, path=target), uploaded_by=uploaded_by)
 
     # -- pages ------------------------------------------------------------------------
     def _page(self, project: str | None, mime: str) -> bytes | None:
@@ -396,6 +418,11 @@ class Index:
             return self.handle_upload(request, rest, decision)
         if not self.policy.may_read(decision):
             return self._deny(decision, "read")
+        if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
+            if request.method not in _READ_METHODS:
+                return Response(f"Method Not Allowed: {rest.split('/')[1]} pages and files are "
+                                "read with GET or HEAD\n", 405, {"Allow": "GET, HEAD"},
+                                mimetype="text/plain")
         if rest == "/simple":
             return _moved(request, self.prefix + "/simple/")
         if rest == "/simple/":
@@ -409,7 +436,10 @@ class Index:
                 slash = False
             if not name or "/" in name:
                 raise NotFound()
-            canonical = canonicalize_name(name)
+            try:  # no project has an invalid name; and a CR/LF must not reach Location
+                canonical = canonicalize_name(name, validate=True)
+            except InvalidName:
+                raise NotFound() from None
             if name != canonical or not slash:
                 return _moved(request, f"{self.prefix}/simple/{canonical}/")
             return self._serve_page(request, canonical)
@@ -466,25 +496,36 @@ class Index:
 
     def _serve_file(self, request: Request, project: str, filename: str) -> Response:
         metadata = filename.endswith(".metadata")
-        stored = self._file(project, filename[: -len(".metadata")] if metadata else filename)
-        if stored is None:
-            raise NotFound()
         if metadata:
-            if stored.metadata_sha256 is None:
+            stored = self.file(project, filename[: -len(".metadata")])
+            if stored is None or stored.metadata_sha256 is None:
                 raise NotFound()
             return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
-        response = send_file(
-            stored.path,
-            request.environ,
-            mimetype="application/octet-stream",
-            as_attachment=False,
-            download_name=stored.filename,
-            conditional=True,
-            etag=stored.sha256,
-            max_age=None,
-        )
-        response.headers.pop("Content-Disposition", None)
-        return response
+        # Look up and open under the lock that commit() replaces files under: the ETag and
+        # the bytes sent are then always those of one version of the file (overwrite=True).
+        with self._lock:
+            stored = self.file(project, filename)
+            if stored is None:
+                raise NotFound()
+            try:
+                fh = open(stored.path, "rb")
+            except FileNotFoundError:
+                raise NotFound() from None
+        stat = os.fstat(fh.fileno())
+        # What werkzeug's send_file does for a path, for an already open file: length,
+        # Last-Modified, ETag, then conditional and Range answers (206/304/416).
+        response = Response(wrap_file(request.environ, fh), mimetype="application/octet-stream",
+                            direct_passthrough=True)
+        response.content_length = stat.st_size
+        response.last_modified = datetime.fromtimestamp(int(stat.st_mtime), timezone.utc)
+        response.cache_control.no_cache = True
+        response.set_etag(stored.sha256)
+        try:
+            return response.make_conditional(request.environ, accept_ranges=True,
+                                             complete_length=stat.st_size)
+        except BaseException:  # 416 for an unsatisfiable Range: do not leak the descriptor
+            fh.close()
+            raise
 
 
 def _moved(request: Request, location: str) -> Response:

@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError, ServerError
 from ..tls.ca import peer_subject
 from .auth import AuthDecision
-from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, KeepAliveHandler
+from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, KeepAliveHandler
 from .index import Index
 from .log import Hit, RequestLog
 
@@ -104,6 +104,11 @@ class _WSGIServer(ThreadedWSGIServer):
             self._conns.pop(request, None)
         super().shutdown_request(request)
 
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Silent: werkzeug prints e.g. "Cannot fetch SSL peer certificate info" to stderr
+        for a TLS connection that closes mid-request; the request log and
+        :attr:`IndexServer.tls_failures` are where such events are recorded."""
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = _current_exception()
         if exc is None or isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
@@ -157,6 +162,19 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return f"{exc.reason}: {verify}" if verify else str(exc.reason)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _safe_authorization(request: Request) -> None:
+    """Parse the Authorization header once, so later reads cannot raise.
+
+    werkzeug 3.1's ``Authorization.from_header`` turns bad base64 into None but raises
+    ValueError for non-ASCII in a Basic credential (found by tests/test_fuzz.py); that is
+    the same client mistake, so it gets the same answer: no usable credentials.
+    """
+    try:
+        request.authorization
+    except ValueError:
+        request.authorization = None  # werkzeug's cached_property accepts a value
 
 
 def _current_exception() -> BaseException | None:
@@ -299,11 +317,16 @@ class IndexServer(HTTPServerBase):
 
     def _wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        _safe_authorization(request)
         routed = self._route(request.path)
         index = routed[0] if routed else None
         decision = AuthDecision(None, None, None)
+        protocol_error = environ.get(PROTOCOL_ERROR_KEY)
         try:
-            if index is not None:
+            if protocol_error is not None:  # refused by the handler, answered and logged here
+                status, message = protocol_error
+                response = Response(f"{message}\n", status, mimetype="text/plain")
+            elif index is not None:
                 decision = index.policy.decide(request.authorization)
                 response = index.handle(request, routed[1], decision)  # type: ignore[index]
             else:

@@ -9,18 +9,26 @@ stored.
 The file part is streamed into a staging file next to its destination while its digests are
 computed, then moved into place with :func:`os.replace`: no upload is held in memory and no
 reader ever sees a torn file, even when two clients upload the same name at once.
+
+Every request is bounded whatever its framing (Content-Length or chunked): the body by
+``max_upload_size`` plus :attr:`UploadLimits.form_overhead`, and parts, fields, METADATA and
+the archive scan by :class:`UploadLimits`; beyond a limit the answer is a 413 or 400 naming
+it. A wheel whose filename is a case or normalisation variant of a stored one
+(``Demo-1.0-py3-none-any.whl`` next to ``demo-1.0-py3-none-any.whl``) is the same
+distribution, so the duplicate rule applies to it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import re
 import tempfile
 import threading
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,16 +41,26 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request, Response
 
 from ..dists import inspect_dist
+from ..dists.inspect import (
+    CORRUPT_ARCHIVE_ERRORS,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_SCANNED_SIZE,
+    check_zip_directory,
+)
 from ..errors import ConfigError
 from .auth import AuthDecision
 
 if TYPE_CHECKING:
     from .index import Index
 
-__all__ = ["Upload", "UploadRejected", "handle_upload"]
+__all__ = ["Upload", "UploadLimits", "UploadRejected", "handle_upload"]
 
 _DIGESTS = (("md5_digest", "md5"), ("sha256_digest", "sha256"), ("blake2_256_digest", "blake2b"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -118,20 +136,142 @@ class _HashingFile:
         self.path.unlink(missing_ok=True)
 
 
-class _UploadRequest(Request):
-    """werkzeug Request whose file parts go to a :class:`_HashingFile` in the staging dir."""
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload request may cost the server, whatever its framing.
 
-    max_form_memory_size = 16 * 1024 * 1024  # long descriptions (READMEs) are form fields
-    max_form_parts = 10_000
+    ``max_upload_size`` (per index) bounds the file; these bound everything else, so that no
+    single request grows the server by more than a few tens of MiB or keeps it busy for long:
+    a chunked body is held to the same total as one with a Content-Length, and the file is
+    streamed to disk while text fields are kept in memory only up to ``max_form_memory``.
+    Replace an index's limits with ``index.upload_limits = UploadLimits(...)``.
+    """
+
+    #: multipart parts of any kind (twine sends ~20 plus one per classifier)
+    max_parts: int = 1000
+    #: parts with a filename: ``content`` plus one more (old twine's ``gpg_signature``)
+    max_file_parts: int = 2
+    #: one text field (``description`` holds the README)
+    max_field_size: int = 2 * 1024 * 1024
+    #: all text fields and non-``content`` file parts together, as held in memory
+    max_form_memory: int = 4 * 1024 * 1024
+    #: the wheel's METADATA or the sdist's PKG-INFO
+    max_metadata_size: int = 2 * 1024 * 1024
+    #: archive members scanned (zip central directory entries, tar members)
+    max_archive_members: int = MAX_ARCHIVE_MEMBERS
+    #: decompressed bytes of an sdist tarball read while looking for PKG-INFO (gzip bombs)
+    max_scanned_size: int = MAX_SCANNED_SIZE
+    #: a request body may exceed ``max_upload_size`` by this much (form fields, part headers)
+    form_overhead: int = 1024 * 1024
+
+
+_DECODER_BUFFER = 1024 * 1024
+
+
+class _UploadParser(MultiPartParser):
+    """werkzeug's multipart loop with the limits of :class:`UploadLimits` on every part.
+
+    Only the ``content`` part goes to a staging file (one file descriptor per request, not
+    one per file part: 5,000 file parts used to hold 5,013 descriptors); any other file part
+    is kept in memory and counted with the text fields.
+    """
+
+    def __init__(self, request: "_UploadRequest", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._request = request
+
+    def parse(self, stream: Any, boundary: bytes, content_length: int | None
+              ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        limits = self._request.limits
+        # The decoder's own bound is on its buffer (unparsed part headers, a partial event).
+        decoder = MultipartDecoder(boundary, max_form_memory_size=_DECODER_BUFFER)
+        fields: list[tuple[str, str]] = []
+        files: list[tuple[str, FileStorage]] = []
+        memory = 0
+        file_parts = 0
+        parts = 0
+        part: Field | File | None = None
+        size = 0
+        buffer: list[bytes] = []
+        sink: Any = None
+        while True:
+            data = stream.read(self.buffer_size)
+            decoder.receive_data(data or None)
+            event = decoder.next_event()
+            while not isinstance(event, (Epilogue, NeedData)):
+                if isinstance(event, (Field, File)):
+                    parts += 1
+                    if parts > limits.max_parts:
+                        raise UploadRejected(413, f"Too many form parts in one upload: at most "
+                                                  f"{limits.max_parts}.")
+                if isinstance(event, File):
+                    file_parts += 1
+                    if file_parts > limits.max_file_parts:
+                        raise UploadRejected(413, f"Too many files in one upload: at most "
+                                                  f"{limits.max_file_parts} file parts.")
+                    part, size, buffer = event, 0, []
+                    sink = None
+                    if event.name == "content" and self._request.content is None:
+                        sink = self._request.content = _HashingFile(
+                            self._request.staging, self._request.limit)
+                elif isinstance(event, Field):
+                    part, size, buffer, sink = event, 0, [], None
+                elif isinstance(event, Data) and part is not None:
+                    if sink is not None:
+                        sink.write(event.data)
+                    else:
+                        size += len(event.data)
+                        memory += len(event.data)
+                        if isinstance(part, Field) and size > limits.max_field_size:
+                            raise UploadRejected(413, f"Form field {part.name[:50]!r} is too "
+                                                      f"large: at most {_mib(limits.max_field_size)}.")
+                        if memory > limits.max_form_memory:
+                            raise UploadRejected(413, "Form fields are too large: at most "
+                                                      f"{_mib(limits.max_form_memory)} in all.")
+                        buffer.append(event.data)
+                    if not event.more_data:
+                        if isinstance(part, Field):
+                            value = b"".join(buffer).decode(
+                                self.get_part_charset(part.headers), "replace")
+                            fields.append((part.name, value))
+                        else:
+                            container: Any = sink if sink is not None else io.BytesIO(b"".join(buffer))
+                            container.seek(0)
+                            files.append((part.name, FileStorage(container, part.filename, part.name,
+                                                                 headers=part.headers)))
+                        part, buffer, sink = None, [], None
+                event = decoder.next_event()
+            if not data:
+                break
+        return self.cls(fields), self.cls(files)
+
+
+class _UploadFormParser(FormDataParser):
+    def __init__(self, request: "_UploadRequest", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._request = request
+
+    def _parse_multipart(self, stream: Any, mimetype: str, content_length: int | None,
+                         options: dict[str, str]) -> Any:
+        boundary = options.get("boundary", "").encode("ascii", "replace")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        parser = _UploadParser(self._request, cls=self.cls)
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
+class _UploadRequest(Request):
+    """werkzeug Request whose form is parsed by :class:`_UploadParser` under ``limits``."""
+
     staging: Path
     limit: int
-    streams: list[_HashingFile]
+    limits: UploadLimits
+    content: "_HashingFile | None" = None
 
-    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
-                         filename: str | None = None, content_length: int | None = None) -> Any:
-        stream = _HashingFile(self.staging, self.limit)
-        self.streams.append(stream)
-        return stream
+    def make_form_data_parser(self) -> FormDataParser:
+        return _UploadFormParser(self, max_content_length=self.max_content_length,
+                                 cls=self.parameter_storage_class)
 
 
 _commit_lock = threading.Lock()
@@ -162,23 +302,29 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
         return _reply(403, f"User {decision.user!r} does not have permission to upload "
                            f"to index {index.name!r}.")
 
+    limits: UploadLimits = index.upload_limits
+    max_body = index.max_upload_size + limits.form_overhead
     declared = base.content_length
-    if declared is not None and declared > index.max_upload_size + (1 << 20):
+    if declared is not None and declared > max_body:
         return _reply(413, f"File too large. Limit for index {index.name!r} is "
                            f"{_mib(index.max_upload_size)}.")
 
     request = _UploadRequest(base.environ)
     request.staging = index.upload_root / ".incoming"
     request.limit = index.max_upload_size
-    request.streams = []
+    request.limits = limits
+    request.max_content_length = max_body  # chunked bodies too (werkzeug's LimitedStream)
     try:
         try:
             return _accept(index, request, decision)
         except UploadRejected as exc:
             return _reply(exc.status, exc.reason)
+        except RequestEntityTooLarge:
+            return _reply(413, f"File too large. Limit for index {index.name!r} is "
+                               f"{_mib(index.max_upload_size)}.")
     finally:
-        for stream in request.streams:
-            stream.discard()
+        if request.content is not None:
+            request.content.discard()
 
 
 def _mib(size: int) -> str:
@@ -245,14 +391,14 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     _check_filename(filename, filetype, name, canonical, version)
 
     sha256 = stream.hexdigest("sha256")
-    existing = index._file(canonical, filename)
+    existing = _existing(index, canonical, filename)
     if existing is not None and existing.sha256 == sha256:
         return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
 
     stream.flush()
     os.fsync(stream.fileno())
     try:
-        dist = _inspect_staged(stream, filename)
+        dist = _inspect_staged(stream, filename, request.limits)
     except ConfigError as exc:
         raise UploadRejected(400, f"Invalid distribution file: {exc}") from None
     if canonicalize_name(dist.name) != canonical:
@@ -262,44 +408,79 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
         raise UploadRejected(400, f"Version in metadata {dist.version!r} does not match the "
                                   f"form's version {version_text!r}")
 
-    target_dir = index.upload_root / canonical
-    target = target_dir / filename
     with _commit_lock:  # duplicate check and move are one step
-        existing = index._file(canonical, filename)
+        existing = _existing(index, canonical, filename)
         replaced = False
         if existing is not None:
             if existing.sha256 == sha256:
                 return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
             if not index.overwrite:
-                raise UploadRejected(400, f"File already exists ({filename!r}, with sha256 hash "
+                same = (f"{filename!r}" if existing.filename == filename else
+                        f"{filename!r} is the same distribution as {existing.filename!r}")
+                raise UploadRejected(400, f"File already exists ({same}, with sha256 hash "
                                           f"{existing.sha256!r}). Uploading a different file "
                                           "under an existing name is not allowed.")
             replaced = True
         stream.close()
-        target_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(stream.path, target)
-        stored = index._store(replace(dist, path=target), uploaded_by=decision.user)
+        stored = index.commit(dist, stream.path, uploaded_by=decision.user, replaces=existing)
         fields = {k: form.getlist(k) for k in form.keys()}
         index.uploads.append(Upload(
             filename=filename, name=name, version=str(version), filetype=filetype,
-            sha256=sha256, size=stored.dist.size, user=decision.user, path=target,
+            sha256=sha256, size=stored.dist.size, user=decision.user, path=stored.path,
             fields=fields, replaced=replaced,
         ))
     return Response("OK\n", 200, mimetype="text/plain")
 
 
-def _inspect_staged(stream: _HashingFile, filename: str):  # type: ignore[no-untyped-def]
-    """Read the staged bytes' metadata under the filename the client gave."""
+def _dist_key(filename: str) -> tuple[Any, ...] | None:
+    """What makes two filenames the same distribution, as Warehouse and clients compare them.
+
+    Wheels: normalised name, version, build tag and the set of tags; so ``Demo-1.0-...whl``
+    is ``demo-1.0-...whl`` and ``demo-1.0.0-...whl``. Sdists: normalised name and version
+    (Warehouse: one sdist per release) and the archive format. None: not a distribution name.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, build, tags = parse_wheel_filename(filename)
+            return ("wheel", name, version, build, tags)
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return ("sdist", name, version, filename.endswith(".zip"))
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+def _existing(index: "Index", project: str, filename: str):  # type: ignore[no-untyped-def]
+    """The stored file ``filename`` duplicates: the same name, or a variant of it."""
+    same = index.file(project, filename)
+    if same is not None:
+        return same
+    key = _dist_key(filename)
+    if key is None:
+        return None
+    for stored in index.files(project):
+        if _dist_key(stored.filename) == key:
+            return stored
+    return None
+
+
+def _inspect_staged(stream: _HashingFile, filename: str, limits: UploadLimits):  # type: ignore[no-untyped-def]
+    """Read the staged bytes' metadata under the filename the client gave, within limits."""
     if filename.endswith(".whl"):
+        check_zip_directory(stream.path, filename, max_members=limits.max_archive_members)
         _check_wheel_members(stream.path, filename)
-    return inspect_dist(stream.path, filename=filename)
+    return inspect_dist(stream.path, filename=filename,
+                        max_metadata_size=limits.max_metadata_size,
+                        max_members=limits.max_archive_members,
+                        max_scanned_size=limits.max_scanned_size)
 
 
 def _check_wheel_members(path: Path, filename: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, EOFError):
+    except CORRUPT_ARCHIVE_ERRORS:
         raise ConfigError("the wheel is not a valid zip archive") from None
     if len(names) != len(set(names)):
         raise ConfigError("the wheel contains duplicate entries")
@@ -316,6 +497,7 @@ def _check_filename(filename: str, filetype: str, name: str, canonical: str,
             fn_name, fn_version, _, _ = parse_wheel_filename(filename)
         except InvalidWheelFilename as exc:
             raise UploadRejected(400, f"Invalid wheel filename {filename!r}: {exc}") from None
+        _check_wheel_tags(filename)
     else:
         expected = f"{canonical.replace('-', '_')}-{version}"
         stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[:-4]
@@ -333,3 +515,25 @@ def _check_filename(filename: str, filetype: str, name: str, canonical: str,
     if fn_version != version:
         raise UploadRejected(400, f"Version in filename {filename!r} does not match the form's "
                                   f"version {str(version)!r}")
+
+
+# PEP 427 / the binary distribution format spec: every filename component is escaped, runs
+# of other characters become "_"; tags are compressed tag sets joined with ".". packaging's
+# parse_wheel_filename does not check the tags' characters (it accepts spaces, ";", "%20",
+# "é", U+202E), and a tag is copied into page HTML, JSON and client caches.
+_TAG_SET = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+_BUILD_TAG = re.compile(r"[0-9][A-Za-z0-9_]*")
+
+
+def _check_wheel_tags(filename: str) -> None:
+    parts = filename[: -len(".whl")].split("-")
+    build = parts[2] if len(parts) == 6 else None
+    for what, value in zip(("python", "abi", "platform"), parts[-3:]):
+        if not _TAG_SET.fullmatch(value):
+            raise UploadRejected(400, f"Invalid wheel filename {filename!r}: {what} tag "
+                                      f"{value!r} may contain only ASCII letters, digits and "
+                                      "'_' ('.' between compressed tags)")
+    if build is not None and not _BUILD_TAG.fullmatch(build):
+        raise UploadRejected(400, f"Invalid wheel filename {filename!r}: build tag {build!r} "
+                                  "must start with a digit and contain only ASCII letters, "
+                                  "digits and '_'")
