@@ -84,8 +84,8 @@ def index(request: pytest.FixtureRequest, indexes: dict[str, Index], repo: Privr
     yield index
     repo.check()
     assert (tuple(index.uploads), tuple(index.files())) == before, "a fuzz case stored something"
-    incoming = index.upload_root / ".incoming"
-    assert not incoming.exists() or list(incoming.iterdir()) == []
+    assert not (index.upload_root / ".incoming").exists()
+    assert list(index.upload_root.glob(".upload-*")) == [], "a staging file was left behind"
     healthy(index)
 
 

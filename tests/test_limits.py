@@ -94,8 +94,11 @@ def last_hit(index: Index, count: int = 1):  # type: ignore[no-untyped-def]
 
 
 def staged(index: Index) -> list[str]:
-    incoming = index.upload_root / ".incoming"
-    return sorted(p.name for p in incoming.iterdir()) if incoming.exists() else []
+    """Staging files (and any staging directory) left in the upload root."""
+    root = index.upload_root
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.name.startswith((".upload-", ".incoming")))
 
 
 def multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:

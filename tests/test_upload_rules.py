@@ -2,8 +2,8 @@
 
 Every refusal is checked three ways: the status, the reason phrase (``response.reason``,
 which twine and uv print) and the body; and the index must be exactly as before: same
-``uploads``, same served files, no new file under ``upload_root`` and nothing left in the
-``.incoming`` staging directory (no ``.part`` file, no other leftover).
+``uploads``, same served files, no new file under ``upload_root`` and no staging file
+(``.upload-*.part``) or staging directory left behind.
 
 Forms are built as twine 7 sends them (``:action``, ``protocol_version``, name, version,
 filetype, pyversion, metadata_version, sha256 + blake2 digests, the ``content`` file) and
@@ -183,13 +183,12 @@ class State:
 
 
 def tree(root: Path) -> frozenset[str]:
-    """Every path under ``root`` except the staging directory and its contents."""
+    """Every path under ``root`` (staging files included: none may be left)."""
     if not root.exists():
         return frozenset()
     return frozenset(
         p.relative_to(root).as_posix() + ("/" if p.is_dir() else "")
         for p in root.rglob("*")
-        if p.relative_to(root).parts[0] != ".incoming"
     )
 
 
@@ -198,10 +197,10 @@ def state(index: Index) -> State:
 
 
 def assert_no_staging_leftovers(index: Index) -> None:
-    incoming = index.upload_root / ".incoming"
-    if incoming.exists():
-        assert incoming.is_dir()
-        assert sorted(p.name for p in incoming.iterdir()) == []
+    root = index.upload_root
+    assert not (root / ".incoming").exists(), "no staging directory"
+    if root.exists():
+        assert sorted(p.name for p in root.glob(".upload-*")) == [], "no staging file"
 
 
 @contextmanager
@@ -359,6 +358,14 @@ def test_upper_case_digest_is_accepted(corp: Index, dist_dir: Path) -> None:
     dist = build_wheel(dist_dir, "digest-upper", "1.0")
     assert_ok(post_dist(corp, dist, sha256_digest=dist.sha256.upper(), blake2_256_digest=None))
     assert [f.sha256 for f in corp.files(dist.name)] == [dist.sha256]
+
+
+def test_an_accepted_upload_leaves_only_the_stored_file(privrepo: Privrepo, dist_dir: Path) -> None:
+    """No staging directory, staging file or lock file next to what was stored."""
+    index = privrepo.index("tidy", auth=[CI])
+    dist = build_wheel(dist_dir, "tidy-app", "1.0")
+    assert_ok(post_dist(index, dist))
+    assert tree(index.upload_root) == {"tidy-app/", f"tidy-app/{dist.path.name}"}
 
 
 def test_missing_content_is_refused(corp: Index, dist_dir: Path) -> None:
@@ -627,7 +634,7 @@ def _long_wheel(name_length: int) -> tuple[str, bytes, dict[str, str]]:
 
 def test_overlong_filename_is_refused_not_a_server_error(corp: Index) -> None:
     """Regression: a filename over the filesystem's 255-byte limit used to crash the
-    upload handler (500, ServerError, a link directory left in .incoming)."""
+    upload handler (500, ServerError, a staging file left behind)."""
     filename, data, fields = _long_wheel(240)
     assert len(filename.encode()) == 261
     with unchanged(corp):

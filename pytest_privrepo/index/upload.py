@@ -310,7 +310,11 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
                            f"{_mib(index.max_upload_size)}.")
 
     request = _UploadRequest(base.environ)
-    request.staging = index.upload_root / ".incoming"
+    # Staging files (".upload-*.part", removed when the request ends) sit in the upload root
+    # itself: on the same file system as their destination, so the commit is one os.replace,
+    # and no ".incoming" directory is left behind (removing an emptied one would race with
+    # a concurrent upload creating its staging file there).
+    request.staging = index.upload_root
     request.limit = index.max_upload_size
     request.limits = limits
     request.max_content_length = max_body  # chunked bodies too (werkzeug's LimitedStream)
