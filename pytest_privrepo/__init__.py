@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
 from .errors import ClientError, ConfigError, PrivrepoError, ServerError
-from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure
+from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure, UploadLimits
 from .session import Privrepo
 from .tls import CertificateAuthority
 
@@ -20,6 +20,7 @@ __all__ = [
     "ServerError",
     "StoredFile",
     "TLSFailure",
+    "UploadLimits",
     "__version__",
 ]
 

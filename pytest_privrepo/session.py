@@ -21,6 +21,7 @@ from .errors import ConfigError, ServerError
 from .index.auth import AuthPolicy, AuthSpec, Credentials
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
+from .index.upload import UploadLimits
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
 __all__ = ["Privrepo"]
@@ -130,13 +131,18 @@ class Privrepo:
         overwrite: bool = False,
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: str | Path | None = None,
+        upload_limits: UploadLimits | None = None,
     ) -> Index:
         """Start (or mount) an index and return it, ready to serve.
 
         ``share=other`` mounts the new index on ``other``'s host:port under ``prefix``
         (default ``/<name>``), as Artifactory or Nexus host many repositories on one origin.
+        ``upload_limits`` replaces the default bounds on one upload request (parts, field
+        sizes, METADATA, archive scans; see :class:`UploadLimits`).
         """
         self._check_open()
+        if upload_limits is not None and not isinstance(upload_limits, UploadLimits):
+            raise ConfigError(f"upload_limits must be an UploadLimits, not {upload_limits!r}")
         check_index_name(name)
         if name in self._indexes:
             raise ConfigError(f"an index named {name!r} already exists in this privrepo")
@@ -188,6 +194,7 @@ class Privrepo:
             overwrite=bool(overwrite),
             max_upload_size=int(max_upload_size),
             upload_dir=Path(upload_dir) if upload_dir else None,
+            upload_limits=upload_limits,
         )
         server.mount(index)
         if started:

@@ -36,6 +36,7 @@ import requests
 
 from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.dists import build_sdist, build_wheel
+from pytest_privrepo.errors import ConfigError
 from pytest_privrepo.index.upload import UploadLimits
 
 from raw_http import basic, exchange, open_socket
@@ -313,6 +314,22 @@ def test_too_many_parts_are_refused(fresh: Index, tmp_path: Path) -> None:
     [response] = post_raw(fresh, parts, chunk=True)
     assert response.status == 413
     assert fresh.uploads == []
+
+
+def test_an_index_takes_its_own_limits(repo: Privrepo, tmp_path: Path) -> None:
+    """``privrepo.index(upload_limits=...)``: 40 parts pass the default, not a limit of 30."""
+    strict = repo.index("strict-limits", auth=CI, upload_limits=UploadLimits(max_parts=30))
+    wheel = build_wheel(tmp_path, "few-fields", "1.0")
+    parts = [("classifiers", None, b"Topic :: X")] * 25 + upload_form(wheel)
+    assert len(parts) > 30
+    [response] = post_raw(strict, parts)
+    assert (response.status, response.reason) == (413, "Too many form parts in one upload: at most 30.")
+    assert strict.uploads == []
+    default = repo.index("default-limits", auth=CI)
+    [response] = post_raw(default, parts)
+    assert response.status == 200, response
+    with pytest.raises(ConfigError, match="upload_limits must be an UploadLimits"):
+        repo.index("bad-limits", upload_limits={"max_parts": 3})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("chunk", [False, True], ids=["content-length", "chunked"])

@@ -4,6 +4,7 @@ from .auth import TOKEN_USER, AuthPolicy, Credentials
 from .index import Index, StoredFile
 from .log import Hit, RequestLog
 from .server import IndexServer, TLSFailure
+from .upload import UploadLimits
 
 __all__ = [
     "TOKEN_USER",
@@ -15,4 +16,5 @@ __all__ = [
     "RequestLog",
     "StoredFile",
     "TLSFailure",
+    "UploadLimits",
 ]

@@ -137,6 +137,7 @@ class Index:
         overwrite: bool = False,
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: Path | None = None,
+        upload_limits: UploadLimits | None = None,
     ) -> None:
         self.name = check_index_name(name)
         self.server = server
@@ -155,7 +156,7 @@ class Index:
         #: uploads larger than this are refused ("File too large")
         self.max_upload_size = max_upload_size
         #: every other bound on one upload request (parts, fields, METADATA, archive scan)
-        self.upload_limits = UploadLimits()
+        self.upload_limits = upload_limits if upload_limits is not None else UploadLimits()
         #: where uploaded files are stored (``<upload_root>/<project>/<filename>``)
         self.upload_root = Path(upload_dir) if upload_dir else self.directory / "files"
         #: every accepted upload, in order (see :class:`~pytest_privrepo.index.upload.Upload`)

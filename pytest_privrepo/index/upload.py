@@ -144,7 +144,8 @@ class UploadLimits:
     single request grows the server by more than a few tens of MiB or keeps it busy for long:
     a chunked body is held to the same total as one with a Content-Length, and the file is
     streamed to disk while text fields are kept in memory only up to ``max_form_memory``.
-    Replace an index's limits with ``index.upload_limits = UploadLimits(...)``.
+    Give an index other limits with ``privrepo.index(..., upload_limits=UploadLimits(...))``
+    (or assign ``index.upload_limits``).
     """
 
     #: multipart parts of any kind (twine sends ~20 plus one per classifier)
