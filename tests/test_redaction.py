@@ -191,6 +191,26 @@ def test_format_command_failure_hides_given_secrets() -> None:
     assert SECRET not in text and "using ****" in text
 
 
+def test_runner_config_errors_show_no_secret(uv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A hand-built IndexSpec (its dataclass repr shows the password) or a check URL with
+    userinfo named in a ConfigError."""
+    from pytest_privrepo.clients.env import IndexSpec
+    from pytest_privrepo.errors import ConfigError
+
+    spec = IndexSpec(url="http://127.0.0.1:9/simple/", username="alice", password=SECRET)
+    with pytest.raises(ConfigError, match="needs an index with url and upload_url") as err:
+        uv.publish([tmp_path / "x.whl"], spec)
+    assert SECRET not in str(err.value)
+
+    class Target:
+        url, upload_url, name = "http://127.0.0.1:9/simple/", "http://127.0.0.1:9/legacy/", "t"
+
+    with pytest.raises(ConfigError, match="check_url must be None or True") as err:
+        uv.publish([tmp_path / "x.whl"], Target(), route="index",
+                   check_url=f"http://alice:{SECRET}@127.0.0.1:9/simple/")
+    assert SECRET not in str(err.value)
+
+
 # -- policy repr and the request log ------------------------------------------------------
 
 def test_policy_and_credentials_repr_show_no_secret(privrepo) -> None:  # type: ignore[no-untyped-def]
@@ -245,8 +265,16 @@ def test_request_log_records_no_secret(privrepo, http) -> None:  # type: ignore[
 
 
 def test_loggable_identity_rules() -> None:
+    creds = Credentials.build(("alice", "pw"), "tok")
     checked = AuthDecision("alice", "basic", True)
-    assert loggable_identity(checked, _basic("alice:pw"), ["pw"]) == checked
+    assert loggable_identity(checked, _basic("alice:pw"), creds) == checked
+    # pip's keyring route sends a known user with an empty password first: kept
+    assert loggable_identity(AuthDecision("alice", "basic", False), _basic("alice:"), creds) == (
+        AuthDecision("alice", "basic", False))
+    # an unknown name with an empty password is likely a token; a secret as a name is one
+    for raw in ("ghp_unknown:", "tok:x", "pw:pw"):
+        assert loggable_identity(AuthDecision(raw.partition(":")[0], "basic", False),
+                                 _basic(raw), creds) == AuthDecision(None, "basic", False)
     assert loggable_identity(AuthDecision(None, None, None), None) == AuthDecision(None, None, None)
     # malformed Basic (werkzeug gives no Authorization): treated as anonymous, no user
     assert loggable_identity(AuthDecision(None, None, None), "Basic !!!") == AuthDecision(

@@ -73,19 +73,21 @@ def _basic_userinfo(header: str) -> tuple[str, str] | None:
 
 
 def loggable_identity(
-    decision: AuthDecision, header: str | None, secrets: Iterable[str] = ()
+    decision: AuthDecision, header: str | None, credentials: Credentials | None = None
 ) -> AuthDecision:
     """What the request log may keep of one request's credentials.
 
     ``decision`` is the index's (:meth:`AuthPolicy.decide`; ``AuthDecision(None, None,
-    None)`` when no index answered), ``header`` the raw ``Authorization`` value, ``secrets``
-    the index's passwords and tokens. The result:
+    None)`` when no index answered), ``header`` the raw ``Authorization`` value,
+    ``credentials`` the index's. The result:
 
     - ``user``: the user name of a Basic ``user:password``, ``__token__`` for a token
       (Bearer, ``__token__:``, Artifactory's ``:<token>``), a Digest-style ``username=``;
-      None when no header was sent, when a Basic header has no colon, when its password is
-      empty (``<token>:``, a token sent as the user name) or when the "user name" is one of
-      ``secrets``. A user name is never a secret in the log.
+      None when no header was sent, when a Basic header has no colon, when the "user name"
+      is one of the index's passwords or tokens, and when it is a name the index does not
+      know sent with an empty password (``<token>:``, a token sent as the user name). pip
+      sends ``alice:`` first for a URL with a user name only (its keyring route): a known
+      user, so it is kept. A user name in the log is never a secret.
     - ``ok``: the index's verdict; False for a scheme the index does not accept
       (``Authorization: Token x`` was sent and refused, not "none sent"); None when no index
       checked the request.
@@ -94,11 +96,12 @@ def loggable_identity(
     if header is None or not header.strip():
         return AuthDecision(None, None, decision.ok)
     scheme = decision.scheme or header.strip().partition(" ")[0].lower() or None
-    withheld = set(secrets)
+    known_users = credentials.users if credentials is not None else {}
+    withheld = set(credentials.secrets) if credentials is not None else set()
     user: str | None
     if scheme == "basic":
         pair = _basic_userinfo(header)
-        if pair is None or not pair[1]:
+        if pair is None or (not pair[1] and pair[0] not in known_users):
             user = None
         else:
             user = decision.user if decision.user is not None else pair[0]

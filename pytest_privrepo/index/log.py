@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..redact import redact, redact_header
-from .auth import AuthDecision, loggable_identity
+from .auth import AuthDecision, Credentials, loggable_identity
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -73,15 +73,16 @@ class Hit:
         *,
         status: int,
         decision: AuthDecision,
-        secrets: Iterable[str],
+        credentials: Credentials | None,
         client_cert: str | None,
         index: str | None,
     ) -> Hit:
-        """The record of one answered request. The one place a request becomes a log entry,
-        so that what is withheld (:func:`recordable_headers`,
+        """The record of one answered request (``credentials``: those of the index that
+        answered, None when none did). The one place a request becomes a log entry, so that
+        what is withheld (:func:`recordable_headers`,
         :func:`~pytest_privrepo.index.auth.loggable_identity`) is withheld for every hit."""
-        secrets = tuple(secrets)
-        identity = loggable_identity(decision, request.headers.get("Authorization"), secrets)
+        secrets = credentials.secrets if credentials is not None else ()
+        identity = loggable_identity(decision, request.headers.get("Authorization"), credentials)
         return cls(
             method=request.method,
             path=request.path,

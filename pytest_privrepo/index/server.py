@@ -322,7 +322,7 @@ class IndexServer(HTTPServerBase):
             request,
             status=response.status_code,
             decision=decision,
-            secrets=index.policy.credentials.secrets if index is not None else (),
+            credentials=index.policy.credentials if index is not None else None,
             client_cert=peer_subject(environ.get(PEER_CERT_KEY)),
             index=index.name if index else None,
         )
