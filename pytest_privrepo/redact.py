@@ -30,6 +30,7 @@ Usernames are not secrets: a report that says *who* was refused is what a test n
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -126,11 +127,12 @@ def is_credential_header(name: str) -> bool:
     return bool(_CREDENTIAL_HEADER.search(name))
 
 
-def redact_header(name: str, value: str) -> str:
+def redact_header(name: str, value: str, secrets: Iterable[str | None] = ()) -> str:
     """The value of one request header as it may be recorded: a credential header keeps
-    only its scheme (``Basic ****``), any other has its URL userinfo hidden."""
+    only its scheme (``Basic ****``), any other is :func:`redact`-ed (URL userinfo, the
+    given ``secrets``)."""
     if not is_credential_header(name):
-        return redact(value)
+        return redact(value, secrets)
     if name.lower().endswith("authorization"):
         scheme, sep, rest = value.strip().partition(" ")
         if sep and rest.strip():
@@ -138,9 +140,15 @@ def redact_header(name: str, value: str) -> str:
     return MASK if value else value
 
 
-def _known(secrets: Iterable[str | None]) -> list[str]:
+def _known(secrets: Iterable[str | None]) -> tuple[str, ...]:
     """Every form in which the given secrets may appear, longest first (so that a secret
     containing another is hidden whole)."""
+    return _forms(tuple(secrets))
+
+
+@functools.lru_cache(maxsize=256)
+def _forms(secrets: tuple[str | None, ...]) -> tuple[str, ...]:
+    # cached: the request log asks for the same index's secrets for every header
     forms: set[str] = set()
     for secret in secrets:
         if not secret or secret == MASK:
@@ -148,7 +156,7 @@ def _known(secrets: Iterable[str | None]) -> list[str]:
         forms.add(secret)
         forms.add(quote(secret, safe=""))
         forms.add(quote(secret))
-    return sorted(forms, key=len, reverse=True)
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
@@ -198,12 +206,22 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         return text
     for secret in _known(secrets):
         text = text.replace(secret, MASK)
-    text = _URL.sub(_mask_userinfo, text)
-    text = _ASSIGNMENT.sub(_mask_assignment, text)
-    text = _DICT_ITEM.sub(_mask_dict_item, text)
-    text = _OPTION.sub(lambda m: f"{m['name']}{MASK}", text)
-    text = _HEADER_LINE.sub(_mask_header, text)
-    return _COOKIE_LINE.sub(lambda m: f"{m['name']}{MASK}", text)
+    # Each rule runs only where its marker occurs: the request log applies this to every
+    # header of every request, and most values (``*/*``, a user agent) have none.
+    if "://" in text:
+        text = _URL.sub(_mask_userinfo, text)
+    if "=" in text:
+        text = _ASSIGNMENT.sub(_mask_assignment, text)
+    if ":" in text and ("'" in text or '"' in text):
+        text = _DICT_ITEM.sub(_mask_dict_item, text)
+    if "--" in text:
+        text = _OPTION.sub(lambda m: f"{m['name']}{MASK}", text)
+    lowered = text.lower()
+    if "authorization" in lowered:
+        text = _HEADER_LINE.sub(_mask_header, text)
+    if "cookie" in lowered:
+        text = _COOKIE_LINE.sub(lambda m: f"{m['name']}{MASK}", text)
+    return text
 
 
 def _program(argv: Sequence[str]) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..redact import redact, redact_header
+from ..redact import redact_header
 from .auth import AuthDecision, Credentials, loggable_identity
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ def recordable_headers(
     """The request headers as a :class:`Hit` keeps them: without ``Authorization``, with
     credential headers shown as ``Basic ****`` / ``****``, and with ``secrets`` (the
     index's passwords and tokens) hidden wherever else a client put them."""
-    known = list(secrets)
+    known = tuple(secrets)
     return tuple(
-        (name, redact(redact_header(name, value), known))
+        (name, redact_header(name, value, known))
         for name, value in headers
         if name.lower() != "authorization"
     )
