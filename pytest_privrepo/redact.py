@@ -56,12 +56,12 @@ MASK = "****"
 #: ``--password``; uv publish / uv auth login: ``--token``; hatch publish: ``--auth``).
 LONG_SECRET_OPTIONS = frozenset({"--password", "--token", "--auth"})
 
-#: Short options whose value is a secret: client -> {subcommand or "*": options}. Taken
-#: from each client's ``--help``: twine 7.0.0 ``upload``/``register -p``; uv 0.13.9
-#: ``publish -p -t`` and ``auth login -t`` (elsewhere ``-p`` is ``--python`` and ``-t``
-#: ``--target``); Poetry 1.8/2.x ``publish -p`` (``-P`` is ``--project``); pdm 2.x
-#: ``publish -P`` (``-p`` is ``--project``); hatch 1.x ``publish -a``. pip and flit take no
-#: secret on the command line.
+#: Short options whose value is a secret: client -> {subcommand or "*": options}. Read
+#: from each client's ``--help``: twine 7.0.0 ``upload -p``; uv 0.13.9 ``publish -p -t``
+#: and ``auth login -t`` (elsewhere ``-p`` is ``--python`` and ``-t`` ``--target``); Poetry
+#: 1.8.5 and 2.5.1 ``publish -p`` (2.x's global ``-P`` is ``--project``); pdm 2.29.3
+#: ``publish -P`` (``-p`` is ``--project``); hatch 1.18.2 ``publish -a`` (``-p`` is
+#: ``--project``). pip 26 and flit 4.2 take no secret on the command line.
 SHORT_SECRET_OPTIONS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "twine": {"*": frozenset({"-p"})},
     "uv": {"publish": frozenset({"-p", "-t"}), "login": frozenset({"-t"})},
