@@ -41,6 +41,7 @@ __all__ = [
     "SHORT_SECRET_OPTIONS",
     "is_credential_variable",
     "is_credential_header",
+    "is_secret_name",
     "redact",
     "redact_argv",
     "redact_env",
@@ -170,14 +171,18 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     return f"{match['scheme']}{user}:{MASK if password else ''}@{host}"
 
 
-def _is_secret_name(name: str) -> bool:
+def is_secret_name(name: str) -> bool:
+    """True for a name whose value is a secret in text or code: a credential variable
+    (upper case or with ``_``: ``TWINE_PASSWORD``, ``user_token``) or one of the words
+    ``password``, ``passwd``, ``token``, ``secret``. ``auth`` alone is not one: in this
+    package it names a route (``auth="url"``)."""
     if name.isupper() or "_" in name.strip("_"):
         return is_credential_variable(name)
     return name.lower().lstrip("-_") in _SECRET_WORDS
 
 
 def _mask_assignment(match: re.Match[str]) -> str:
-    if not _is_secret_name(match["name"]):
+    if not is_secret_name(match["name"]):
         return match[0]
     value = match["value"]
     quote_char = value[0] if value[:1] in ("'", '"') else ""
@@ -185,9 +190,15 @@ def _mask_assignment(match: re.Match[str]) -> str:
 
 
 def _mask_dict_item(match: re.Match[str]) -> str:
-    if not _is_secret_name(match["key"]):
+    if not is_secret_name(match["key"]):
         return match[0]
     quote_char = match["value"][0]
+    return f"{match['name']}{quote_char}{MASK}{quote_char}"
+
+
+def _mask_option(match: re.Match[str]) -> str:
+    value = match["value"]
+    quote_char = value[0] if value[:1] in ("'", '"') else ""
     return f"{match['name']}{quote_char}{MASK}{quote_char}"
 
 
@@ -215,7 +226,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     if ":" in text and ("'" in text or '"' in text):
         text = _DICT_ITEM.sub(_mask_dict_item, text)
     if "--" in text:
-        text = _OPTION.sub(lambda m: f"{m['name']}{MASK}", text)
+        text = _OPTION.sub(_mask_option, text)
     lowered = text.lower()
     if "authorization" in lowered:
         text = _HEADER_LINE.sub(_mask_header, text)

@@ -25,13 +25,10 @@ from typing import Any
 
 import pytest
 
-from .redact import is_credential_variable, redact, secrets_in_argv, secrets_in_env
+from .redact import is_secret_name, redact, secrets_in_argv, secrets_in_env
 from .session import Privrepo
 
 __all__ = ["frame_secrets", "known_secrets", "pytest_runtest_makereport", "redact_report"]
-
-#: Local variable and attribute names whose string value is a secret.
-_SECRET_NAMES = frozenset({"password", "passwd", "secret", "token"})
 
 
 def known_secrets(values: Iterable[object]) -> set[str]:
@@ -48,8 +45,10 @@ def known_secrets(values: Iterable[object]) -> set[str]:
 def _value_secrets(name: str, value: object) -> set[str]:
     found: set[str] = set()
     if isinstance(value, str):
-        if name.lower() in _SECRET_NAMES or is_credential_variable(name):
+        if is_secret_name(name):
             found.add(value)
+        else:
+            found.update(secrets_in_argv((value,)))  # a URL with userinfo (check_url)
     elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
         found.update(secrets_in_argv(value))
     elif isinstance(value, Mapping):

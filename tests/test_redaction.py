@@ -51,6 +51,7 @@ SECRET = "S3CRET-KNOWN"
         ("{'POETRY_PYPI_TOKEN_CORP': 'tok', 'PATH': '/bin', 'password': 'p', 'auth': 'url'}",
          "{'POETRY_PYPI_TOKEN_CORP': '****', 'PATH': '/bin', 'password': '****', 'auth': 'url'}"),
         ("uv publish --token abc --username u", "uv publish --token **** --username u"),
+        ("twine upload --password 'a b' -u x", "twine upload --password '****' -u x"),
         ("> Authorization: Basic YWxpY2U6cHc=\n< Cookie: s=1; t=2\nnext",
          "> Authorization: Basic ****\n< Cookie: ****\nnext"),
         ("install(auth='url', config='env')", "install(auth='url', config='env')"),
@@ -308,6 +309,25 @@ def test_refusals() -> None:
         403, "User 'alice' does not have permission to upload to index 'corp'.")
 
 
+def test_frame_secrets_reads_what_pytest_l_would_print() -> None:
+    """The report hook hides what the failing frames hold, beside the indexes' secrets."""
+    from pytest_privrepo.redact_report import frame_secrets
+
+    def runner(password: str) -> None:
+        argv = ["twine", "upload", "--password", "argv-pw", "--repository-url", "http://u:url-pw@h/"]
+        extra_env = {"TWINE_PASSWORD": "env-pw", "HOME": "/home/x"}
+        result = CommandResult(argv=("uv", "publish", "-t", "result-tok"), returncode=1,
+                               stdout="", stderr="", duration=0.1, secrets=frozenset({"var-pw"}))
+        auth, route = "url", "cli"  # not secrets
+        check_url = "http://__token__:check-tok@h/simple/"
+        raise ClientError(f"{len(argv)} {extra_env} {result} {auth}{route}{check_url}")
+
+    with pytest.raises(ClientError) as err:
+        runner("arg-pw")
+    assert frame_secrets(err.tb) == {"arg-pw", "argv-pw", "url-pw", "env-pw", "result-tok", "var-pw",
+                                     "check-tok"}
+
+
 # -- end to end: the pytest report of real failing commands -------------------------------
 
 #: Inner tests: each runs a real client command that fails while it holds the secret (a
@@ -377,6 +397,7 @@ def test_uv_publish_index_route(uv, corp, privrepo, tmp_path):
 INNER_PROVISIONED = INNER_COMMON + '''
 from pytest_privrepo.clients.flit import write_flit_project
 from pytest_privrepo.clients.pdm import PdmProject
+from pytest_privrepo.clients.poetry_project import PoetryProject
 
 @pytest.fixture
 def broken_poetry(poetry, tmp_path):
@@ -395,6 +416,17 @@ def test_poetry_config_pypi_token(broken_poetry, corp):
 @pytest.mark.parametrize("route", ["command", "keyring"])
 def test_poetry_configure(broken_poetry, corp, route):
     broken_poetry.configure(corp, route=route, repository=False)
+
+def test_poetry_publish_password_option(poetry, corp, tmp_path):
+    poetry.configure(corp, credentials=False)
+    project = PoetryProject(tmp_path / "app", poetry).create("bad-app", "1.0.0")
+    project.publish("corp", username="alice", password="wrong-" + probe())
+
+@pytest.mark.parametrize("route", ["files", "env"])
+def test_poetry_publish_nothing_built(poetry, corp, tmp_path, route):
+    # the right credentials by the route, and nothing to publish: Poetry refuses
+    poetry.configure(corp, route=route)
+    PoetryProject(tmp_path / "app", poetry).create("bad-app", "1.0.0").publish("corp")
 
 @pytest.mark.parametrize("route", ["config", "cli", "env"])
 def test_pdm_publish_wrong_password(pdm, corp, privrepo, tmp_path, route):
@@ -422,13 +454,17 @@ def _version(config: pytest.Config, tool: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("source", "failures", "flags"),
-    [(INNER_BASIC, 16, ()), (INNER_PROVISIONED, 11, ("--tb=long",))],
+    ("source", "failures", "flags", "readable"),
+    [(INNER_BASIC, 16, (), ['auth="url"', "--username alice --password '****'",
+                            "--index-url 'http://alice:****@127.0.0.1:"]),
+     (INNER_PROVISIONED, 14, ("--tb=long",), ["config http-basic.corp alice '****'",
+                                               "-u alice -a '****'",
+                                               "--username alice --password '****'"])],
     ids=["pip-twine-uv", "poetry-pdm-hatch-flit"],
 )
 def test_no_secret_in_the_report_of_failing_commands(
         pytester: pytest.Pytester, pytestconfig: pytest.Config, privrepo_cache_dir: Path,
-        source: str, failures: int, flags: tuple[str, ...]) -> None:
+        source: str, failures: int, flags: tuple[str, ...], readable: list[str]) -> None:
     probe = f"PROBE{uuid.uuid4().hex[:12]}"  # unique: no other text contains it by chance
     (pytester.path / "probe.txt").write_text(probe)
     pytester.makepyfile(test_inner=source)
@@ -443,3 +479,5 @@ def test_no_secret_in_the_report_of_failing_commands(
     assert outcomes.get("failed") == failures and not outcomes.get("passed"), output[-3000:]
     assert "ClientError" in output and MASK in output and "POLICY" in output and "HIT" in output
     assert probe not in output, [line for line in output.splitlines() if probe in line][:20]
+    for text in readable:  # only the secrets are hidden: the rest still reads as it ran
+        assert text in output, text
