@@ -476,7 +476,9 @@ def test_no_secret_in_the_report_of_failing_commands(
         *flags)
     output = result.stdout.str() + result.stderr.str()
     outcomes = result.parseoutcomes()
-    assert outcomes.get("failed") == failures and not outcomes.get("passed"), output[-3000:]
+    # every inner test fails (more than `failures` when a tox env asks for several versions)
+    assert outcomes.get("failed", 0) >= failures, output[-3000:]
+    assert not outcomes.get("passed") and not outcomes.get("errors"), output[-3000:]
     assert "ClientError" in output and MASK in output and "POLICY" in output and "HIT" in output
     assert probe not in output, [line for line in output.splitlines() if probe in line][:20]
     for text in readable:  # only the secrets are hidden: the rest still reads as it ran
