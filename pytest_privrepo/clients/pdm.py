@@ -70,6 +70,7 @@ from tomlkit.items import AoT
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
 from pytest_privrepo.clients.result import CommandResult, parse_release
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.redact import redact
 
 from .pyproject import PyprojectDocument
 
@@ -628,7 +629,8 @@ class PdmProject(PyprojectDocument):
                 f"unknown pdm publish route {route!r}: use one of {', '.join(PDM_PUBLISH_ROUTES)}")
         url: str | None = getattr(index, "upload_url", None)
         if not url:
-            raise ConfigError(f"publish() needs an index with upload_url, got {index!r}")
+            raise ConfigError(
+                f"publish() needs an index with upload_url, got {redact(repr(index))}")
         if token is not None and (username is not None or password is not None):
             raise ConfigError("publish(): give token= or username=/password=, not both")
         if token is not None:

@@ -4,17 +4,23 @@ A failing ``pip install`` inside a test is only useful if the pytest report show
 ran, *where*, and *what it printed*. :class:`CommandResult` keeps all of that together and
 :meth:`CommandResult.check` turns a failure into a :class:`~pytest_privrepo.errors.ClientError`
 whose message is readable as-is in a report (command line, exit code, cwd, both streams).
+Every such text, and the result's repr, goes through :mod:`pytest_privrepo.redact`: a
+report shows ``--password ****`` and ``http://alice:****@...``, never the secret, while
+:attr:`CommandResult.argv` and the streams stay exactly what ran and what was printed, for
+tests that assert on them.
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from pytest_privrepo.errors import ClientError
+from pytest_privrepo.redact import redact, redact_argv, secrets_in_argv
 
 __all__ = ["CommandResult", "format_command_failure", "parse_release"]
 
@@ -42,18 +48,23 @@ def format_command_failure(
     cwd: Path | None,
     stdout: str,
     stderr: str,
+    secrets: Iterable[str | None] = (),
 ) -> str:
     """Build the multi-line message used for failed and timed-out commands.
 
     Shared by :meth:`CommandResult.check` and the timeout path of
     :meth:`~pytest_privrepo.clients.env.ClientEnv.run` so both read the same in a report.
+    Secrets are hidden (:func:`~pytest_privrepo.redact.redact`): those visible in ``argv``,
+    the given ``secrets`` (e.g. passed to the client by a variable), and the same strings
+    wherever the client echoed them in its output.
     """
+    known = [*secrets, *secrets_in_argv(argv)]
     return (
-        f"{headline}\n"
-        f"  command: {shlex.join(argv)}\n"
+        f"{redact(headline, known)}\n"
+        f"  command: {shlex.join(redact_argv(argv, known))}\n"
         f"  cwd:     {cwd if cwd is not None else '<inherited>'}\n"
-        f"  stdout:\n{_indent(_tail(stdout))}\n"
-        f"  stderr:\n{_indent(_tail(stderr))}"
+        f"  stdout:\n{_indent(_tail(redact(stdout, known)))}\n"
+        f"  stderr:\n{_indent(_tail(redact(stderr, known)))}"
     )
 
 
@@ -62,7 +73,9 @@ class CommandResult:
     """What a finished client process did.
 
     Frozen so a result can be stored on other result objects (e.g. a pip install result)
-    without anyone mutating the evidence a test asserts on.
+    without anyone mutating the evidence a test asserts on. ``argv``, ``stdout`` and
+    ``stderr`` are kept verbatim; the repr (what pytest shows for ``assert result.ok``) and
+    every message hide secrets.
     """
 
     argv: tuple[str, ...]
@@ -71,6 +84,9 @@ class CommandResult:
     stderr: str
     duration: float
     cwd: Path | None = field(default=None)
+    #: secrets the command received other than on its command line (e.g. the values of
+    #: the credential variables it ran with): hidden in the repr and messages too
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -86,8 +102,20 @@ class CommandResult:
 
     @property
     def command_line(self) -> str:
-        """The command as a shell-quoted string, for messages and copy-paste debugging."""
-        return shlex.join(self.argv)
+        """The command as a shell-quoted string, for messages and copy-paste debugging;
+        secrets are shown as ``****``."""
+        return shlex.join(redact_argv(self.argv, self.secrets))
+
+    def __repr__(self) -> str:
+        # Also what str() gives. pytest prints it for a failing ``assert result.ok``,
+        # with -vv in full: it must never show a secret.
+        known = [*self.secrets, *secrets_in_argv(self.argv)]
+        return (
+            f"CommandResult(argv={redact_argv(self.argv, known)!r}, "
+            f"returncode={self.returncode!r}, stdout={redact(self.stdout, known)!r}, "
+            f"stderr={redact(self.stderr, known)!r}, duration={self.duration!r}, "
+            f"cwd={self.cwd!r})"
+        )
 
     def check(self) -> CommandResult:
         """Return ``self`` if the command succeeded, else raise :class:`ClientError`.
@@ -104,6 +132,7 @@ class CommandResult:
                 self.cwd,
                 self.stdout,
                 self.stderr,
+                self.secrets,
             )
         )
 

@@ -75,6 +75,7 @@ from pytest_privrepo.clients.pip import resolve_python
 from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.redact import redact
 
 __all__ = [
     "UV_INDEX_ROUTES",
@@ -666,7 +667,7 @@ class Uv:
         index_url: str | None = getattr(index, "url", None)
         if not upload_url or not index_url:
             raise ConfigError(
-                f"publish() needs an index with url and upload_url, got {index!r}"
+                f"publish() needs an index with url and upload_url, got {redact(repr(index))}"
             )
         if token is not None and (username is not None or password is not None):
             raise ConfigError("publish(): give token= or username=/password=, not both")
@@ -675,7 +676,7 @@ class Uv:
         if route == "index" and check_url not in (None, True):
             raise ConfigError(
                 "with route='index' uv checks the index's own URL: check_url must be "
-                f"None or True, not {check_url!r}"
+                f"None or True, not {redact(repr(check_url))}"
             )
         if token is not None:
             user: str | None = "__token__"

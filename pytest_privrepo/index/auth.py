@@ -3,20 +3,34 @@
 Private indexes differ in exactly this: which users exist, whether reads are public,
 whether a token is sent as ``__token__``, and what an anonymous client gets back (401 with
 a challenge, so pip asks keyring or netrc; a bare 403 that makes pip give up; a 404 that
-hides the index's existence). Secrets are compared with :func:`hmac.compare_digest`.
+hides the index's existence). Secrets are compared with :func:`hmac.compare_digest`, never
+shown in a repr (``****``, :mod:`pytest_privrepo.redact`), and what the request log keeps of
+a request's credentials is decided here (:func:`loggable_identity`): user names, never a
+password or token, even when a client sends one where the user name belongs.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from werkzeug.datastructures import Authorization
 
 from ..errors import ConfigError
+from ..redact import MASK
 
-__all__ = ["TOKEN_USER", "Credentials", "AuthPolicy", "AuthDecision"]
+__all__ = [
+    "TOKEN_USER",
+    "Credentials",
+    "AuthPolicy",
+    "AuthDecision",
+    "Refusal",
+    "loggable_identity",
+]
 
 #: The user name under which tokens are sent (PyPI's convention, used by every client).
 TOKEN_USER = "__token__"
@@ -32,6 +46,73 @@ class AuthDecision:
     scheme: str | None
     #: None: no credentials sent; True: accepted; False: rejected
     ok: bool | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How an index refuses a request: what :meth:`AuthPolicy.refusal` decided."""
+
+    status: int
+    #: the response body (one line)
+    message: str
+    #: send ``WWW-Authenticate: Basic realm=...`` (only with 401)
+    challenge: bool = False
+
+
+def _basic_userinfo(header: str) -> tuple[str, str] | None:
+    """``(user, password)`` of a ``Basic`` header, or None when it has no ``user:password``
+    (no colon, not base64): werkzeug 3.1 gives the whole decoded value as the user name
+    then, which is the secret when a client sends a bare token."""
+    _, _, data = header.strip().partition(" ")
+    try:
+        decoded = base64.b64decode(data.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
+def loggable_identity(
+    decision: AuthDecision, header: str | None, credentials: Credentials | None = None
+) -> AuthDecision:
+    """What the request log may keep of one request's credentials.
+
+    ``decision`` is the index's (:meth:`AuthPolicy.decide`; ``AuthDecision(None, None,
+    None)`` when no index answered), ``header`` the raw ``Authorization`` value,
+    ``credentials`` the index's. The result:
+
+    - ``user``: the user name of a Basic ``user:password``, ``__token__`` for a token
+      (Bearer, ``__token__:``, Artifactory's ``:<token>``), a Digest-style ``username=``;
+      None when no header was sent, when a Basic header has no colon, when the "user name"
+      is one of the index's passwords or tokens, and when it is a name the index does not
+      know sent with an empty password (``<token>:``, a token sent as the user name). pip
+      sends ``alice:`` first for a URL with a user name only (its keyring route): a known
+      user, so it is kept. A user name in the log is never a secret.
+    - ``ok``: the index's verdict; False for a scheme the index does not accept
+      (``Authorization: Token x`` was sent and refused, not "none sent"); None when no index
+      checked the request.
+    - ``scheme``: the header's scheme, lower case.
+    """
+    if header is None or not header.strip():
+        return AuthDecision(None, None, decision.ok)
+    scheme = decision.scheme or header.strip().partition(" ")[0].lower() or None
+    known_users = credentials.users if credentials is not None else {}
+    withheld = set(credentials.secrets) if credentials is not None else set()
+    user: str | None
+    if scheme == "basic":
+        pair = _basic_userinfo(header)
+        if pair is None or (not pair[1] and pair[0] not in known_users):
+            user = None
+        else:
+            user = decision.user if decision.user is not None else pair[0]
+    elif decision.user is not None:
+        user = decision.user  # Bearer: __token__
+    else:
+        parsed = Authorization.from_header(header)
+        user = parsed.username if parsed is not None else None
+    if user is not None and (not user or user in withheld):
+        user = None
+    return AuthDecision(user, scheme, decision.ok)
 
 
 def _normalise_users(auth: AuthSpec) -> dict[str, str]:
@@ -67,10 +148,19 @@ def _normalise_users(auth: AuthSpec) -> dict[str, str]:
 
 @dataclass
 class Credentials:
-    """The users and tokens an index accepts."""
+    """The users and tokens an index accepts. The repr shows user names, never secrets."""
 
     users: dict[str, str] = field(default_factory=dict)
     tokens: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        users = {user: MASK for user in self.users}
+        return f"Credentials(users={users!r}, tokens={tuple(MASK for _ in self.tokens)!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every password and token: what must never appear in a log or a message."""
+        return (*self.users.values(), *self.tokens)
 
     @classmethod
     def build(cls, auth: AuthSpec, token: str | Iterable[str] | None) -> "Credentials":
@@ -155,3 +245,35 @@ class AuthPolicy:
         if decision.ok is not True:
             return False
         return self.uploaders is None or decision.user in self.uploaders
+
+    def refusal(
+        self, decision: AuthDecision, action: Literal["read", "upload"], index: str
+    ) -> Refusal:
+        """The answer to a request :meth:`may_read` / :meth:`may_upload` refused.
+
+        Without credentials: :attr:`anonymous_status` (401 with a challenge, so pip asks
+        its keyring or netrc; a bare 403; a 404). Wrong credentials: 401 with a challenge
+        for a read, Warehouse's 403 for an upload; but on a 404 index every refusal before
+        a user is known is that same 404, uploads included, or a wrong password would tell
+        a probe that the index exists. A valid user who may not upload: 403 naming them.
+        """
+        hidden = self.anonymous_status == 404
+        if decision.ok is not True and hidden:
+            return Refusal(404, "Not Found")
+        if decision.ok is None:
+            if self.anonymous_status == 403:
+                return Refusal(403, "Access denied")
+            if action == "upload":
+                return Refusal(401, "Authentication required for uploads", challenge=True)
+            return Refusal(401, "Authentication required", challenge=True)
+        if decision.ok is False:
+            message = "Invalid or non-existent authentication information."
+            if action == "upload":
+                return Refusal(403, message)
+            return Refusal(401, message, challenge=True)
+        if action == "upload":
+            return Refusal(
+                403,
+                f"User {decision.user!r} does not have permission to upload to index {index!r}.",
+            )
+        return Refusal(403, f"User {decision.user!r} may not {action} on index {index!r}.")

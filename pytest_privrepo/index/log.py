@@ -2,16 +2,42 @@
 
 A test asserts on these records ("the file download carried alice's credentials", "no
 request reached the public index"), so each is a small immutable value and the log offers
-filters instead of making tests loop over raw requests. Passwords are never recorded.
+filters instead of making tests loop over raw requests. Passwords and tokens are never
+recorded: ``Authorization`` is not kept (:attr:`Hit.user`, :attr:`Hit.auth_ok` and
+:attr:`Hit.auth_scheme` say what a test needs, see
+:func:`~pytest_privrepo.index.auth.loggable_identity`), other credential headers
+(``Proxy-Authorization``, ``Cookie``, ``X-Auth-Token``, ...) keep only their scheme
+(:func:`recordable_headers`), and URL userinfo in any header is hidden.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["Hit", "RequestLog"]
+from ..redact import redact_header
+from .auth import AuthDecision, Credentials, loggable_identity
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+__all__ = ["Hit", "RequestLog", "recordable_headers"]
+
+
+def recordable_headers(
+    headers: Iterable[tuple[str, str]], secrets: Iterable[str] = ()
+) -> tuple[tuple[str, str], ...]:
+    """The request headers as a :class:`Hit` keeps them: without ``Authorization``, with
+    credential headers shown as ``Basic ****`` / ``****``, and with ``secrets`` (the
+    index's passwords and tokens) hidden wherever else a client put them."""
+    known = tuple(secrets)
+    return tuple(
+        (name, redact_header(name, value, known))
+        for name, value in headers
+        if name.lower() != "authorization"
+    )
 
 
 @dataclass(frozen=True)
@@ -22,9 +48,12 @@ class Hit:
     path: str
     query: str
     status: int
-    #: user name sent in the Authorization header (Basic), whether or not it was accepted
+    #: user name sent in the Authorization header (Basic), whether or not it was accepted;
+    #: None when none was sent or what was sent may be a secret (no ``user:``, an empty
+    #: password, a password or token in the user name's place)
     user: str | None
-    #: True: credentials accepted, False: sent but rejected, None: none sent
+    #: True: credentials accepted, False: sent but rejected (also an unsupported scheme),
+    #: None: none sent (or no index checked them)
     auth_ok: bool | None
     #: RFC 4514 subject of the client certificate presented (mTLS), else None
     client_cert: str | None
@@ -37,8 +66,42 @@ class Hit:
     auth_scheme: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    @classmethod
+    def from_request(
+        cls,
+        request: Request,
+        *,
+        status: int,
+        decision: AuthDecision,
+        credentials: Credentials | None,
+        client_cert: str | None,
+        index: str | None,
+    ) -> Hit:
+        """The record of one answered request (``credentials``: those of the index that
+        answered, None when none did). The one place a request becomes a log entry, so that
+        what is withheld (:func:`recordable_headers`,
+        :func:`~pytest_privrepo.index.auth.loggable_identity`) is withheld for every hit."""
+        secrets = credentials.secrets if credentials is not None else ()
+        identity = loggable_identity(decision, request.headers.get("Authorization"), credentials)
+        return cls(
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode("latin-1"),
+            status=status,
+            user=identity.user,
+            auth_ok=identity.ok,
+            client_cert=client_cert,
+            host=request.host or None,
+            user_agent=request.headers.get("User-Agent"),
+            accept=request.headers.get("Accept"),
+            index=index,
+            auth_scheme=identity.scheme,
+            headers=recordable_headers(request.headers.items(), secrets),
+        )
+
     def header(self, name: str) -> str | None:
-        """Value of a request header (case-insensitive); Authorization is never stored."""
+        """Value of a request header (case-insensitive); Authorization is never stored,
+        other credential headers only as ``<scheme> ****``."""
         lname = name.lower()
         for key, value in self.headers:
             if key.lower() == lname:

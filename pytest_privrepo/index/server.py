@@ -341,22 +341,13 @@ class IndexServer(HTTPServerBase):
                 500,
                 mimetype="text/plain",
             )
-        if decision.user is None and request.authorization is not None:
-            decision = AuthDecision(request.authorization.username, request.authorization.type, None)
-        hit = Hit(
-            method=request.method,
-            path=request.path,
-            query=request.query_string.decode("latin-1"),
+        hit = Hit.from_request(
+            request,
             status=response.status_code,
-            user=decision.user,
-            auth_ok=decision.ok,
+            decision=decision,
+            credentials=index.policy.credentials if index is not None else None,
             client_cert=peer_subject(environ.get(PEER_CERT_KEY)),
-            host=request.host or None,
-            user_agent=request.headers.get("User-Agent"),
-            accept=request.headers.get("Accept"),
             index=index.name if index else None,
-            auth_scheme=decision.scheme,
-            headers=tuple((k, v) for k, v in request.headers.items() if k.lower() != "authorization"),
         )
         self.log.append(hit)
         if index is not None:
