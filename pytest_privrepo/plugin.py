@@ -25,6 +25,9 @@ from .errors import ConfigError
 from .session import Privrepo
 from .tls.ca import CertificateAuthority
 
+#: hides secrets in every test report, -l locals included (pytest_privrepo.redact_report)
+pytest_plugins = ["pytest_privrepo.redact_report"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("privrepo", "pytest-privrepo: private package indexes and clients")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import pytest
 
 from pytest_privrepo.clients.catalog import client_tool, parse_versions
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
-from pytest_privrepo.errors import ClientError
+from pytest_privrepo.clients.env import ClientEnv, IndexSpec
+from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.index.auth import AuthDecision, AuthPolicy, Credentials, loggable_identity
 from pytest_privrepo.redact import (
     MASK,
@@ -471,7 +473,7 @@ def test_no_secret_in_the_report_of_failing_commands(
     versions = [f"--privrepo-{tool}-versions={_version(pytestconfig, tool)}"
                 for tool in ("poetry", "pdm", "hatch", "flit")]
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "pytest_privrepo.redact_report",
+        "-p", "no:cacheprovider",
         f"--privrepo-cache-dir={privrepo_cache_dir}", *versions, "-vv", "-l", "-s", "-rA",
         *flags)
     output = result.stdout.str() + result.stderr.str()
@@ -483,3 +485,29 @@ def test_no_secret_in_the_report_of_failing_commands(
     assert probe not in output, [line for line in output.splitlines() if probe in line][:20]
     for text in readable:  # only the secrets are hidden: the rest still reads as it ran
         assert text in output, text
+
+
+def test_client_env_hides_the_secrets_it_passed(tmp_path: Path) -> None:
+    """A secret handed to a client by a variable, echoed by the client, is hidden in the
+    error, the result's repr, a timeout, a not-found executable, netrc and IndexSpec errors."""
+    env = ClientEnv(tmp_path / "env")
+    echo = [sys.executable, "-c", "import os, sys, time; print(os.environ['TWINE_PASSWORD']); "
+            "sys.stdout.flush(); time.sleep(float(sys.argv[1])); sys.exit(3)"]
+    with pytest.raises(ClientError, match="exit code 3") as err:
+        env.run([*echo, "0"], extra_env={"TWINE_PASSWORD": SECRET})
+    assert SECRET not in str(err.value) and "****" in str(err.value)
+    result = env.run([*echo, "0"], extra_env={"TWINE_PASSWORD": SECRET}, check=False)
+    assert result.stdout == SECRET + "\n" and SECRET not in repr(result)
+    with pytest.raises(ClientError, match="timed out") as err:
+        env.run([*echo, "30"], extra_env={"TWINE_PASSWORD": SECRET}, timeout=1)
+    assert SECRET not in str(err.value)
+    with pytest.raises(ClientError, match="executable not found") as err:
+        env.run(["/nonexistent/twine", "upload", "--password", SECRET])
+    assert SECRET not in str(err.value)
+    with pytest.raises(ConfigError, match="netrc password") as err:
+        env.write_netrc("127.0.0.1", "alice", SECRET + " x")
+    assert SECRET not in str(err.value)
+    assert SECRET not in repr(IndexSpec(url="http://h/", username="alice", password=SECRET))
+    with pytest.raises(ConfigError) as err:
+        IndexSpec.of(f"ftp://alice:{SECRET}@h/")
+    assert SECRET not in str(err.value)

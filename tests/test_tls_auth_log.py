@@ -127,6 +127,21 @@ def test_anonymous_status_profiles(privrepo, http, status):
     assert r.status_code == status and "WWW-Authenticate" not in r.headers
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_refusals_follow_anonymous_status_for_reads_and_uploads(privrepo, http, status):
+    """One refusal rule for pages and uploads: on a 404 index a wrong password gets the
+    same 404 as none (nothing tells a probe the index exists); anonymous uploads follow
+    anonymous_status instead of always 401."""
+    idx = privrepo.index("w", auth=("ci", "pw"), anonymous_status=status)
+    rs = [http.get(idx.url), http.get(idx.url, auth=("ci", "nope")),
+          http.post(idx.upload_url), http.post(idx.upload_url, auth=("ci", "nope"))]
+    assert [(r.status_code, "WWW-Authenticate" in r.headers) for r in rs] == {
+        401: [(401, True), (401, True), (401, True), (403, False)],
+        403: [(403, False), (401, True), (403, False), (403, False)],
+        404: [(404, False)] * 4}[status]
+    assert [h.auth_ok for h in idx.log] == [None, False, None, False]
+
+
 def test_indexes_share_one_host_port_under_prefixes(privrepo, http):
     a = privrepo.index("team-a", auth=("alice", "a"), prefix="/artifactory/api/pypi/team-a")
     b = privrepo.index("team-b", auth=("bob", "b"), share=a)

@@ -32,13 +32,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.redact import MASK, redact, redact_argv, secrets_in_env
 
 __all__ = [
     "BLACKHOLE_PROXY",
@@ -502,7 +503,8 @@ class ClientEnv:
         ):
             if not value or any(ch.isspace() or ch in "\"'\\" for ch in value):
                 raise ConfigError(
-                    f"netrc {label} {value!r} is empty or contains whitespace, quotes or "
+                    f"netrc {label} {MASK if label == 'password' else repr(value)} is empty or "
+                    "contains whitespace, quotes or "
                     "backslashes, which netrc parsers do not read the same way; use URL "
                     "credentials for such values"
                 )
@@ -574,7 +576,7 @@ class ClientEnv:
         except FileNotFoundError as exc:
             raise ClientError(
                 f"cannot run {args[0]!r}: executable not found ({exc.strerror}); "
-                f"command: {' '.join(args)}"
+                f"command: {shlex.join(redact_argv(args))}"
             ) from None
         except NotADirectoryError:
             raise ClientError(
@@ -594,6 +596,7 @@ class ClientEnv:
                     workdir,
                     stdout or "",
                     stderr or "",
+                    secrets_in_env(env),
                 )
             ) from None
         except BaseException:
@@ -607,6 +610,9 @@ class ClientEnv:
             stderr=stderr,
             duration=time.monotonic() - started,
             cwd=workdir,
+            # values of credential variables (TWINE_PASSWORD, UV_INDEX_*_PASSWORD, ...): hidden
+            # wherever the client echoes them in a message or repr
+            secrets=frozenset(secrets_in_env(env)),
         )
         return result.check() if check else result
 
@@ -693,7 +699,7 @@ class IndexSpec:
     ca_cert: Path | None = None
     client_cert: Path | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     name: str | None = None
 
     @classmethod
@@ -725,7 +731,7 @@ class IndexSpec:
         if parts.scheme not in ("http", "https", "file") or (
             parts.scheme != "file" and not parts.hostname
         ):
-            raise ConfigError(f"index URL {spec.url!r} is not an http(s) or file URL")
+            raise ConfigError(f"index URL {redact(repr(spec.url))} is not an http(s) or file URL")
         return spec
 
     @property

@@ -457,30 +457,11 @@ class Index:
         return handle_upload(self, request, rest, decision)
 
     def _deny(self, decision: AuthDecision, action: str) -> Response:
-        if decision.ok is None:  # no credentials at all
-            status = self.policy.anonymous_status
-            if status == 401:
-                return Response(
-                    "Authentication required\n",
-                    401,
-                    {"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'},
-                    mimetype="text/plain",
-                )
-            if status == 404:
-                return Response("Not Found\n", 404, mimetype="text/plain")
-            return Response("Access denied\n", 403, mimetype="text/plain")
-        if decision.ok is False:
-            return Response(
-                "Invalid or non-existent authentication information.\n",
-                401 if action == "read" else 403,
-                {"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'} if action == "read" else {},
-                mimetype="text/plain",
-            )
-        return Response(
-            f"User {decision.user!r} may not {action} on index {self.name!r}.\n",
-            403,
-            mimetype="text/plain",
-        )
+        # The rule (status, challenge, wording) is AuthPolicy.refusal's, shared with uploads.
+        refusal = self.policy.refusal(decision, "upload" if action == "upload" else "read", self.name)
+        headers = ({"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'}
+                   if refusal.challenge else {})
+        return Response(refusal.message + "\n", refusal.status, headers, mimetype="text/plain")
 
     def _serve_page(self, request: Request, project: str | None) -> Response:
         mime = negotiate(request.accept_mimetypes, request.args.get("format"))

@@ -294,14 +294,12 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
                         {"Allow": "POST"}, mimetype="text/plain")
     policy = index.policy
     if not policy.may_upload(decision):
-        if decision.ok is None:
-            return Response("Authentication required for uploads\n", 401,
+        refusal = policy.refusal(decision, "upload", index.name)  # the one rule, as for reads
+        if refusal.challenge:
+            return Response(refusal.message + "\n", refusal.status,
                             {"WWW-Authenticate": f'Basic realm="{policy.realm}"'},
                             mimetype="text/plain")
-        if decision.ok is False:
-            return _reply(403, "Invalid or non-existent authentication information.")
-        return _reply(403, f"User {decision.user!r} does not have permission to upload "
-                           f"to index {index.name!r}.")
+        return _reply(refusal.status, refusal.message)
 
     limits: UploadLimits = index.upload_limits
     max_body = index.max_upload_size + limits.form_overhead
