@@ -17,9 +17,9 @@ and run that release only (``pdm229``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -82,8 +82,7 @@ def credentials(auth: str, wrong: bool = False) -> dict[str, str]:
 
 def no_client_cert(index):  # type: ignore[no-untyped-def]
     """The index's upload URL, credentials and CA, but no client certificate."""
-    return SimpleNamespace(name=index.name, upload_url=index.upload_url, username=index.username,
-                           password=index.password, ca_cert=index.ca_cert, client_cert=None)
+    return dataclasses.replace(index.access, client_cert=None)
 
 
 #: The reason phrase the index gives a refused upload.

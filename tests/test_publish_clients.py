@@ -9,9 +9,9 @@ refused at the handshake. Flit cannot send client certificates at all (pinned be
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -75,8 +75,7 @@ def hatch_failure(hatch: Hatch, result: CommandResult, url: str) -> str:
 
 def no_client_cert(index):  # type: ignore[no-untyped-def]
     """The index's URL, credentials and CA, but no client certificate."""
-    return SimpleNamespace(name=index.name, upload_url=index.upload_url, username=index.username,
-                           password=index.password, ca_cert=index.ca_cert, client_cert=None)
+    return dataclasses.replace(index.access, client_cert=None)
 
 
 # --------------------------------------------------------------------------- twine

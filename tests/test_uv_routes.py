@@ -13,9 +13,9 @@ the publish output) and what the indexes saw (user, status, client certificate).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import tomlkit
@@ -387,11 +387,7 @@ def test_publish_mtls_without_client_cert_fails_at_handshake(
     CertificateRequired or a closed connection, depending on timing)."""
     index = privrepo.index("corp", auth=CI, tls="mtls")
     wheel = privrepo.build_dist(tmp_path / "dist", "nocert", "1.0")
-    no_cert = SimpleNamespace(
-        name=index.name, url=index.url, upload_url=index.upload_url,
-        username=index.username, password=index.password,
-        ca_cert=index.ca_cert, client_cert=None,
-    )
+    no_cert = dataclasses.replace(index.access, client_cert=None)
 
     result = uv.publish([wheel], no_cert, check=False)
 

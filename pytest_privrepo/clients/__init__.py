@@ -35,6 +35,7 @@ from .env import (
     REMOVED_SUFFIXES,
     REMOVED_VARIABLES,
     ClientEnv,
+    IndexArg,
     IndexLike,
     IndexSpec,
 )
@@ -173,6 +174,7 @@ __all__ = [
     "FileKeyring",
     "Flit",
     "Hatch",
+    "IndexArg",
     "IndexLike",
     "IndexSpec",
     "InstalledPackage",

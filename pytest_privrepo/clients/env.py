@@ -32,14 +32,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
-from pytest_privrepo.redact import MASK, redact, redact_argv, secrets_in_env
+from pytest_privrepo.redact import MASK, redact_argv, secrets_in_env
 
 __all__ = [
     "BLACKHOLE_PROXY",
@@ -52,6 +52,7 @@ __all__ = [
     "REMOVED_SUFFIXES",
     "REMOVED_VARIABLES",
     "ClientEnv",
+    "IndexArg",
     "IndexLike",
     "IndexSpec",
 ]
@@ -671,7 +672,8 @@ class ClientEnv:
 
 @runtime_checkable
 class IndexLike(Protocol):
-    """What the runners need from an index (``privrepo.index(...)`` objects have it all)."""
+    """What the runners read from an index object (``privrepo.index(...)`` objects have it
+    all); :meth:`IndexAccess.of <pytest_privrepo.access.IndexAccess.of>` adapts it."""
 
     @property
     def url(self) -> str: ...  # simple API URL with trailing slash
@@ -689,72 +691,11 @@ class IndexLike(Protocol):
     def password(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class IndexSpec:
-    """A normalised index argument: the runners accept an :class:`IndexLike`, a plain URL
-    string (e.g. ``"https://pypi.org/simple/"``) or one of these, built by hand for cases
-    the fixture does not cover (a wrong password, a foreign client certificate, ...)."""
+#: What every client entry point takes as an index: an :class:`IndexAccess`, an ``Index``
+#: (or another :class:`IndexLike`), or a plain URL string; normalised by ``IndexAccess.of``.
+IndexArg = IndexAccess | IndexLike | str
 
-    url: str
-    ca_cert: Path | None = None
-    client_cert: Path | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    name: str | None = None
-
-    @classmethod
-    def of(cls, index: IndexLike | IndexSpec | str) -> IndexSpec:
-        """Normalise ``index``; raises :class:`ConfigError` for anything else."""
-        if isinstance(index, IndexSpec):
-            return index
-        if isinstance(index, str):
-            spec = cls(url=index)
-        else:
-            try:
-                url = index.url
-            except AttributeError:
-                raise ConfigError(
-                    f"expected an index (with .url, .ca_cert, .client_cert, .username, "
-                    f".password) or a URL string, got {index!r}"
-                ) from None
-            ca_cert = getattr(index, "ca_cert", None)
-            client_cert = getattr(index, "client_cert", None)
-            spec = cls(
-                url=url,
-                ca_cert=Path(ca_cert) if ca_cert is not None else None,
-                client_cert=Path(client_cert) if client_cert is not None else None,
-                username=getattr(index, "username", None),
-                password=getattr(index, "password", None),
-                name=getattr(index, "name", None),
-            )
-        parts = urlsplit(spec.url)
-        if parts.scheme not in ("http", "https", "file") or (
-            parts.scheme != "file" and not parts.hostname
-        ):
-            raise ConfigError(f"index URL {redact(repr(spec.url))} is not an http(s) or file URL")
-        return spec
-
-    @property
-    def hostname(self) -> str:
-        """Host name of the URL (no port, no brackets): what netrc matches on."""
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def has_credentials(self) -> bool:
-        return self.username is not None
-
-    def url_with_userinfo(self) -> str:
-        """The URL with percent-encoded ``user:password@``; unchanged without credentials.
-
-        Percent-encoding matters: a password with ``@``, ``:`` or ``/`` would otherwise
-        change the host the client connects to.
-        """
-        if self.username is None:
-            return self.url
-        parts = urlsplit(self.url)
-        if parts.username is not None:
-            return self.url  # already carries credentials: the caller chose them
-        userinfo = quote(self.username, safe="")
-        if self.password is not None:
-            userinfo += ":" + quote(self.password, safe="")
-        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+#: Deprecated name of :class:`~pytest_privrepo.access.IndexAccess` (same class: ``IndexSpec(url,
+#: username=..., password=...)`` and ``IndexSpec.of(...)`` keep working). New code writes
+#: ``dataclasses.replace(index.access, password="wrong")``.
+IndexSpec = IndexAccess

@@ -67,10 +67,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from tomlkit.items import AoT
 
-from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
+from pytest_privrepo.access import IndexAccess
+from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
 from pytest_privrepo.clients.result import CommandResult, parse_release
 from pytest_privrepo.errors import ClientError, ConfigError
-from pytest_privrepo.redact import redact
 
 from .pyproject import PyprojectDocument
 
@@ -157,7 +157,7 @@ class Pdm:
     def configure_source(
         self,
         name: str,
-        index: IndexLike | IndexSpec | str | None = None,
+        index: IndexArg | None = None,
         *,
         username: str | None = None,
         password: str | None = None,
@@ -174,7 +174,7 @@ class Pdm:
         """
         if not _NAME_RE.match(name):
             raise ConfigError(f"{name!r} cannot be used as a pdm source name")
-        spec = IndexSpec.of(index) if index is not None else None
+        spec = IndexAccess.of(index) if index is not None else None
         values: dict[str, object] = {}
         user = username if username is not None else (spec.username if spec else None)
         secret = password if password is not None else (spec.password if spec else None)
@@ -213,7 +213,7 @@ class Pdm:
     def configure_repository(
         self,
         name: str,
-        index: object = None,
+        index: IndexArg | None = None,
         *,
         url: str | None = None,
         username: str | None = None,
@@ -229,25 +229,24 @@ class Pdm:
         """Write ``[repository.<name>]`` (what ``pdm publish -r <name>`` reads) into the global
         config file, replacing an earlier entry of that name. Returns the config file path.
 
-        ``index`` is anything with ``upload_url``, ``username``, ``password``, ``ca_cert``,
-        ``client_cert`` (a ``privrepo.index(...)``); explicit keywords win over its values.
+        ``index`` is an :class:`~pytest_privrepo.access.IndexAccess` or an ``Index`` (its
+        ``upload_url``, credentials and certificates); explicit keywords win over its values.
         ``credentials=False`` / ``certificates=False`` leave the index's own out.
         ``split_ca=False`` writes ``ca_certs`` next to ``client_cert``, which pdm 2.29 turns
         into a connection without the client certificate (see :meth:`configure_source`).
         """
         if not _NAME_RE.match(name):
             raise ConfigError(f"{name!r} cannot be used as a pdm repository name")
-        target = url if url is not None else getattr(index, "upload_url", None)
+        access = IndexAccess.of(index) if index is not None else None
+        target = url if url is not None else (access.upload_url if access else None)
         if not target:
             raise ConfigError("configure_repository() needs url= or an index with upload_url")
-        user = username if username is not None else (
-            getattr(index, "username", None) if credentials else None)
-        secret = password if password is not None else (
-            getattr(index, "password", None) if credentials else None)
-        ca = ca_certs if ca_certs is not None else (
-            getattr(index, "ca_cert", None) if certificates else None)
-        cert = client_cert if client_cert is not None else (
-            getattr(index, "client_cert", None) if certificates else None)
+        own = access if access is not None and credentials else None
+        trust = access if access is not None and certificates else None
+        user = username if username is not None else (own.username if own else None)
+        secret = password if password is not None else (own.password if own else None)
+        ca = ca_certs if ca_certs is not None else (trust.ca_cert if trust else None)
+        cert = client_cert if client_cert is not None else (trust.client_cert if trust else None)
         values: dict[str, object] = {"url": target}
         if user is not None:
             values["username"] = user
@@ -395,23 +394,23 @@ class PdmLockResult:
         return {p.name: p.source for p in self.packages}
 
 
+def _strip_userinfo(url: str, *, path: str | None = None) -> str:
+    """``url`` compared by origin and path: scheme and host lower-cased, no credentials, no
+    query (``path`` replaces the URL's own). A source URL and the file URLs pdm locked from
+    it go through this one function, so they match however either spells its host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme.lower()}://{netloc}{parts.path if path is None else path}"
+
+
 def _source_prefix(url: str) -> str:
     """Where a source's files may live: the simple URL without its ``simple/`` tail,
     scheme and host lower-cased, no credentials."""
-    parts = urlsplit(url)
-    path = parts.path
+    path = urlsplit(url).path
     if path.rstrip("/").endswith("/simple"):
         path = path.rstrip("/")[: -len("simple")]
-    host = (parts.hostname or "").lower()
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return f"{parts.scheme.lower()}://{netloc}{path}"
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return f"{parts.scheme.lower()}://{netloc}{parts.path}"
+    return _strip_userinfo(url, path=path)
 
 
 def parse_pdm_lock(path: str | os.PathLike[str], source_urls: Mapping[str, str] | None = None) -> tuple[PdmLockedPackage, ...]:
@@ -483,7 +482,7 @@ class PdmProject(PyprojectDocument):
     def add_source(
         self,
         name: str,
-        index: IndexLike | IndexSpec | str,
+        index: IndexArg,
         *,
         verify_ssl: bool | None = None,
         include_packages: Sequence[str] | None = None,
@@ -499,7 +498,7 @@ class PdmProject(PyprojectDocument):
             raise ConfigError(f"{name!r} cannot be used as a pdm source name")
         if name in self.source_urls:
             raise ConfigError(f"pyproject already has a pdm source named {name!r}")
-        spec = IndexSpec.of(index)
+        spec = IndexAccess.of(index)
         sources = self._tool("pdm").get("source")
         if sources is None:
             sources = AoT([])
@@ -595,7 +594,7 @@ class PdmProject(PyprojectDocument):
 
     def publish(
         self,
-        index: object,
+        index: IndexArg,
         *,
         dists: Sequence[str | os.PathLike[str]] | None = None,
         route: str = "config",
@@ -608,8 +607,8 @@ class PdmProject(PyprojectDocument):
         check: bool = True,
         extra_args: Sequence[str] = (),
     ) -> CommandResult:
-        """``pdm publish --no-build`` to ``index`` (anything with ``upload_url``, ``username``,
-        ``password``, ``ca_cert``, ``client_cert``) by ``route`` (see the module docstring).
+        """``pdm publish --no-build`` to ``index`` (an :class:`~pytest_privrepo.access.IndexAccess`
+        or an ``Index``) by ``route`` (see the module docstring).
 
         ``dists``: files copied into an emptied ``dist/`` first (pdm uploads *every* file
         there); None uploads ``dist/`` as it is. ``username``/``password`` override the
@@ -627,20 +626,13 @@ class PdmProject(PyprojectDocument):
         if route not in PDM_PUBLISH_ROUTES:
             raise ConfigError(
                 f"unknown pdm publish route {route!r}: use one of {', '.join(PDM_PUBLISH_ROUTES)}")
-        url: str | None = getattr(index, "upload_url", None)
-        if not url:
-            raise ConfigError(
-                f"publish() needs an index with upload_url, got {redact(repr(index))}")
+        access = IndexAccess.of(index).overridden(
+            username=username, password=password, certificates=certificates)
+        url = access.needs_upload_url("publish()")
         if token is not None and (username is not None or password is not None):
             raise ConfigError("publish(): give token= or username=/password=, not both")
-        if token is not None:
-            user: str | None = None
-            secret: str | None = token
-        else:
-            user = username if username is not None else getattr(index, "username", None)
-            secret = password if password is not None else getattr(index, "password", None)
-        ca = getattr(index, "ca_cert", None) if certificates else None
-        client = getattr(index, "client_cert", None) if certificates else None
+        user, secret = (None, token) if token is not None else (access.username, access.password)
+        ca, client = access.ca_cert, access.client_cert
 
         if dists is not None:
             if not dists:

@@ -68,12 +68,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, get_args
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
+from pytest_privrepo.access import IndexAccess, url_with_credentials
+from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
 from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
@@ -107,8 +108,6 @@ PipConfigRoute = Literal["args", "env", "file"]
 #: works with any pip >= 23.1, ``"import"`` only where pip's interpreter can import
 #: keyring.
 PipKeyringProvider = Literal["subprocess", "import"]
-
-IndexArg = IndexLike | IndexSpec | str
 
 #: pip's default index: written to pip.conf when no index is given, so a global file
 #: cannot replace it.
@@ -144,23 +143,10 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown pip {what} {value!r}: use {names}")
 
 
-def _url_with_username(url: str, username: str) -> str:
-    """``url`` with a percent-encoded user name, no password (unchanged if it has
-    userinfo already)."""
-    parts = urlsplit(url)
-    if parts.username is not None:
-        return url
-    return urlunsplit(
-        parts._replace(netloc=f"{quote(username, safe='')}@{parts.netloc}")
-    )
-
-
 def _keyring_service(url: str) -> str:
     """The first name pip asks the keyring for: the index URL without credentials,
     with a trailing slash."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/"
+    return url_with_credentials(url, replace_userinfo=True).rstrip("/") + "/"
 
 
 def _is_tls_to_ip_address(url: str) -> bool:
@@ -451,8 +437,8 @@ class Pip:
         _check_choice(
             "keyring provider", keyring_provider, get_args(PipKeyringProvider)
         )
-        specs = ([IndexSpec.of(index)] if index is not None else []) + [
-            IndexSpec.of(i) for i in extra_indexes
+        specs = ([IndexAccess.of(index)] if index is not None else []) + [
+            IndexAccess.of(i) for i in extra_indexes
         ]
         env: dict[str, str] = {}
         if auth == "keyring":
@@ -462,13 +448,13 @@ class Pip:
         for spec in specs:
             url = spec.url
             if auth == "url":
-                url = spec.url_with_userinfo()
+                url = spec.url_with_credentials()
             elif auth == "netrc" and spec.has_credentials:
                 self.env.write_netrc(
                     spec.hostname, spec.username or "", spec.password or ""
                 )
             elif auth == "keyring" and spec.username is not None:
-                url = _url_with_username(spec.url, spec.username)
+                url = url_with_credentials(spec.url, spec.username)
                 if spec.password is not None:
                     self._keyring_set(
                         _keyring_service(spec.url), spec.username, spec.password, env

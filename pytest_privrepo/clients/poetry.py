@@ -26,7 +26,8 @@ from typing import Any
 import tomlkit
 
 from ..errors import ConfigError
-from .env import ClientEnv, IndexLike
+from ..access import IndexAccess
+from .env import ClientEnv, IndexArg
 from .result import CommandResult
 
 __all__ = ["Poetry", "ROUTES", "poetry_env_name"]
@@ -149,7 +150,7 @@ class Poetry:
     # -- one index, by route --------------------------------------------------------------------
     def configure(
         self,
-        index: IndexLike,
+        index: IndexArg,
         name: str | None = None,
         *,
         route: str = "files",
@@ -167,13 +168,12 @@ class Poetry:
         """
         if route not in ROUTES:
             raise ConfigError(f"unknown route {route!r}: use one of {', '.join(ROUTES)}")
-        name = name or getattr(index, "name", None)
+        access = IndexAccess.of(index)
+        name = name or access.name
         if not name:
             raise ConfigError("configure() needs a name for the index")
-        user, password = getattr(index, "username", None), getattr(index, "password", None)
-        tok = getattr(index, "token", None)
-        ca, client = getattr(index, "ca_cert", None), getattr(index, "client_cert", None)
-        upload_url = getattr(index, "upload_url", None)
+        user, password, tok = access.username, access.password, access.token
+        ca, client, upload_url = access.ca_cert, access.client_cert, access.upload_url
         if credentials and user == "__token__":
             credentials = False  # a token-only index: use pypi-token
             token = True

@@ -70,7 +70,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from tomlkit.items import AoT, Table
 
-from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexLike, IndexSpec
+from pytest_privrepo.access import IndexAccess, url_with_credentials
+from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
 from pytest_privrepo.clients.pip import resolve_python
 from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
@@ -106,8 +107,6 @@ UV_INDEX_ROUTES: tuple[str, ...] = ("options", "env", "config")
 #: with a ``publish-url`` (uv then checks that index's simple page for the files first).
 UvPublishRoute = Literal["url", "index"]
 UV_PUBLISH_ROUTES: tuple[str, ...] = ("url", "index")
-
-IndexArg = IndexLike | IndexSpec | str
 
 #: First uv whose ``uv publish --index NAME`` sends the index's ``UV_INDEX_<NAME>_*``
 #: credentials to its check of the index page and to the upload (module docstring).
@@ -226,7 +225,7 @@ def index_table(
 
 def uv_index_env(
     env: ClientEnv,
-    specs: Mapping[str, IndexSpec],
+    specs: Mapping[str, IndexAccess],
     *,
     public_roots: bool = False,
 ) -> dict[str, str]:
@@ -244,7 +243,7 @@ def uv_index_env(
     return variables
 
 
-def _credential_env(name: str, spec: IndexSpec) -> dict[str, str]:
+def _credential_env(name: str, spec: IndexAccess) -> dict[str, str]:
     if spec.username is None:
         return {}
     key = uv_env_name(name)
@@ -255,7 +254,7 @@ def _credential_env(name: str, spec: IndexSpec) -> dict[str, str]:
 
 
 def _tls_env(
-    env: ClientEnv, specs: Iterable[IndexSpec], *, public_roots: bool
+    env: ClientEnv, specs: Iterable[IndexAccess], *, public_roots: bool
 ) -> dict[str, str]:
     specs = list(specs)
     variables: dict[str, str] = {}
@@ -295,7 +294,7 @@ class UvConfig:
         self.env = env
         self.doc = tomlkit.document()
         #: connection details (credentials, CA, client cert) per index name
-        self.specs: dict[str, IndexSpec] = {}
+        self.specs: dict[str, IndexAccess] = {}
 
     def add_index(
         self,
@@ -313,7 +312,7 @@ class UvConfig:
         if name in self.specs:
             raise ConfigError(f"{self.path.name} already has an index named {name!r}")
         check_uv_index_name(name, self.specs)
-        spec = IndexSpec.of(index)
+        spec = IndexAccess.of(index)
         entries = self.doc.get("index")
         if entries is None:
             entries = AoT([])
@@ -445,13 +444,13 @@ class Uv:
             raise ConfigError(
                 f"unknown uv index route {route!r}: use 'options', 'env' or 'config'"
             )
-        primary = IndexSpec.of(index) if index is not None else None
-        extras = [IndexSpec.of(i) for i in extra_indexes]
+        primary = IndexAccess.of(index) if index is not None else None
+        extras = [IndexAccess.of(i) for i in extra_indexes]
         specs = ([primary] if primary is not None else []) + extras
         env: dict[str, str] = {}
         used_names: list[str] = []
 
-        def entry(spec: IndexSpec, position: int) -> tuple[str | None, str]:
+        def entry(spec: IndexAccess, position: int) -> tuple[str | None, str]:
             """``(name or None, url)``; the credentials go where ``auth`` says."""
             named = route == "config" or (auth == "env" and spec.has_credentials)
             name = None
@@ -459,7 +458,7 @@ class Uv:
                 name = check_uv_index_name(spec.name or f"index{position}", used_names)
                 used_names.append(name)
             if auth == "url":
-                return name, spec.url_with_userinfo()
+                return name, spec.url_with_credentials()
             if auth == "netrc" and spec.has_credentials:
                 self.env.write_netrc(
                     spec.hostname, spec.username or "", spec.password or ""
@@ -621,7 +620,7 @@ class Uv:
     def publish(
         self,
         files: Sequence[str | os.PathLike[str]],
-        index: object,
+        index: IndexArg,
         *,
         route: UvPublishRoute = "url",
         username: str | None = None,
@@ -633,9 +632,9 @@ class Uv:
         extra_args: Sequence[str] = (),
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> CommandResult:
-        """``uv publish --trusted-publishing never`` of ``files`` to ``index`` (anything
-        with ``url``, ``upload_url``, ``username``, ``password``, ``ca_cert``,
-        ``client_cert`` and ``name``, as ``privrepo.index(...)`` objects have).
+        """``uv publish --trusted-publishing never`` of ``files`` to ``index`` (an
+        :class:`~pytest_privrepo.access.IndexAccess` or an ``Index``: its ``url``,
+        ``upload_url``, credentials, certificates and ``name``).
 
         ``route="url"``: ``--publish-url <upload_url>``. ``route="index"``: a uv.toml
         with ``[[index]] name/url/publish-url`` (:class:`UvConfig`, under
@@ -663,12 +662,9 @@ class Uv:
             )
         if not files:
             raise ConfigError("publish() needs at least one distribution file")
-        upload_url: str | None = getattr(index, "upload_url", None)
-        index_url: str | None = getattr(index, "url", None)
-        if not upload_url or not index_url:
-            raise ConfigError(
-                f"publish() needs an index with url and upload_url, got {redact(repr(index))}"
-            )
+        own = IndexAccess.of(index)
+        upload_url = own.needs_upload_url("publish()")
+        index_url = own.url
         if token is not None and (username is not None or password is not None):
             raise ConfigError("publish(): give token= or username=/password=, not both")
         if check_url is False:
@@ -682,27 +678,21 @@ class Uv:
             user: str | None = "__token__"
             secret: str | None = token
         else:
-            user = getattr(index, "username", None) if username is None else username
-            secret = getattr(index, "password", None) if password is None else password
+            user = own.username if username is None else username
+            secret = own.password if password is None else password
 
         args = ["publish", "--trusted-publishing", "never", "--no-progress"]
         env: dict[str, str | os.PathLike[str] | None] = {}
         if route == "url":
             args += ["--publish-url", upload_url]
             if check_url is True:
-                check_url = IndexSpec(
-                    url=index_url, username=user, password=secret
-                ).url_with_userinfo()
+                check_url = url_with_credentials(index_url, user, secret)
             if check_url is not None:
                 args += ["--check-url", check_url]
         else:
             self.require_version(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
-            name = check_uv_index_name(getattr(index, "name", None) or "privrepo")
-            reader = IndexSpec(
-                url=index_url,
-                username=getattr(index, "username", None),
-                password=getattr(index, "password", None),
-            )
+            name = check_uv_index_name(own.name or "privrepo")
+            reader = IndexAccess(index_url, username=own.username, password=own.password)
             config = UvConfig(self.env.root / "uv-publish" / f"{name}.toml", self.env)
             config.add_index(name, reader, publish_url=upload_url)
             args += [*config.args(), "--index", name]
@@ -715,8 +705,7 @@ class Uv:
             if secret is not None:
                 args += ["--password", secret]
         if certificates:
-            ca = getattr(index, "ca_cert", None)
-            client_cert = getattr(index, "client_cert", None)
+            ca, client_cert = own.ca_cert, own.client_cert
             if ca:
                 env["SSL_CERT_FILE"] = os.fspath(ca)
             if client_cert:

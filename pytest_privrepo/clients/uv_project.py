@@ -38,7 +38,8 @@ import tomlkit
 from packaging.utils import canonicalize_name
 from tomlkit.items import AoT
 
-from pytest_privrepo.clients.env import IndexLike, IndexSpec
+from pytest_privrepo.access import IndexAccess
+from pytest_privrepo.clients.env import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import (
     PUBLISH_INDEX_CREDENTIALS_UV,
@@ -167,7 +168,7 @@ class UvProject(PyprojectDocument):
         self.uv = uv
         self._doc: tomlkit.TOMLDocument | None = None
         #: connection details (credentials, CA, client cert) per configured index name
-        self.specs: dict[str, IndexSpec] = {}
+        self.specs: dict[str, IndexAccess] = {}
 
     # -- pyproject.toml ---------------------------------------------------------------
     @property
@@ -199,7 +200,7 @@ class UvProject(PyprojectDocument):
     def add_index(
         self,
         name: str,
-        index: IndexLike | IndexSpec | str,
+        index: IndexArg,
         *,
         default: bool = False,
         explicit: bool = False,
@@ -214,7 +215,7 @@ class UvProject(PyprojectDocument):
         if name in self.specs:
             raise ConfigError(f"pyproject already has a uv index named {name!r}")
         check_uv_index_name(name, self.specs)
-        spec = IndexSpec.of(index)
+        spec = IndexAccess.of(index)
         entry = index_table(
             name,
             spec.url,

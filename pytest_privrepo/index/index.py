@@ -24,6 +24,7 @@ from werkzeug.utils import redirect
 from werkzeug.wsgi import wrap_file
 from werkzeug.wrappers import Request, Response
 
+from ..access import IndexAccess
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
@@ -225,14 +226,24 @@ class Index:
             return None
         return (self.username, self.password)
 
+    @property
+    def access(self) -> IndexAccess:
+        """How a client reaches this index, as one frozen value: what every client entry
+        point takes. Vary it with ``dataclasses.replace(index.access, password="wrong")``."""
+        return IndexAccess(
+            self.url,
+            name=self.name,
+            upload_url=self.upload_url,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+            ca_cert=Path(self.ca_cert) if self.ca_cert else None,
+            client_cert=Path(self.client_cert) if self.client_cert else None,
+        )
+
     def url_with_credentials(self, url: str | None = None) -> str:
         """``url`` (default: the simple URL) with the credentials as percent-encoded userinfo."""
-        url = url or self.url
-        if self.auth is None:
-            return url
-        user, password = (quote(x, safe="") for x in self.auth)
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://{user}:{password}@{rest}"
+        return self.access.url_with_credentials(url)
 
     def __repr__(self) -> str:
         return f"<Index {self.name} {self.url}>"
