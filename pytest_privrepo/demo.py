@@ -127,8 +127,8 @@ def run_demo(*, poetry: str | None = None, poetry_version: str | None = None,
                 exe, origin = choose_poetry(
                     poetry=poetry, poetry_version=poetry_version, cache_dir=cache_dir,
                     environ=environ, progress=lambda line: print(f"    {line}", file=out, flush=True))
-                state["poetry"] = Poetry(exe, ClientEnv(root / "client-env"))
-                return f"Poetry {state['poetry'].version} ({exe}; {origin})"
+                state["poetry"] = Poetry(ClientEnv(root / "client-env"), exe)
+                return f"Poetry {state['poetry'].version()} ({exe}; {origin})"
 
             def start_index() -> str:
                 corp = repo.index("corp", auth=("alice", "s3cret"), tls="mtls")

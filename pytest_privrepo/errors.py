@@ -7,7 +7,7 @@ report shows the cause instead of a traceback from deep inside a library.
 
 from __future__ import annotations
 
-__all__ = ["ClientError", "ConfigError", "PrivrepoError", "ServerError"]
+__all__ = ["ClientError", "ConfigError", "PrivrepoError", "ServerError", "UnsupportedClient"]
 
 
 class PrivrepoError(Exception):
@@ -18,6 +18,15 @@ class ConfigError(PrivrepoError, ValueError):
     """A bad argument: unknown TLS mode, malformed name or version, port in use, ..."""
 
 
+class UnsupportedClient(ConfigError):
+    """The client at hand is too old (or too new) for what a test asked of it.
+
+    Raised by :meth:`ClientRunner.require <pytest_privrepo.clients.runner.ClientRunner.require>`
+    before anything runs, with one wording: ``<tool> <version> <what it lacks>: use <tool> >=
+    <minimum>``. A :class:`ConfigError`, so ``except ConfigError`` keeps catching it.
+    """
+
+
 class ServerError(PrivrepoError):
     """Something failed inside an index server thread; surfaced in the test thread."""
 
@@ -26,8 +35,9 @@ class ClientError(PrivrepoError):
     """A real client command (pip, uv, poetry, ...) failed; carries its command line and output.
 
     ``result`` is the :class:`~pytest_privrepo.clients.result.CommandResult` of the command
-    when there was one (None for "could not start it"), so a caller can show more of the
-    output than the message does.
+    when there was one (None for "could not start it" and for a timeout): its ``argv``,
+    ``returncode``, ``stdout`` and ``stderr``, verbatim, so a caller can assert on or show
+    more of the output than the (redacted, cut) message does.
     """
 
     def __init__(self, message: str, *, result: object | None = None) -> None:

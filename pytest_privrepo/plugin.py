@@ -5,15 +5,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from .clients.catalog import TOOLS, Choice, client_tool, parse_versions
+from .clients.catalog import (
+    FLIT_TOOL,
+    HATCH_TOOL,
+    PDM_TOOL,
+    PIP_TOOL,
+    POETRY_TOOL,
+    TOOLS,
+    TWINE_TOOL,
+    UV_TOOL,
+    Choice,
+    ClientTool,
+    client_tool,
+    parse_versions,
+)
 from .clients.env import ClientEnv
 from .clients.flit import Flit
 from .clients.hatch import Hatch
-from .clients.pdm import Pdm, PdmProject
+from .clients.pdm import Pdm
+from .clients.pdm_project import PdmProject
 from .clients.pip import Pip
 from .clients.poetry import Poetry
 from .clients.poetry_project import PoetryProject
@@ -146,6 +160,21 @@ def client_env(tmp_path: Path) -> ClientEnv:
 
 ClientFactory = Callable[..., Any]
 
+R = TypeVar("R")
+
+
+def _obtain(tool: ClientTool[R], version: str | None, *, env: ClientEnv, cache_dir: Path,
+            config: pytest.Config) -> R:
+    """``tool`` in ``env``: ``version`` provisioned (exact or ``latest``), else the installed
+    one the settings name (the one rule behind ``client_factory`` and the client fixtures)."""
+    if version is not None:
+        versions = parse_versions(version, source=f"client_factory({tool.name!r}, {version!r})")
+        if len(versions) != 1:
+            raise ConfigError(f"client_factory({tool.name!r}, {version!r}): give one version")
+        version = versions[0]
+    explicit, source = config.stash[_CHOICES][tool.name].executable or (None, None)
+    return tool.obtain(env, version, explicit=explicit, source=source, cache_dir=cache_dir)
+
 
 @pytest.fixture
 def client_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
@@ -161,32 +190,31 @@ def client_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
     """
 
     def make(tool: str, version: str | None = None, *, env: ClientEnv | None = None) -> Any:
-        spec = client_tool(tool)
-        if version is not None:
-            versions = parse_versions(version, source=f"client_factory({tool!r}, {version!r})")
-            if len(versions) != 1:
-                raise ConfigError(f"client_factory({tool!r}, {version!r}): give one version")
-            version = versions[0]
-        explicit, source = pytestconfig.stash[_CHOICES][tool].executable or (None, None)
-        return spec.obtain(env or client_env, version, explicit=explicit, source=source,
-                           cache_dir=privrepo_cache_dir)
+        return _obtain(client_tool(tool), version, env=env or client_env,
+                       cache_dir=privrepo_cache_dir, config=pytestconfig)
 
     return make
 
 
-def _client(request: pytest.FixtureRequest, tool: str) -> Any:
-    factory: ClientFactory = request.getfixturevalue("client_factory")
-    return factory(tool, getattr(request, "param", None))
+def _client(request: pytest.FixtureRequest, tool: ClientTool[R]) -> R:
+    """The fixture's client: the version it is parametrized with (indirectly), else the
+    installed one."""
+    return _obtain(tool, getattr(request, "param", None),
+                   env=request.getfixturevalue("client_env"),
+                   cache_dir=request.getfixturevalue("privrepo_cache_dir"),
+                   config=request.config)
 
 
 @pytest.fixture
-def poetry_factory(client_factory: ClientFactory) -> Callable[[str | None], Poetry]:
+def poetry_factory(client_env: ClientEnv, privrepo_cache_dir: Path,
+                   pytestconfig: pytest.Config) -> Callable[[str | None], Poetry]:
     """``poetry_factory("1.8.5")``: that Poetry, provisioned into a cached virtualenv and run in
     ``client_env``; ``poetry_factory(None)``: the Poetry named by --privrepo-poetry /
     $PRIVREPO_POETRY / PATH (a clear error if there is none)."""
 
     def make(version: str | None = None) -> Poetry:
-        return client_factory("poetry", version)  # type: ignore[no-any-return]
+        return _obtain(POETRY_TOOL, version, env=client_env, cache_dir=privrepo_cache_dir,
+                       config=pytestconfig)
 
     return make
 
@@ -194,7 +222,7 @@ def poetry_factory(client_factory: ClientFactory) -> Callable[[str | None], Poet
 @pytest.fixture
 def poetry(request: pytest.FixtureRequest) -> Poetry:
     """The real Poetry in an isolated environment (parametrize indirectly with a version)."""
-    return _client(request, "poetry")  # type: ignore[no-any-return]
+    return _client(request, POETRY_TOOL)
 
 
 @pytest.fixture
@@ -206,13 +234,13 @@ def poetry_project(tmp_path: Path, poetry: Poetry) -> PoetryProject:
 @pytest.fixture
 def pip(request: pytest.FixtureRequest) -> Pip:
     """The real pip in ``client_env``, installing into a fresh venv of this test's own."""
-    return _client(request, "pip")  # type: ignore[no-any-return]
+    return _client(request, PIP_TOOL)
 
 
 @pytest.fixture
 def uv(request: pytest.FixtureRequest) -> Uv:
     """The real uv in ``client_env`` (``uv pip install``, ``uv publish``, projects)."""
-    return _client(request, "uv")  # type: ignore[no-any-return]
+    return _client(request, UV_TOOL)
 
 
 @pytest.fixture
@@ -224,7 +252,7 @@ def uv_project(tmp_path: Path, uv: Uv) -> UvProject:
 @pytest.fixture
 def pdm(request: pytest.FixtureRequest) -> Pdm:
     """The real pdm in ``client_env`` with its global config kept in that environment."""
-    return _client(request, "pdm")  # type: ignore[no-any-return]
+    return _client(request, PDM_TOOL)
 
 
 @pytest.fixture
@@ -236,16 +264,16 @@ def pdm_project(tmp_path: Path, pdm: Pdm) -> PdmProject:
 @pytest.fixture
 def twine(request: pytest.FixtureRequest) -> Twine:
     """The real twine in ``client_env`` (.pypirc in its isolated home)."""
-    return _client(request, "twine")  # type: ignore[no-any-return]
+    return _client(request, TWINE_TOOL)
 
 
 @pytest.fixture
 def hatch(request: pytest.FixtureRequest) -> Hatch:
     """The real Hatch in ``client_env`` (``hatch publish``)."""
-    return _client(request, "hatch")  # type: ignore[no-any-return]
+    return _client(request, HATCH_TOOL)
 
 
 @pytest.fixture
 def flit(request: pytest.FixtureRequest) -> Flit:
     """The real flit in ``client_env`` (``flit publish``; ~/.pypirc in its isolated home)."""
-    return _client(request, "flit")  # type: ignore[no-any-return]
+    return _client(request, FLIT_TOOL)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import shlex
 from typing import Protocol
 
+from .access import IndexAccess
 from .clients.env import IndexLike as ClientIndexLike
-from .clients.uv import uv_env_name
+from .clients.uv_config import uv_env_name
+from .errors import ConfigError
 
 __all__ = [
     "DIST_PLACEHOLDER",
@@ -49,7 +51,9 @@ PACKAGE_PLACEHOLDER = "PACKAGE"
 
 
 class IndexLike(ClientIndexLike, Protocol):
-    """What the snippets need: the runners' index protocol plus a name and an upload URL."""
+    """An index object the snippets accept besides an :class:`IndexAccess` (an ``Index``
+    has it all): the runners' index protocol plus a name and an upload URL. Read through
+    :meth:`IndexAccess.of`, like every client entry point."""
 
     @property
     def name(self) -> str: ...
@@ -57,14 +61,21 @@ class IndexLike(ClientIndexLike, Protocol):
     @property
     def upload_url(self) -> str: ...
 
-    def url_with_credentials(self, url: str | None = None) -> str: ...
+
+def _access(index: IndexAccess | IndexLike) -> IndexAccess:
+    """``index`` as an :class:`IndexAccess` with the name and upload URL every snippet needs."""
+    access = IndexAccess.of(index)
+    access.needs_upload_url("a client snippet")
+    if not access.name:
+        raise ConfigError(f"a client snippet needs an index with a name, got {access!r}")
+    return access
 
 
 def _q(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def requests_ca_env(index: IndexLike) -> list[str]:
+def requests_ca_env(index: IndexAccess | IndexLike) -> list[str]:
     """``REQUESTS_CA_BUNDLE=<index CA>`` (empty without TLS): the prefix for every command
     whose HTTPS goes through a requests session that sets ``verify`` itself.
 
@@ -80,14 +91,16 @@ def requests_ca_env(index: IndexLike) -> list[str]:
     ``PIP_CERT``. Poetry's installs pass ``verify`` per request, so ``poetry add`` needs
     no prefix.
     """
+    index = _access(index)
     return [f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}"] if index.ca_cert else []
 
 
-def poetry_lines(index: IndexLike) -> list[str]:
+def poetry_lines(index: IndexAccess | IndexLike) -> list[str]:
     """The source (primary, so Poetry asks no other index), its upload repository,
     credentials and certificates, then ``poetry add``, ``poetry build`` and ``poetry
     publish``. Installs pass the source's CA per request (Poetry's ``Authenticator``), so
     only the publish command needs :func:`requests_ca_env`."""
+    index = _access(index)
     n = index.name
     lines = [
         f"poetry source add --priority=primary {_q(n)} {_q(index.url)}",
@@ -105,7 +118,7 @@ def poetry_lines(index: IndexLike) -> list[str]:
     return lines
 
 
-def _cert_args(index: IndexLike) -> list[str]:
+def _cert_args(index: IndexAccess) -> list[str]:
     """``--cert CA --client-cert PEM``: the same two options in pip and twine. ``--cert``
     is kept next to :func:`requests_ca_env` for shells without ``VAR=value cmd``
     (PowerShell, cmd.exe), where the prefix has to go."""
@@ -117,13 +130,14 @@ def _cert_args(index: IndexLike) -> list[str]:
     return args
 
 
-def pip_lines(index: IndexLike) -> list[str]:
+def pip_lines(index: IndexAccess | IndexLike) -> list[str]:
     """``pip install`` with the index as the only index (credentials in the URL)."""
+    index = _access(index)
     args = [f"--index-url {_q(index.url_with_credentials())}", *_cert_args(index)]
     return [" ".join([*requests_ca_env(index), "pip install", *args, PACKAGE_PLACEHOLDER])]
 
 
-def _uv_tls_env(index: IndexLike) -> list[str]:
+def _uv_tls_env(index: IndexAccess) -> list[str]:
     env = []
     if index.ca_cert:
         env.append(f"SSL_CERT_FILE={_q(index.ca_cert)}")
@@ -132,7 +146,7 @@ def _uv_tls_env(index: IndexLike) -> list[str]:
     return env
 
 
-def uv_lines(index: IndexLike) -> list[str]:
+def uv_lines(index: IndexAccess | IndexLike) -> list[str]:
     """``uv pip install`` with the index as a named extra index (searched before PyPI) and
     ``uv publish --publish-url``.
 
@@ -145,6 +159,7 @@ def uv_lines(index: IndexLike) -> list[str]:
     HTTPS host, PyPI included, and no option adds a CA to the roots: the printed comment
     says how to build a bundle of public roots plus the CA.
     """
+    index = _access(index)
     lines: list[str] = []
     if index.ca_cert:
         lines.append(
@@ -155,7 +170,7 @@ def uv_lines(index: IndexLike) -> list[str]:
         )
     env = [f"UV_INDEX={_q(f'{index.name}={index.url}')}"]
     if index.username and index.password:
-        e = uv_env_name(index.name)
+        e = uv_env_name(index.name or "")
         env += [f"UV_INDEX_{e}_USERNAME={_q(index.username)}",
                 f"UV_INDEX_{e}_PASSWORD={_q(index.password)}"]
     env += _uv_tls_env(index)
@@ -167,9 +182,10 @@ def uv_lines(index: IndexLike) -> list[str]:
     return lines
 
 
-def twine_lines(index: IndexLike) -> list[str]:
+def twine_lines(index: IndexAccess | IndexLike) -> list[str]:
     """``twine upload`` with everything on the command line (twine 7: ``--cert``,
     ``--client-cert`` takes one PEM with key + certificate)."""
+    index = _access(index)
     args = [f"--repository-url {_q(index.upload_url)}"]
     if index.username and index.password:
         args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
@@ -177,10 +193,11 @@ def twine_lines(index: IndexLike) -> list[str]:
     return [" ".join([*requests_ca_env(index), "twine upload", *args, DIST_PLACEHOLDER])]
 
 
-def hatch_lines(index: IndexLike) -> list[str]:
+def hatch_lines(index: IndexAccess | IndexLike) -> list[str]:
     """``hatch publish``. No Hatch release can combine ``--ca-cert`` with ``--client-cert``
     (1.17+ on httpx2 refuse it; older ones on httpx 0.28 silently drop the client
     certificate), so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
+    index = _access(index)
     env: list[str] = []
     args = [f"-r {_q(index.upload_url)}"]
     if index.username and index.password:
@@ -194,9 +211,10 @@ def hatch_lines(index: IndexLike) -> list[str]:
     return [" ".join([*env, "hatch publish -n", *args, DIST_PLACEHOLDER])]
 
 
-def flit_lines(index: IndexLike) -> list[str]:
+def flit_lines(index: IndexAccess | IndexLike) -> list[str]:
     """``flit publish`` (run in the project directory). flit has no certificate options:
     it trusts ``REQUESTS_CA_BUNDLE`` and cannot send a client certificate at all."""
+    index = _access(index)
     lines: list[str] = []
     if index.client_cert:
         lines.append("# flit cannot send a client certificate: it cannot publish to this "
@@ -209,14 +227,15 @@ def flit_lines(index: IndexLike) -> list[str]:
     return lines
 
 
-def pdm_credential_vars(index: IndexLike) -> tuple[str, str]:
+def pdm_credential_vars(index: IndexAccess | IndexLike) -> tuple[str, str]:
     """The variables the pdm snippet reads the credentials from:
     ``INDEX_<NAME>_USERNAME`` / ``INDEX_<NAME>_PASSWORD`` (``<NAME>`` as for uv)."""
-    e = uv_env_name(index.name)
+    index = _access(index)
+    e = uv_env_name(index.name or "")
     return f"INDEX_{e}_USERNAME", f"INDEX_{e}_PASSWORD"
 
 
-def pdm_lines(index: IndexLike) -> list[str]:
+def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
     """pdm: the source in pyproject.toml, its certificates in pdm's global config under
     ``pypi.<name>`` (pdm matches them by name), a ``repository.<name>`` for ``pdm publish
     -r <name>``, then ``pdm add`` and ``pdm publish``.
@@ -239,6 +258,7 @@ def pdm_lines(index: IndexLike) -> list[str]:
       and ``pdm publish`` run with both set empty (``or`` skips an empty value) and
       ``SSL_CERT_FILE`` set, for that command only, so the user's shell keeps its settings.
     """
+    index = _access(index)
     n = index.name
     lines: list[str] = []
     url = index.url
@@ -285,8 +305,9 @@ def pdm_lines(index: IndexLike) -> list[str]:
     return lines
 
 
-def all_snippets(index: IndexLike) -> dict[str, list[str]]:
+def all_snippets(index: IndexAccess | IndexLike) -> dict[str, list[str]]:
     """Every client's lines, keyed by client name."""
+    index = _access(index)
     return {
         "poetry": poetry_lines(index),
         "pip": pip_lines(index),

@@ -174,7 +174,7 @@ def test_ca_certs_next_to_client_cert_loses_the_certificate(privrepo: Privrepo, 
 
     entry = pdm229.repositories()["privrepo"]
     assert entry["client_cert"] == index.client_cert
-    assert ("ca_certs" in entry) == (route == "config")
+    assert ("ca_certs" in entry) == (route == "file")
     assert_refused_without_certificate(index, wheel, result)
 
 

@@ -348,7 +348,7 @@ def test_route_names_and_versions_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="use 'url', 'netrc', 'keyring' or 'none'"):
         pip.index_options(url, auth="keyrings")  # type: ignore[arg-type]
     with pytest.raises(
-        ConfigError, match="config route 'pip.conf': use 'args', 'env' or"
+        ConfigError, match="pip route 'pip.conf': use 'cli', 'env' or 'file'"
     ):
         pip.index_options(url, config="pip.conf")  # type: ignore[arg-type]
     with pytest.raises(

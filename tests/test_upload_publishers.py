@@ -27,10 +27,11 @@ from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.clients.env import ClientEnv, IndexSpec
-from pytest_privrepo.clients.pip import Pip, make_venv
+from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
+from pytest_privrepo.clients.venv import make_venv
 from pytest_privrepo.dists import DistFile, build_sdist, build_wheel
 
 CI = ("ci", "s3cret-pw")

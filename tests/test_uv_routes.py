@@ -431,7 +431,7 @@ def test_bad_routes_and_arguments_are_config_errors(
     uv: Uv, uv_project: UvProject, corp: Index, tmp_path: Path
 ) -> None:
     wheel = tmp_path / "x-1.0-py3-none-any.whl"
-    with pytest.raises(ConfigError, match="'options', 'env' or 'config'"):
+    with pytest.raises(ConfigError, match="'cli', 'env' or 'file'"):
         uv.index_options(corp, route="pyproject")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="'url' or 'index'"):
         uv.publish([wheel], corp, route="pypirc")  # type: ignore[arg-type]

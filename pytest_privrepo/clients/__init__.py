@@ -4,9 +4,11 @@ Every runner takes a :class:`ClientEnv`, so a client never sees the machine's co
 files, ``PIP_*``/``UV_*`` variables, CA bundle variables, proxies or keyring: a test
 observes the client's behaviour against *its* index, not the CI machine's setup.
 
-The package re-exports the public names of its modules (one module per client, plus the
-shared ``env``, ``result``, ``provision`` and ``catalog``), so ``from pytest_privrepo.clients
-import Uv, UvConfig, client_tool`` works; the module that defines a name stays its reference.
+The package re-exports the public names of its modules (one module per client; the shared
+``env``, ``result``, ``runner``, ``provision``, ``venv``, ``isolated_keyring`` and
+``catalog``; the project and config models in ``*_project.py`` and ``uv_config.py``), so
+``from pytest_privrepo.clients import Uv, UvConfig, client_tool`` works; the module that
+defines a name stays its reference.
 The list is static (a test checks it against every module's ``__all__``). The isolated
 keyring backend (``FileKeyring``) is loaded on first use only: it imports ``keyring``, which
 every pytest process would otherwise pay for at plugin load.
@@ -17,8 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import (
+    FLIT_TOOL,
+    HATCH_TOOL,
     LATEST,
+    PDM_TOOL,
+    PIP_TOOL,
+    POETRY_TOOL,
     TOOLS,
+    TWINE_TOOL,
+    UV_TOOL,
     Choice,
     ClientTool,
     client_tool,
@@ -48,25 +57,31 @@ from .hatch import (
     HATCH_ROUTES,
     Hatch,
 )
+from .isolated_keyring import (
+    IsolatedKeyring,
+)
 from .pdm import (
     PDM_PUBLISH_ROUTES,
     Pdm,
-    PdmLockedPackage,
+    check_pdm_name,
+)
+from .pdm_project import (
     PdmLockResult,
+    PdmLockedPackage,
     PdmProject,
     parse_pdm_lock,
 )
 from .pip import (
+    PIP_ROUTES,
     InstalledPackage,
     Pip,
     PipAuth,
     PipConfigRoute,
     PipInstallResult,
     PipKeyringProvider,
-    make_venv,
-    resolve_python,
 )
 from .poetry import (
+    POETRY_ROUTES,
     ROUTES,
     Poetry,
     poetry_env_name,
@@ -74,15 +89,18 @@ from .poetry import (
 from .poetry_project import (
     PRIORITIES,
     STYLES,
-    LockedPackage,
     LockResult,
+    LockedPackage,
+    PoetryLockResult,
+    PoetryLockedPackage,
     PoetryProject,
     parse_lock,
+    parse_poetry_lock,
     pep440_constraint,
 )
 from .provision import (
-    INSTALL_TARGET_VARIABLES,
     INSTALLER_PIP_FLOOR,
+    INSTALL_TARGET_VARIABLES,
     decisive_lines,
     default_cache_dir,
     file_lock,
@@ -102,6 +120,15 @@ from .result import (
     format_command_failure,
     parse_release,
 )
+from .runner import (
+    OWN_TIMEOUT,
+    ROUTE_ALIASES,
+    ClientRunner,
+    Route,
+    check_choice,
+    check_route,
+    option_args,
+)
 from .twine import (
     TWINE_ROUTES,
     Twine,
@@ -113,21 +140,30 @@ from .uv import (
     Uv,
     UvAuth,
     UvChange,
-    UvConfig,
     UvIndexRoute,
     UvInstallResult,
     UvPublishRoute,
-    index_table,
     parse_changes,
+)
+from .uv_config import (
+    UvConfig,
+    check_uv_index_name,
+    index_table,
+    uv_credential_env,
     uv_env_name,
     uv_index_env,
+    uv_tls_env,
 )
 from .uv_project import (
     INDEX_STRATEGIES,
-    UvLockedPackage,
     UvLockResult,
+    UvLockedPackage,
     UvProject,
     parse_uv_lock,
+)
+from .venv import (
+    make_venv,
+    resolve_python,
 )
 
 _LAZY = {"FileKeyring": "keyring_backend", "STORE_VARIABLE": "keyring_backend"}
@@ -147,28 +183,40 @@ __all__ = [
     "DEFAULT_KEYRING_BACKEND",
     "DEFAULT_TIMEOUT",
     "FLIT_ROUTES",
+    "FLIT_TOOL",
     "GIT_ALLOWED_PROTOCOLS",
     "GIT_PROTOCOL_REWRITE",
     "HATCH_ROUTES",
+    "HATCH_TOOL",
     "INDEX_STRATEGIES",
     "INSTALLER_PIP_FLOOR",
     "INSTALL_TARGET_VARIABLES",
     "LATEST",
     "LOOPBACK_HOSTS",
+    "OWN_TIMEOUT",
     "PDM_PUBLISH_ROUTES",
+    "PDM_TOOL",
+    "PIP_ROUTES",
+    "PIP_TOOL",
+    "POETRY_ROUTES",
+    "POETRY_TOOL",
     "PRIORITIES",
     "REMOVED_PREFIXES",
     "REMOVED_SUFFIXES",
     "REMOVED_VARIABLES",
     "ROUTES",
+    "ROUTE_ALIASES",
     "STORE_VARIABLE",
     "STYLES",
     "TOOLS",
     "TWINE_ROUTES",
+    "TWINE_TOOL",
     "UV_INDEX_ROUTES",
     "UV_PUBLISH_ROUTES",
+    "UV_TOOL",
     "Choice",
     "ClientEnv",
+    "ClientRunner",
     "ClientTool",
     "CommandResult",
     "FileKeyring",
@@ -178,6 +226,7 @@ __all__ = [
     "IndexLike",
     "IndexSpec",
     "InstalledPackage",
+    "IsolatedKeyring",
     "LockResult",
     "LockedPackage",
     "Pdm",
@@ -190,8 +239,11 @@ __all__ = [
     "PipInstallResult",
     "PipKeyringProvider",
     "Poetry",
+    "PoetryLockResult",
+    "PoetryLockedPackage",
     "PoetryProject",
     "PyprojectDocument",
+    "Route",
     "Twine",
     "Uv",
     "UvAuth",
@@ -203,6 +255,10 @@ __all__ = [
     "UvLockedPackage",
     "UvProject",
     "UvPublishRoute",
+    "check_choice",
+    "check_pdm_name",
+    "check_route",
+    "check_uv_index_name",
     "client_tool",
     "decisive_lines",
     "default_cache_dir",
@@ -213,9 +269,11 @@ __all__ = [
     "installed_pip_version",
     "machine_install_env",
     "make_venv",
+    "option_args",
     "parse_changes",
     "parse_lock",
     "parse_pdm_lock",
+    "parse_poetry_lock",
     "parse_release",
     "parse_uv_lock",
     "parse_versions",
@@ -224,8 +282,10 @@ __all__ = [
     "provision",
     "python_version",
     "resolve_python",
+    "uv_credential_env",
     "uv_env_name",
     "uv_index_env",
+    "uv_tls_env",
     "venv_bin",
     "venv_python",
     "write_flit_project",

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -27,14 +27,29 @@ from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit
 from pytest_privrepo.clients.hatch import Hatch
 from pytest_privrepo.clients.pdm import Pdm
-from pytest_privrepo.clients.pip import Pip, make_venv
+from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.poetry import Poetry
 from pytest_privrepo.clients.provision import find_executable, provision
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
+from pytest_privrepo.clients.venv import make_venv
 from pytest_privrepo.errors import ConfigError
 
-__all__ = ["LATEST", "TOOLS", "Choice", "ClientTool", "client_tool", "parse_versions"]
+__all__ = [
+    "FLIT_TOOL",
+    "HATCH_TOOL",
+    "LATEST",
+    "PDM_TOOL",
+    "PIP_TOOL",
+    "POETRY_TOOL",
+    "TOOLS",
+    "TWINE_TOOL",
+    "UV_TOOL",
+    "Choice",
+    "ClientTool",
+    "client_tool",
+    "parse_versions",
+]
 
 #: The version word that means "the newest release, provisioned once and then cached".
 LATEST = "latest"
@@ -50,12 +65,18 @@ def _no_extras(version: str | None) -> tuple[str, ...]:
     return ()
 
 
+#: The harness class a :class:`ClientTool` makes (:class:`Pip`, :class:`Uv`, ...).
+R = TypeVar("R")
+
+
 @dataclass(frozen=True)
-class ClientTool:
-    """One client: its distribution name, its script, and the harness class that runs it."""
+class ClientTool(Generic[R]):
+    """One client: its distribution name, its script, and the harness class that runs it.
+
+    Generic in that class, so ``UV_TOOL.obtain(env)`` is typed as a :class:`Uv`."""
 
     name: str
-    runner: Callable[[Path, ClientEnv], Any]
+    runner: Callable[[Path, ClientEnv], R]
     extras: Callable[[str | None], tuple[str, ...]] = field(default=_no_extras)
 
     # -- the names users type --------------------------------------------------------------
@@ -169,7 +190,7 @@ class ClientTool:
 
     def obtain(self, env: ClientEnv, version: str | None = None, *, explicit: str | None = None,
                source: str | None = None,
-               cache_dir: str | os.PathLike[str] | None = None) -> Any:
+               cache_dir: str | os.PathLike[str] | None = None) -> R:
         """The harness object (:class:`Pip`, :class:`Uv`, ...) running this client in ``env``."""
         exe = self.executable(version, explicit=explicit, source=source, cache_dir=cache_dir)
         return self.runner(exe, env)
@@ -186,22 +207,24 @@ class Choice:
     versions_source: str | None
 
 
+POETRY_TOOL: ClientTool[Poetry] = ClientTool("poetry", lambda exe, env: Poetry(env, exe))
+PIP_TOOL: ClientTool[Pip] = ClientTool("pip", _pip_runner)
+UV_TOOL: ClientTool[Uv] = ClientTool("uv", lambda exe, env: Uv(env, exe))
+PDM_TOOL: ClientTool[Pdm] = ClientTool("pdm", lambda exe, env: Pdm(env, exe),
+                                       extras=_pdm.provision_extras)
+TWINE_TOOL: ClientTool[Twine] = ClientTool("twine", lambda exe, env: Twine(env, exe))
+HATCH_TOOL: ClientTool[Hatch] = ClientTool("hatch", lambda exe, env: Hatch(env, exe))
+FLIT_TOOL: ClientTool[Flit] = ClientTool("flit", lambda exe, env: Flit(env, exe),
+                                         extras=_flit.provision_extras)
+
 #: Every client the plugin has a fixture for, by fixture name.
-TOOLS: dict[str, ClientTool] = {
+TOOLS: dict[str, ClientTool[Any]] = {
     tool.name: tool
-    for tool in (
-        ClientTool("poetry", lambda exe, env: Poetry(exe, env)),
-        ClientTool("pip", _pip_runner),
-        ClientTool("uv", lambda exe, env: Uv(env, exe)),
-        ClientTool("pdm", lambda exe, env: Pdm(env, exe), extras=_pdm.provision_extras),
-        ClientTool("twine", lambda exe, env: Twine(env, exe)),
-        ClientTool("hatch", lambda exe, env: Hatch(env, exe)),
-        ClientTool("flit", lambda exe, env: Flit(env, exe), extras=_flit.provision_extras),
-    )
+    for tool in (POETRY_TOOL, PIP_TOOL, UV_TOOL, PDM_TOOL, TWINE_TOOL, HATCH_TOOL, FLIT_TOOL)
 }
 
 
-def client_tool(name: str) -> ClientTool:
+def client_tool(name: str) -> ClientTool[Any]:
     """The :class:`ClientTool` called ``name``; a clear error for an unknown one."""
     try:
         return TOOLS[name]

@@ -28,7 +28,6 @@ which the index, like PyPI, refuses.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import textwrap
@@ -37,15 +36,17 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from ..errors import ClientError, ConfigError
-from .env import ClientEnv
-from .result import CommandResult, parse_release
+from ..access import IndexAccess
+from ..errors import ConfigError
+from .env import IndexArg
+from .result import CommandResult
+from .runner import OWN_TIMEOUT, ClientRunner, Route
 from .twine import write_pypirc
 
 __all__ = ["FLIT_ROUTES", "Flit", "write_flit_project"]
 
 #: Ways to hand flit an index's URL and credentials.
-FLIT_ROUTES = ("env", "pypirc")
+FLIT_ROUTES: tuple[Route, ...] = ("env", "pypirc")
 
 #: What flit 3.x prints when it runs with flit_core >= 4 (see the module docstring).
 _FLIT_CORE_4_WITH_FLIT_3 = "unexpected keyword argument 'gen_setup_py'"
@@ -85,16 +86,12 @@ def write_flit_project(directory: str | os.PathLike[str], name: str, version: st
     return root
 
 
-class Flit:
-    """One flit executable, run in an isolated environment."""
+class Flit(ClientRunner):
+    """One flit executable, run in an isolated environment (``flit --version`` ->
+    ``Flit 4.2.0``: the last word)."""
 
-    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str], *,
-                 timeout: float = 120.0) -> None:
-        self.executable = Path(executable)
-        if not self.executable.exists():
-            raise ConfigError(f"flit executable {self.executable} does not exist")
-        self.env = env
-        self.timeout = timeout
+    tool = "flit"
+    default_timeout = 120.0
 
     @property
     def pypirc(self) -> Path:
@@ -102,15 +99,15 @@ class Flit:
         return self.env.home / ".pypirc"
 
     def run(self, *args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
-            input: str | None = None, check: bool = True,
-            extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
+            input: str | None = None, check: bool = True, timeout: float | None = OWN_TIMEOUT,
+            extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:
         """Run ``flit <args>``.
 
         A flit 3.x that got flit_core 4 next to it cannot build an sdist; that raises
         :class:`ConfigError` (whatever ``check`` says) naming the flit_core it needs.
         """
-        result = self.env.run([self.executable, *args], cwd=cwd, input=input, check=False,
-                              timeout=self.timeout, extra_env=extra_env)
+        result = super().run(*args, cwd=cwd, input=input, check=False, timeout=timeout,
+                             extra_env=extra_env)
         if not result.ok and _FLIT_CORE_4_WITH_FLIT_3 in result.output:
             version = self.version()
             raise ConfigError(
@@ -120,24 +117,12 @@ class Flit:
             )
         return result.check() if check else result
 
-    def version(self) -> str:
-        """``flit --version`` -> ``Flit 4.2.0``: the last word."""
-        out = self.env.run([self.executable, "--version"], timeout=self.timeout).stdout.split()
-        if not out:
-            raise ClientError("`flit --version` printed nothing")
-        return out[-1]
-
-    @functools.cached_property
-    def release(self) -> Version:
-        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        return parse_release("flit", self.version())
-
     def publish(
         self,
         project_dir: str | os.PathLike[str],
-        index: object,
+        index: IndexArg,
         *,
-        route: str = "env",
+        route: Route | str = "env",
         repository_name: str | None = None,
         username: str | None = None,
         password: str | None = None,
@@ -146,17 +131,17 @@ class Flit:
         check: bool = True,
     ) -> CommandResult:
         """Build and upload ``project_dir`` to ``index``'s upload URL with ``flit publish``."""
-        if route not in FLIT_ROUTES:
-            raise ConfigError(f"unknown flit route {route!r}: use one of {', '.join(FLIT_ROUTES)}")
-        if getattr(index, "client_cert", None) and not allow_mtls:
+        route = self.check_route(route, FLIT_ROUTES)
+        access = IndexAccess.of(index)
+        if access.client_cert and not allow_mtls:
             raise ConfigError(
                 "flit cannot send a client certificate, so it cannot publish to an mTLS "
                 "index (pass allow_mtls=True to observe the refused handshake)"
             )
-        url: str = index.upload_url  # type: ignore[attr-defined]
-        user = username if username is not None else getattr(index, "username", None)
-        secret = password if password is not None else getattr(index, "password", None)
-        ca = getattr(index, "ca_cert", None) if certificates else None
+        access = access.overridden(username=username, password=password,
+                                   certificates=certificates)
+        url = access.needs_upload_url("publish()")
+        user, secret, ca = access.username, access.password, access.ca_cert
 
         argv: list[str] = ["publish"]
         extra_env: dict[str, str | None] = {}
@@ -169,10 +154,7 @@ class Flit:
             if secret:
                 extra_env["FLIT_PASSWORD"] = secret
         else:
-            name = repository_name or getattr(index, "name", None) or "privrepo"
+            name = repository_name or access.name or "privrepo"
             write_pypirc(self.pypirc, name, repository=url, username=user, password=secret)
             argv += ["--repository", name]
         return self.run(*argv, cwd=project_dir, check=check, extra_env=extra_env)
-
-    def __repr__(self) -> str:
-        return f"<Flit {self.executable}>"

@@ -42,21 +42,22 @@ skipped as "already exists"; any error (404 on a plain index) means "nothing the
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.version import Version
 
-from ..errors import ClientError, ConfigError
-from .env import ClientEnv
-from .result import CommandResult, parse_release
+from ..access import IndexAccess
+from ..errors import ConfigError
+from .env import IndexArg
+from .result import CommandResult
+from .runner import ClientRunner, Route
 
 __all__ = ["HATCH_ROUTES", "Hatch"]
 
 #: Ways to hand Hatch an index's URL, credentials and certificates.
-HATCH_ROUTES = ("cli", "env")
+HATCH_ROUTES: tuple[Route, ...] = ("cli", "env")
 
 #: ``hatch publish -y/--yes`` exists since this release.
 YES_SINCE = Version("1.3.0")
@@ -71,34 +72,12 @@ ERROR_PREFIX_SINCE = Version("1.7.0")
 HTTPX2_SINCE = Version("1.17.0")
 
 
-class Hatch:
-    """One Hatch executable, run in an isolated environment."""
+class Hatch(ClientRunner):
+    """One Hatch executable, run in an isolated environment (``hatch --version`` ->
+    ``Hatch, version 1.18.2``: the last word)."""
 
-    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str], *,
-                 timeout: float = 120.0) -> None:
-        self.executable = Path(executable)
-        if not self.executable.exists():
-            raise ConfigError(f"hatch executable {self.executable} does not exist")
-        self.env = env
-        self.timeout = timeout
-
-    def run(self, *args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
-            check: bool = True, extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
-        """Run ``hatch <args>``."""
-        return self.env.run([self.executable, *args], cwd=cwd, check=check, timeout=self.timeout,
-                            extra_env=extra_env)
-
-    def version(self) -> str:
-        """``hatch --version`` -> ``Hatch, version 1.18.2``: the last word."""
-        out = self.run("--version").stdout.split()
-        if not out:
-            raise ClientError("`hatch --version` printed nothing")
-        return out[-1]
-
-    @functools.cached_property
-    def release(self) -> Version:
-        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        return parse_release("hatch", self.version())
+    tool = "hatch"
+    default_timeout = 120.0
 
     def publish_error(self, url: str, error: str) -> str:
         """The message ``hatch publish`` aborts with (after ``failed``) when an upload to
@@ -112,9 +91,9 @@ class Hatch:
     def publish(
         self,
         dists: Sequence[str | os.PathLike[str]],
-        index: object,
+        index: IndexArg,
         *,
-        route: str = "cli",
+        route: Route | str = "cli",
         username: str | None = None,
         password: str | None = None,
         certificates: bool = True,
@@ -132,29 +111,26 @@ class Hatch:
         (``--client-key`` / ``HATCH_INDEX_CLIENT_KEY``); a key needs a certificate
         (:class:`ConfigError` otherwise: Hatch would silently ignore it).
         """
-        if route not in HATCH_ROUTES:
-            raise ConfigError(f"unknown hatch route {route!r}: use one of {', '.join(HATCH_ROUTES)}")
+        route = self.check_route(route, HATCH_ROUTES)
         if not dists:
             raise ConfigError("publish() needs at least one distribution file")
-        url: str = index.upload_url  # type: ignore[attr-defined]
-        user = username if username is not None else getattr(index, "username", None)
-        secret = password if password is not None else getattr(index, "password", None)
-        ca = getattr(index, "ca_cert", None) if certificates else None
+        access = IndexAccess.of(index).overridden(
+            username=username, password=password, certificates=certificates)
+        url = access.needs_upload_url("publish()")
+        user, secret, ca = access.username, access.password, access.ca_cert
         # Hatch runs in the environment's root: paths given here are made absolute
-        client = Path(client_cert).absolute() if client_cert is not None else (
-            getattr(index, "client_cert", None) if certificates else None)
+        client = (Path(client_cert).absolute() if client_cert is not None
+                  else access.client_cert)
         key = Path(client_key).absolute() if client_key is not None else None
         if key is not None and not client:
             raise ConfigError(
                 "publish(client_key=...) needs a client certificate (the index's or "
                 "client_cert=): Hatch ignores --client-key / HATCH_INDEX_CLIENT_KEY without one"
             )
-        if (ca or client) and self.release < CERTIFICATES_SINCE:
-            raise ConfigError(
-                f"hatch {self.release} cannot be given a CA or client certificate (--ca-cert/"
-                f"--client-cert/--client-key were added in Hatch {CERTIFICATES_SINCE}): use "
-                f"Hatch >= {CERTIFICATES_SINCE} for a TLS index"
-            )
+        if ca or client:
+            self.require(CERTIFICATES_SINCE, (
+                f"cannot be given a CA or client certificate (--ca-cert/--client-cert/"
+                f"--client-key were added in Hatch {CERTIFICATES_SINCE}), so no TLS index"))
 
         argv: list[str] = ["publish", "-n"]
         if self.release >= YES_SINCE:
@@ -191,6 +167,3 @@ class Hatch:
                 extra_env["HATCH_INDEX_CLIENT_KEY"] = str(key)
         argv += [os.fspath(Path(d).absolute()) for d in dists]
         return self.run(*argv, check=check, extra_env=extra_env)
-
-    def __repr__(self) -> str:
-        return f"<Hatch {self.executable}>"

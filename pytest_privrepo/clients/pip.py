@@ -13,14 +13,14 @@ itself comes from the interpreter running pytest, via ``pip --python`` (pip >= 2
 the target venvs need no pip of their own (:func:`make_venv`).
 
 Every route pip reads its index configuration from can be exercised
-(``install(config=..., auth=...)``): a private index that works by one route and not
+(``install(route=..., auth=...)``): a private index that works by one route and not
 by another is exactly the bug a user hits. What pip does, from its source
 (``network/auth.py``, ``configuration.py``, ``cli/parser.py``; 23.1 to 26.3):
 
-* ``config="args"`` (``--index-url``, ``--extra-index-url``, ``--cert``,
+* ``route="cli"`` (formerly ``"args"``; ``--index-url``, ``--extra-index-url``, ``--cert``,
   ``--client-cert``) and ``"env"`` (``PIP_INDEX_URL`` ...): every pip version.
   ``PIP_CONFIG_FILE`` stays :data:`os.devnull`, so no config file is read at all.
-* ``config="file"``: a pip.conf named by ``PIP_CONFIG_FILE`` for that run. pip then
+* ``route="file"``: a pip.conf named by ``PIP_CONFIG_FILE`` for that run. pip then
   skips the *user* files but always merges the *global* ones (``/etc/pip.conf``;
   ``$XDG_CONFIG_DIRS/pip/pip.conf``, which :class:`ClientEnv` points at an empty
   directory; macOS ``/Library/Application Support/pip``) and the *site* one
@@ -61,7 +61,6 @@ import io
 import ipaddress
 import json
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -75,19 +74,27 @@ from packaging.version import InvalidVersion, Version
 
 from pytest_privrepo.access import IndexAccess, url_with_credentials
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
-from pytest_privrepo.clients.provision import venv_python
+from pytest_privrepo.clients.isolated_keyring import IsolatedKeyring
 from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.runner import (
+    ClientRunner,
+    Route,
+    check_choice,
+    check_route,
+    option_args,
+)
+# make_venv's old home: ``from pytest_privrepo.clients.pip import make_venv`` keeps working
+from pytest_privrepo.clients.venv import make_venv, resolve_python  # noqa: F401
 from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
     "InstalledPackage",
+    "PIP_ROUTES",
     "Pip",
     "PipAuth",
     "PipConfigRoute",
     "PipInstallResult",
     "PipKeyringProvider",
-    "make_venv",
-    "resolve_python",
 ]
 
 #: How credentials reach pip: ``"url"`` = percent-encoded userinfo in the index URL
@@ -98,11 +105,14 @@ __all__ = [
 #: credentials, to test anonymous access.
 PipAuth = Literal["url", "netrc", "keyring", "none"]
 
-#: Where pip reads the index options from: ``"args"`` = the command line, ``"env"`` =
+#: Where pip reads the index options from: ``"cli"`` = the command line (``"args"``, the
+#: old spelling, still works), ``"env"`` =
 #: ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``PIP_CERT``/``PIP_CLIENT_CERT``,
 #: ``"file"`` = a pip.conf named by ``PIP_CONFIG_FILE`` for that run (``[global]`` and
 #: the same keys in every command section, see the module docstring).
-PipConfigRoute = Literal["args", "env", "file"]
+PipConfigRoute = Literal["cli", "env", "file", "args"]
+#: The routes :meth:`Pip.index_options` has (``"args"`` maps to ``"cli"``).
+PIP_ROUTES: tuple[Route, ...] = ("cli", "env", "file")
 
 #: pip's ``--keyring-provider`` for ``auth="keyring"``: ``"subprocess"`` (the default)
 #: works with any pip >= 23.1, ``"import"`` only where pip's interpreter can import
@@ -124,23 +134,20 @@ TRUSTSTORE_IP_HOST_BUG = (Version("24.2"), Version("26.1"))
 #: their way back to pip's own certificate handling (``--cert``, certifi)
 LEGACY_CERTS = "legacy-certs"
 
-#: The pip.conf sections ``config="file"`` writes: ``[global]``, and the sections of the
+#: The pip.conf sections ``route="file"`` writes: ``[global]``, and the sections of the
 #: commands that take index options (``lock``: pip >= 25.1; older pips ignore it), which
 #: pip reads after ``[global]``, so a machine-wide file's ``[install]`` would beat it.
 _CONFIG_SECTIONS = ("global", "install", "download", "wheel", "index", "list", "lock")
 
-#: Same module and store as :meth:`pytest_privrepo.clients.poetry.Poetry.use_keyring`,
-#: so pip and Poetry sharing one ClientEnv share one keyring.
-_KEYRING_MODULE = "privrepo_keyring"
-#: ``keyring_backend.STORE_VARIABLE``, not imported: importing that module would load
-#: keyring into every pytest process that imports this one.
-_KEYRING_STORE_VARIABLE = "PRIVREPO_KEYRING_FILE"
-
-
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        names = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
-        raise ConfigError(f"unknown pip {what} {value!r}: use {names}")
+    check_choice(f"pip {what}", value, choices)
+
+
+def _route(route: str | None, config: str | None) -> str:
+    """``route=``, or ``config=`` (its old name); "cli" when neither is given."""
+    if route is not None and config is not None and route != config:
+        raise ConfigError(f"give route= or config= (its old name), not both: {route!r}, {config!r}")
+    return check_route("pip", route or config or "cli", PIP_ROUTES)
 
 
 def _keyring_service(url: str) -> str:
@@ -159,22 +166,6 @@ def _is_tls_to_ip_address(url: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _keyring_executable() -> Path:
-    """The ``keyring`` command of the environment running pytest, else one on PATH."""
-    name = "keyring.exe" if os.name == "nt" else "keyring"
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return beside
-    found = shutil.which("keyring")
-    if found:
-        return Path(found)
-    raise ConfigError(
-        "auth='keyring' needs the keyring package where pytest runs (pip install "
-        "keyring): its `keyring` command stores the password and is the one pip's "
-        "subprocess provider runs"
-    )
 
 
 @dataclass(frozen=True)
@@ -270,7 +261,7 @@ class PipInstallResult:
     command: CommandResult
     installed: tuple[InstalledPackage, ...] = ()
     report: Mapping[str, Any] | None = field(default=None, repr=False)
-    #: the pip.conf written for a ``config="file"`` run (its ``PIP_CONFIG_FILE``)
+    #: the pip.conf written for a ``route="file"`` run (its ``PIP_CONFIG_FILE``)
     config_file: Path | None = None
 
     @property
@@ -293,43 +284,6 @@ class PipInstallResult:
         )
 
 
-def resolve_python(python: str | os.PathLike[str]) -> Path:
-    """Accept a venv directory or an interpreter path; return the interpreter path."""
-    path = Path(python).absolute()
-    if path.is_dir():
-        path = venv_python(path)
-    if not path.exists():
-        raise ConfigError(f"Python interpreter {path} does not exist")
-    return path
-
-
-def make_venv(
-    path: str | os.PathLike[str],
-    *,
-    python: str | os.PathLike[str] = sys.executable,
-    env: ClientEnv | None = None,
-    with_pip: bool = False,
-) -> Path:
-    """Create a virtual environment and return its interpreter.
-
-    Without pip by default: :class:`Pip` runs the harness's pip with ``--python``,
-    which is much faster than bootstrapping pip into every test's venv. Pass ``env`` to
-    create it inside the isolated environment (the venv module reads no client config,
-    but its ensurepip step does run pip).
-    """
-    target = Path(path).absolute()
-    argv = [os.fspath(python), "-m", "venv"]
-    if not with_pip:
-        argv.append("--without-pip")
-    argv.append(os.fspath(target))
-    if env is not None:
-        env.run(argv)
-    else:
-        with tempfile.TemporaryDirectory(prefix="privrepo-venv-") as scratch:
-            ClientEnv(scratch).run(argv)
-    return venv_python(target)
-
-
 def _pip_runner(pip: str | os.PathLike[str] | Sequence[str] | None) -> list[str]:
     if pip is None:
         return [sys.executable, "-m", "pip"]
@@ -341,17 +295,22 @@ def _pip_runner(pip: str | os.PathLike[str] | Sequence[str] | None) -> list[str]
     return runner
 
 
-class Pip:
+class Pip(ClientRunner):
     """Runs pip inside ``env``, installing into the environment of ``python``.
 
     * ``python``: interpreter (or venv directory) whose environment pip installs into;
       ``None`` lets pip install into its own environment (no ``--python`` is passed).
     * ``pip``: how to start pip: default ``<pytest's python> -m pip``; a path (e.g. the
       executable returned by ``provision("pip", "24.2", ...)``) or an argv prefix.
-    * ``retries`` / ``timeout``: pip's ``--retries`` and ``--timeout``. Retries default
-      to 0 because pip's back-off turns every expected failure (401, TLS error) into
-      ~10 s.
+    * ``retries`` / ``network_timeout``: pip's ``--retries`` and ``--timeout`` (seconds
+      pip waits on a socket). Retries default to 0 because pip's back-off turns every
+      expected failure (401, TLS error) into ~10 s.
+    * ``timeout``: how long one pip process may run, as for every runner (this was pip's
+      network timeout before; that is ``network_timeout`` now).
     """
+
+    tool = "pip"
+    must_exist = False
 
     def __init__(
         self,
@@ -360,35 +319,32 @@ class Pip:
         *,
         pip: str | os.PathLike[str] | Sequence[str] | None = None,
         retries: int = 0,
-        timeout: float = 30.0,
+        network_timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> None:
-        self.env = env
+        super().__init__(env, _pip_runner(pip), timeout=timeout)
         self.python = resolve_python(python) if python is not None else None
-        self.runner = _pip_runner(pip)
         self.retries = retries
-        self.timeout = timeout
-        self._version: str | None = None
+        #: pip's ``--timeout``: seconds it waits on a socket before it gives up
+        self.network_timeout = network_timeout
+
+    @property
+    def runner(self) -> list[str]:
+        """How pip is started (:attr:`command`, the name this harness used for it)."""
+        return self.command
+
+    def parse_version(self, words: list[str]) -> str | None:
+        """``pip 26.3 from ... (python 3.11)``: the second word."""
+        return words[1] if len(words) >= 2 else None
 
     # ------------------------------------------------------------------ plumbing
-    def argv(self, *args: str) -> list[str]:
-        """The full command line for ``pip <args>`` (with ``--python`` when set)."""
-        prefix = list(self.runner)
+    def argv(self, *args: str | os.PathLike[str]) -> list[str]:
+        """The full command line for ``pip <args>`` (with ``--python`` when set); what
+        :meth:`run` runs, for any pip subcommand (unwrapped flows)."""
+        prefix = list(self.command)
         if self.python is not None:
             prefix += ["--python", os.fspath(self.python)]
-        return [*prefix, *args]
-
-    def run(
-        self,
-        *args: str,
-        check: bool = True,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-    ) -> CommandResult:
-        """Run any pip subcommand in the isolated environment (for unwrapped flows)."""
-        return self.env.run(
-            self.argv(*args), check=check, timeout=timeout, extra_env=extra_env, cwd=cwd
-        )
+        return [*prefix, *(os.fspath(a) for a in args)]
 
     def index_args(
         self,
@@ -421,19 +377,21 @@ class Pip:
         extra_indexes: Sequence[IndexArg] = (),
         *,
         auth: PipAuth = "url",
-        config: PipConfigRoute = "args",
+        route: PipConfigRoute | None = None,
         keyring_provider: PipKeyringProvider = "subprocess",
+        config: PipConfigRoute | None = None,
     ) -> tuple[list[str], dict[str, str]]:
-        """Options and variables that give pip these indexes by the ``config`` route.
+        """Options and variables that give pip these indexes by ``route`` (``config=`` is
+        its old name; default ``"cli"``).
 
         Returns ``(args, env)`` for one run (``pip.run(*args, extra_env=env)``). The
         side effects stay inside :attr:`env`: ``auth="netrc"`` adds netrc entries,
         ``auth="keyring"`` stores each password in the isolated keyring
-        (:attr:`keyring_store`), ``config="file"`` writes a pip.conf under
+        (:attr:`keyring_store`), ``route="file"`` writes a pip.conf under
         ``root/pip-config``.
         """
         _check_choice("auth route", auth, get_args(PipAuth))
-        _check_choice("config route", config, get_args(PipConfigRoute))
+        chosen = _route(route, config)
         _check_choice(
             "keyring provider", keyring_provider, get_args(PipKeyringProvider)
         )
@@ -442,7 +400,9 @@ class Pip:
         ]
         env: dict[str, str] = {}
         if auth == "keyring":
-            self._require_version(KEYRING_PROVIDER_PIP, "--keyring-provider")
+            self.require(KEYRING_PROVIDER_PIP, (
+                f"has no --keyring-provider (added in pip {KEYRING_PROVIDER_PIP}; before that "
+                "pip asks the keyring only when it may prompt, which PIP_NO_INPUT forbids)"))
             env.update(self.keyring_env())
         urls: list[str] = []
         for spec in specs:
@@ -456,7 +416,7 @@ class Pip:
             elif auth == "keyring" and spec.username is not None:
                 url = url_with_credentials(spec.url, spec.username)
                 if spec.password is not None:
-                    self._keyring_set(
+                    self.keyring.set(
                         _keyring_service(spec.url), spec.username, spec.password, env
                     )
             urls.append(url)
@@ -480,9 +440,9 @@ class Pip:
                 else None
             ),
         )
-        if config == "args":
+        if chosen == "cli":
             return _as_args(settings), env
-        if config == "env":
+        if chosen == "env":
             env.update(_as_env(settings))
             return [], env
         env["PIP_CONFIG_FILE"] = os.fspath(self.write_config(_as_config(settings)))
@@ -513,18 +473,18 @@ class Pip:
 
     # ------------------------------------------------------------------ keyring
     @property
+    def keyring(self) -> IsolatedKeyring:
+        """This environment's isolated keyring (shared with Poetry in the same env)."""
+        return IsolatedKeyring(self.env)
+
+    @property
     def keyring_store(self) -> Path:
         """The JSON file of the isolated keyring (exists once a password was stored)."""
-        return self.env.root / "keyring.json"
+        return self.keyring.store
 
     def keyring_contents(self) -> dict[str, dict[str, str]]:
         """``{service: {user: password}}`` as stored in :attr:`keyring_store`."""
-        if not self.keyring_store.exists():
-            return {}
-        data: dict[str, dict[str, str]] = json.loads(
-            self.keyring_store.read_text(encoding="utf-8") or "{}"
-        )
-        return data
+        return self.keyring.contents()
 
     def keyring_env(self) -> dict[str, str]:
         """Variables that give pip (and the ``keyring`` it runs) the isolated keyring.
@@ -536,51 +496,17 @@ class Pip:
         skips a keyring in its own scripts directory anyway. Per run, not
         :meth:`ClientEnv.set`, so other runs keep the failing default backend.
         """
-        backend_dir = self.env.root / "keyring-backend"
-        backend_dir.mkdir(exist_ok=True)
-        backend = backend_dir / f"{_KEYRING_MODULE}.py"
-        if not backend.exists():
-            shutil.copyfile(Path(__file__).with_name("keyring_backend.py"), backend)
-        paths = [os.fspath(backend_dir)]
+        keyring = self.keyring
+        paths = [os.fspath(keyring.backend_dir())]
         if self.env.vars.get("PYTHONPATH"):
             paths.append(self.env.vars["PYTHONPATH"])
         return {
-            "PYTHON_KEYRING_BACKEND": f"{_KEYRING_MODULE}.FileKeyring",
-            _KEYRING_STORE_VARIABLE: os.fspath(self.keyring_store),
+            **keyring.backend_vars(),
             "PYTHONPATH": os.pathsep.join(paths),
             "PATH": os.pathsep.join(
-                [
-                    os.fspath(self._keyring_link().parent),
-                    self.env.vars.get("PATH", os.defpath),
-                ]
+                [os.fspath(keyring.command().parent), self.env.vars.get("PATH", os.defpath)]
             ),
         }
-
-    def _keyring_link(self) -> Path:
-        """``root/keyring-bin/keyring``: the only thing that directory puts on PATH."""
-        executable = _keyring_executable()
-        link = self.env.root / "keyring-bin" / executable.name
-        if not link.exists():
-            link.parent.mkdir(exist_ok=True)
-            try:
-                link.symlink_to(executable)
-            except OSError:  # no symlinks (Windows without privilege): a copy runs too
-                shutil.copy2(executable, link)
-        return link
-
-    def _keyring_set(
-        self, service: str, username: str, password: str, env: Mapping[str, str]
-    ) -> None:
-        """Store a password with the real ``keyring set`` (the backend pip reads)."""
-        if "\n" in password or "\r" in password:
-            raise ConfigError(
-                "`keyring set` reads one line: the password has a line break"
-            )
-        self.env.run(
-            [self._keyring_link(), "set", service, username],
-            input=password + "\n",
-            extra_env=env,
-        )
 
     def _truststore_fails_on_ip_hosts(self) -> bool:
         """Whether this pip is one of :data:`TRUSTSTORE_IP_HOST_BUG` (runs pip once)."""
@@ -591,18 +517,6 @@ class Pip:
         first, fixed = TRUSTSTORE_IP_HOST_BUG
         return first <= current < fixed
 
-    def _require_version(self, minimum: Version, feature: str) -> None:
-        try:
-            current = Version(self.version())
-        except InvalidVersion:
-            return  # a development build: let pip itself decide
-        if current < minimum:
-            raise ConfigError(
-                f"pip {current} has no {feature} (added in pip {minimum}); before "
-                "that pip asks the keyring only when it may prompt, which PIP_NO_INPUT "
-                "forbids"
-            )
-
     # ------------------------------------------------------------------ commands
     def install(
         self,
@@ -611,8 +525,9 @@ class Pip:
         index: IndexArg | None = None,
         extra_indexes: Sequence[IndexArg] = (),
         auth: PipAuth = "url",
-        config: PipConfigRoute = "args",
+        route: PipConfigRoute | None = None,
         keyring_provider: PipKeyringProvider = "subprocess",
+        config: PipConfigRoute | None = None,
         no_index: bool = False,
         find_links: Sequence[str | os.PathLike[str]] = (),
         no_deps: bool = False,
@@ -646,35 +561,29 @@ class Pip:
         if not names:
             raise ConfigError("pip install needs at least one package")
         args = ["install", "--progress-bar", "off", "--retries", str(self.retries)]
-        args += ["--timeout", f"{self.timeout:g}"]
+        args += ["--timeout", f"{self.network_timeout:g}"]
         index_args, run_env = self.index_options(
             index,
             extra_indexes,
             auth=auth,
+            route=route,
             config=config,
             keyring_provider=keyring_provider,
         )
         args += index_args
-        if no_index:
-            args.append("--no-index")
-        for link in find_links:
-            args += ["--find-links", os.fspath(link)]
-        if no_deps:
-            args.append("--no-deps")
-        if upgrade:
-            args.append("--upgrade")
-        if force_reinstall:
-            args.append("--force-reinstall")
-        if pre:
-            args.append("--pre")
-        if only_binary is not None:
-            args += ["--only-binary", only_binary]
-        if target is not None:
-            args += ["--target", os.fspath(Path(target).absolute())]
-        if dry_run:
-            args += ["--dry-run", "--ignore-installed"]
-        if no_cache:
-            args.append("--no-cache-dir")
+        args += option_args(
+            ("--no-index", no_index),
+            ("--find-links", find_links),
+            ("--no-deps", no_deps),
+            ("--upgrade", upgrade),
+            ("--force-reinstall", force_reinstall),
+            ("--pre", pre),
+            ("--only-binary", only_binary),
+            ("--target", Path(target).absolute() if target is not None else None),
+            ("--dry-run", dry_run),
+            ("--ignore-installed", dry_run),
+            ("--no-cache-dir", no_cache),
+        )
         report_path: Path | None = None
         if report:
             report_dir = self.env.root / "pip-reports"
@@ -709,16 +618,6 @@ class Pip:
             config_file=config_file,
         )
 
-    def version(self) -> str:
-        """Version of the pip that runs (``pip --version``'s second word; run once)."""
-        if self._version is None:
-            out = self.env.run([*self.runner, "--version"]).stdout.split()
-            if len(out) < 2:
-                raise ClientError(
-                    f"unexpected `pip --version` output: {' '.join(out)!r}"
-                )
-            self._version = out[1]
-        return self._version
 
 
 def _parse_report(data: Mapping[str, Any]) -> tuple[InstalledPackage, ...]:

@@ -3,7 +3,8 @@
 :class:`Poetry` runs one Poetry executable inside a :class:`ClientEnv` and writes Poetry's
 configuration by every route Poetry supports, so a test can prove each route works:
 
-- ``route="files"``: config.toml / auth.toml exactly as ``poetry config`` writes them;
+- ``route="file"`` (formerly ``"files"``, still accepted): config.toml / auth.toml exactly
+  as ``poetry config`` writes them;
 - ``route="env"``: ``POETRY_HTTP_BASIC_<NAME>_*``, ``POETRY_PYPI_TOKEN_<NAME>``,
   ``POETRY_CERTIFICATES_<NAME>_*``;
 - ``route="command"``: the real ``poetry config`` commands;
@@ -16,9 +17,8 @@ Projects (pyproject.toml, lock, build, publish) live in :mod:`.poetry_project`.
 
 from __future__ import annotations
 
-import json
+import os
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,16 @@ import tomlkit
 from ..errors import ConfigError
 from ..access import IndexAccess
 from .env import ClientEnv, IndexArg
+from .isolated_keyring import IsolatedKeyring
 from .result import CommandResult
+from .runner import OWN_TIMEOUT, ClientRunner, Route
 
-__all__ = ["Poetry", "ROUTES", "poetry_env_name"]
+__all__ = ["POETRY_ROUTES", "ROUTES", "Poetry", "poetry_env_name"]
 
 #: Ways to hand Poetry an index's credentials and certificates.
-ROUTES = ("files", "env", "command", "keyring")
-
-_KEYRING_MODULE = "privrepo_keyring"
+POETRY_ROUTES: tuple[Route, ...] = ("file", "env", "command", "keyring")
+#: Deprecated name of :data:`POETRY_ROUTES` (which spells ``"files"`` as ``"file"``; both work).
+ROUTES = POETRY_ROUTES
 
 
 def poetry_env_name(name: str) -> str:
@@ -43,47 +45,55 @@ def poetry_env_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
-class Poetry:
-    """One Poetry executable, run in an isolated environment."""
+class Poetry(ClientRunner):
+    """One Poetry executable, run in an isolated environment.
 
-    def __init__(self, executable: str | Path, env: ClientEnv, *, timeout: float = 300.0) -> None:
-        self.executable = Path(executable)
-        if not self.executable.exists():
-            raise ConfigError(f"poetry executable {self.executable} does not exist")
-        self.env = env
-        self.timeout = timeout
+    ``Poetry(env, executable)``, like every runner; the older order ``Poetry(executable,
+    env)`` still works (deprecated).
+    """
+
+    tool = "poetry"
+    default_timeout = 300.0
+    version_args = ("--no-ansi", "--no-interaction", "--version")
+
+    def __init__(self, env: ClientEnv | str | os.PathLike[str],
+                 executable: str | os.PathLike[str] | ClientEnv, *,
+                 timeout: float | None = None) -> None:
+        if isinstance(executable, ClientEnv):  # the old order: (executable, env)
+            env, executable = executable, env
+        if not isinstance(env, ClientEnv) or isinstance(executable, ClientEnv):
+            raise ConfigError("Poetry(env, executable) needs one ClientEnv and one executable")
+        super().__init__(env, executable, timeout=timeout)
         env.set(
             POETRY_VIRTUALENVS_IN_PROJECT="true",
             POETRY_VIRTUALENVS_OPTIONS_NO_PIP="false",
             POETRY_REQUESTS_TIMEOUT="15",
             POETRY_INSTALLER_MAX_WORKERS="4",
         )
-        self._version: str | None = None
 
     # -- running --------------------------------------------------------------------------
-    def run(self, *args: str, cwd: str | Path | None = None, input: str | None = None,
-            check: bool = True, extra_env: Mapping[str, str] | None = None) -> CommandResult:
-        """Run ``poetry <args>``; a failure raises ClientError with the command and output."""
-        argv = [str(self.executable), "--no-ansi", *map(str, args)]
-        if input is None and "-n" not in args and "--no-interaction" not in args:
-            argv.insert(2, "--no-interaction")
-        return self.env.run(argv, cwd=cwd, input=input, check=check, timeout=self.timeout,
-                            extra_env=extra_env)
+    def run(self, *args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
+            input: str | None = None, check: bool = True, timeout: float | None = OWN_TIMEOUT,
+            extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:
+        """Run ``poetry --no-ansi [--no-interaction] <args>`` (no prompts unless ``input`` is
+        given); a failure raises ClientError with the command and output."""
+        words = [os.fspath(a) for a in args]
+        prefix = ["--no-ansi"]
+        if input is None and "-n" not in words and "--no-interaction" not in words:
+            prefix.append("--no-interaction")
+        return super().run(*prefix, *words, cwd=cwd, input=input, check=check,
+                           timeout=timeout, extra_env=extra_env)
 
-    @property
-    def version(self) -> str:
-        """Poetry's version, e.g. ``1.8.5`` (from ``poetry --version``)."""
-        if self._version is None:
-            out = self.run("--version").stdout
-            match = re.search(r"(\d+\.\d+(?:\.\d+)?\S*)\)?\s*$", out.strip())
-            if not match:
-                raise ConfigError(f"cannot read Poetry's version from {out!r}")
-            self._version = match.group(1).rstrip(")")
-        return self._version
+    def parse_version(self, words: list[str]) -> str | None:
+        """``Poetry (version 2.5.1)`` / ``Poetry version 1.8.5``: the last word, without the
+        closing parenthesis (a ``poetry --version`` method, like every runner's; it was a
+        property before)."""
+        match = re.search(r"(\d+\.\d+(?:\.\d+)?\S*)\)?\s*$", " ".join(words))
+        return match.group(1).rstrip(")") if match else None
 
     @property
     def major(self) -> int:
-        return int(self.version.split(".")[0])
+        return int(self.version().split(".")[0])
 
     # -- configuration files -------------------------------------------------------------------
     @property
@@ -128,24 +138,21 @@ class Poetry:
         return self.run("config", *args, cwd=cwd, input=input, check=check)
 
     # -- keyring ------------------------------------------------------------------------------
+    @property
+    def keyring(self) -> IsolatedKeyring:
+        """This environment's isolated keyring (shared with pip in the same env)."""
+        return IsolatedKeyring(self.env)
+
     def use_keyring(self) -> Path:
         """Give Poetry a usable, isolated keyring; return the JSON file that stores it."""
-        backend_dir = self.env.root / "keyring-backend"
-        backend_dir.mkdir(exist_ok=True)
-        source = Path(__file__).with_name("keyring_backend.py")
-        shutil.copyfile(source, backend_dir / f"{_KEYRING_MODULE}.py")
-        store = self.env.root / "keyring.json"
-        self.env.set(
-            PYTHONPATH=str(backend_dir),
-            PYTHON_KEYRING_BACKEND=f"{_KEYRING_MODULE}.FileKeyring",
-            PRIVREPO_KEYRING_FILE=str(store),
-        )
+        keyring = self.keyring
+        self.env.set(PYTHONPATH=str(keyring.backend_dir()), **keyring.backend_vars())
         self.env.unset("POETRY_KEYRING_ENABLED")
-        return store
+        return keyring.store
 
     def keyring_contents(self) -> dict[str, dict[str, str]]:
-        store = self.env.root / "keyring.json"
-        return json.loads(store.read_text()) if store.exists() else {}
+        """``{service: {user: password}}`` as stored in the isolated keyring."""
+        return self.keyring.contents()
 
     # -- one index, by route --------------------------------------------------------------------
     def configure(
@@ -153,7 +160,7 @@ class Poetry:
         index: IndexArg,
         name: str | None = None,
         *,
-        route: str = "files",
+        route: Route | str = "file",
         credentials: bool = True,
         certificates: bool = True,
         repository: bool = True,
@@ -166,8 +173,7 @@ class Poetry:
         as ``pypi-token.<name>``; ``certificates`` the CA (``cert``) and, for mTLS, the client
         certificate (``client-cert``).
         """
-        if route not in ROUTES:
-            raise ConfigError(f"unknown route {route!r}: use one of {', '.join(ROUTES)}")
+        route = self.check_route(route, POETRY_ROUTES)
         access = IndexAccess.of(index)
         name = name or access.name
         if not name:
@@ -182,7 +188,7 @@ class Poetry:
         if credentials and not (user and password):
             credentials = False
 
-        if route == "files":
+        if route == "file":
             def config(doc) -> None:  # type: ignore[no-untyped-def]
                 if repository and upload_url:
                     doc.setdefault("repositories", tomlkit.table())
@@ -234,9 +240,6 @@ class Poetry:
                 self.config(f"certificates.{name}.cert", str(ca))
             if certificates and client:
                 self.config(f"certificates.{name}.client-cert", str(client))
-
-    def __repr__(self) -> str:
-        return f"<Poetry {self.executable}>"
 
 
 def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:

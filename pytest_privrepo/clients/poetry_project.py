@@ -6,7 +6,7 @@ go under ``[[tool.poetry.source]]``. :meth:`PoetryProject.load` takes a user's e
 pyproject.toml and edits it with tomlkit, so comments and formatting survive.
 
 Results are values a test can assert on: which source each locked package came from
-(:class:`LockedPackage`), which files ``poetry build`` wrote.
+(:class:`PoetryLockedPackage`), which files ``poetry build`` wrote.
 """
 
 from __future__ import annotations
@@ -19,20 +19,33 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Table
 
+from ..access import IndexAccess
 from ..dists import DistFile, inspect_dist
 from ..errors import ConfigError
+from .env import IndexArg
 from .poetry import Poetry
 from .pyproject import PyprojectDocument
 from .result import CommandResult
 
-__all__ = ["LockedPackage", "LockResult", "PoetryProject", "STYLES", "PRIORITIES", "parse_lock", "pep440_constraint"]
+__all__ = [
+    "PRIORITIES",
+    "STYLES",
+    "LockResult",
+    "LockedPackage",
+    "PoetryLockResult",
+    "PoetryLockedPackage",
+    "PoetryProject",
+    "parse_lock",
+    "parse_poetry_lock",
+    "pep440_constraint",
+]
 
 STYLES = ("pep621", "poetry")
 PRIORITIES = ("primary", "supplemental", "explicit", "default", "secondary")
 
 
 @dataclass(frozen=True)
-class LockedPackage:
+class PoetryLockedPackage:
     """One ``[[package]]`` of poetry.lock."""
 
     name: str
@@ -46,13 +59,13 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
-class LockResult:
+class PoetryLockResult:
     """poetry.lock, parsed."""
 
     lock_version: str | None
-    packages: tuple[LockedPackage, ...]
+    packages: tuple[PoetryLockedPackage, ...]
 
-    def __getitem__(self, name: str) -> LockedPackage:
+    def __getitem__(self, name: str) -> PoetryLockedPackage:
         key = _canonical(name)
         for pkg in self.packages:
             if _canonical(pkg.name) == key:
@@ -106,7 +119,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def parse_lock(path: Path) -> LockResult:
+def parse_poetry_lock(path: Path) -> PoetryLockResult:
     """Read poetry.lock (both lock-version 2.0 and 2.1)."""
     if not path.exists():
         raise ConfigError(f"{path} does not exist: run lock first")
@@ -114,7 +127,7 @@ def parse_lock(path: Path) -> LockResult:
     packages = []
     for pkg in data.get("package", []):
         src = pkg.get("source") or {}
-        packages.append(LockedPackage(
+        packages.append(PoetryLockedPackage(
             name=pkg["name"],
             version=pkg["version"],
             source=src.get("reference"),
@@ -122,7 +135,7 @@ def parse_lock(path: Path) -> LockResult:
             source_type=src.get("type"),
             files=tuple((f.get("file", ""), f.get("hash", "")) for f in pkg.get("files", [])),
         ))
-    return LockResult(data.get("metadata", {}).get("lock-version"), tuple(packages))
+    return PoetryLockResult(data.get("metadata", {}).get("lock-version"), tuple(packages))
 
 
 class PoetryProject(PyprojectDocument):
@@ -192,9 +205,15 @@ class PoetryProject(PyprojectDocument):
         tool = self.doc.setdefault("tool", tomlkit.table())
         return tool.setdefault("poetry", tomlkit.table())  # type: ignore[no-any-return]
 
-    def add_source(self, name: str, url: str, *, priority: str | None = None,
+    def add_source(self, name: str, url: str | IndexArg, *, priority: str | None = None,
                    default: bool = False, secondary: bool = False) -> PoetryProject:
-        """Append a ``[[tool.poetry.source]]`` (1.8's ``default``/``secondary`` keys allowed)."""
+        """Append a ``[[tool.poetry.source]]`` (1.8's ``default``/``secondary`` keys allowed).
+
+        ``url`` is the source URL as written, or an index (an ``Index`` or
+        :class:`~pytest_privrepo.access.IndexAccess`: its simple URL); credentials and
+        certificates go to Poetry's config (:meth:`Poetry.configure`), never into the file."""
+        if not isinstance(url, str):
+            url = IndexAccess.of(url).url
         if priority is not None and priority not in PRIORITIES:
             raise ConfigError(f"unknown source priority {priority!r}: use one of {', '.join(PRIORITIES)}")
         sources = self._tool_poetry().get("source")
@@ -233,13 +252,13 @@ class PoetryProject(PyprojectDocument):
     def run(self, *args: str, check: bool = True, input: str | None = None) -> CommandResult:
         return self.poetry.run(*args, cwd=self.path, check=check, input=input)
 
-    def lock(self, *args: str) -> LockResult:
+    def lock(self, *args: str) -> PoetryLockResult:
         """``poetry lock`` (1.8: without updating pins only when asked), then the parsed lock."""
         self.run("lock", *args)
         return self.lock_result()
 
-    def lock_result(self) -> LockResult:
-        return parse_lock(self.path / "poetry.lock")
+    def lock_result(self) -> PoetryLockResult:
+        return parse_poetry_lock(self.path / "poetry.lock")
 
     def install(self, *args: str) -> CommandResult:
         return self.run("install", *args)
@@ -288,3 +307,9 @@ class PoetryProject(PyprojectDocument):
         """Run Python code in the project's virtualenv (e.g. to import what was installed)."""
         return self.poetry.env.run([str(self.venv_python), "-c", code], cwd=self.path)
 
+
+# Deprecated names (before the Poetry prefix matched PdmLockResult, parse_uv_lock ...): the
+# same objects, kept for code and README examples that use them.
+LockedPackage = PoetryLockedPackage
+LockResult = PoetryLockResult
+parse_lock = parse_poetry_lock

@@ -121,7 +121,8 @@ class CommandResult:
         """Return ``self`` if the command succeeded, else raise :class:`ClientError`.
 
         The error text carries everything needed to reproduce the failure by hand, because
-        the temporary environment is usually gone by the time someone reads the report.
+        the temporary environment is usually gone by the time someone reads the report; the
+        error's ``result`` is this result (command, exit code, both streams, verbatim).
         """
         if self.ok:
             return self
@@ -133,7 +134,8 @@ class CommandResult:
                 self.stdout,
                 self.stderr,
                 self.secrets,
-            )
+            ),
+            result=self,
         )
 
 

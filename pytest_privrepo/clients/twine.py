@@ -27,21 +27,20 @@ declaring it (readme_renderer no longer brings it), twine 4.0.1/4.0.2 read their
 from __future__ import annotations
 
 import configparser
-import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from packaging.version import Version
-
-from ..errors import ClientError, ConfigError
-from .env import ClientEnv
-from .result import CommandResult, parse_release
+from ..access import IndexAccess
+from ..errors import ConfigError
+from .env import IndexArg
+from .result import CommandResult
+from .runner import ClientRunner, Route
 
 __all__ = ["TWINE_ROUTES", "Twine", "write_pypirc"]
 
 #: Ways to hand twine an index's URL, credentials and certificates.
-TWINE_ROUTES = ("cli", "env", "pypirc")
+TWINE_ROUTES: tuple[Route, ...] = ("cli", "env", "pypirc")
 
 
 def write_pypirc(path: Path, name: str, *, repository: str, username: str | None = None,
@@ -75,46 +74,27 @@ def write_pypirc(path: Path, name: str, *, repository: str, username: str | None
     return path
 
 
-class Twine:
+class Twine(ClientRunner):
     """One twine executable, run in an isolated environment."""
 
-    def __init__(self, env: ClientEnv, executable: str | os.PathLike[str], *,
-                 timeout: float = 120.0) -> None:
-        self.executable = Path(executable)
-        if not self.executable.exists():
-            raise ConfigError(f"twine executable {self.executable} does not exist")
-        self.env = env
-        self.timeout = timeout
+    tool = "twine"
+    default_timeout = 120.0
 
     @property
     def pypirc(self) -> Path:
         """The ``~/.pypirc`` twine reads in this environment."""
         return self.env.home / ".pypirc"
 
-    def run(self, *args: str | os.PathLike[str], check: bool = True,
-            extra_env: Mapping[str, str | None] | None = None) -> CommandResult:
-        """Run ``twine <args>``."""
-        return self.env.run([self.executable, *args], check=check, timeout=self.timeout,
-                            extra_env=extra_env)
-
-    def version(self) -> str:
+    def parse_version(self, words: list[str]) -> str | None:
         """``twine --version`` -> ``twine version 7.0.0 (...)``: the third word."""
-        out = self.run("--version").stdout.split()
-        if len(out) < 3 or out[:2] != ["twine", "version"]:
-            raise ClientError(f"unexpected `twine --version` output: {' '.join(out)!r}")
-        return out[2]
-
-    @functools.cached_property
-    def release(self) -> Version:
-        """:meth:`version`, parsed (asked once): for behaviour that differs by release."""
-        return parse_release("twine", self.version())
+        return words[2] if len(words) >= 3 and words[:2] == ["twine", "version"] else None
 
     def upload(
         self,
         dists: Sequence[str | os.PathLike[str]],
-        index: object,
+        index: IndexArg,
         *,
-        route: str = "cli",
+        route: Route | str = "cli",
         repository_name: str | None = None,
         username: str | None = None,
         password: str | None = None,
@@ -122,21 +102,20 @@ class Twine:
         check: bool = True,
         extra_args: Sequence[str] = (),
     ) -> CommandResult:
-        """Upload ``dists`` to ``index`` (anything with ``upload_url``, ``username``,
-        ``password``, ``ca_cert``, ``client_cert``).
+        """Upload ``dists`` to ``index`` (an :class:`~pytest_privrepo.access.IndexAccess` or
+        an ``Index``: its ``upload_url``, credentials and certificates).
 
         ``username``/``password`` override the index's own (e.g. ``"__token__"`` and its
         token, or a wrong password); ``certificates=False`` leaves out CA and client cert.
         """
-        if route not in TWINE_ROUTES:
-            raise ConfigError(f"unknown twine route {route!r}: use one of {', '.join(TWINE_ROUTES)}")
+        route = self.check_route(route, TWINE_ROUTES)
         if not dists:
             raise ConfigError("upload() needs at least one distribution file")
-        url: str = index.upload_url  # type: ignore[attr-defined]
-        user = username if username is not None else getattr(index, "username", None)
-        secret = password if password is not None else getattr(index, "password", None)
-        ca = getattr(index, "ca_cert", None) if certificates else None
-        client = getattr(index, "client_cert", None) if certificates else None
+        access = IndexAccess.of(index).overridden(
+            username=username, password=password, certificates=certificates)
+        url = access.needs_upload_url("upload()")
+        user, secret = access.username, access.password
+        ca, client = access.ca_cert, access.client_cert
 
         argv: list[str] = ["upload", "--non-interactive", "--disable-progress-bar"]
         extra_env: dict[str, str | None] = {}
@@ -161,12 +140,9 @@ class Twine:
             if client:
                 argv += ["--client-cert", str(client)]  # twine reads no variable for it
         else:
-            name = repository_name or getattr(index, "name", None) or "privrepo"
+            name = repository_name or access.name or "privrepo"
             write_pypirc(self.pypirc, name, repository=url, username=user, password=secret,
                          ca_cert=ca, client_cert=client)
             argv += ["-r", name]
         argv += [*extra_args, *(os.fspath(d) for d in dists)]
         return self.run(*argv, check=check, extra_env=extra_env)
-
-    def __repr__(self) -> str:
-        return f"<Twine {self.executable}>"

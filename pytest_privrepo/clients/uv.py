@@ -19,9 +19,11 @@ uv differs from pip in ways a test harness has to encode (hence this wrapper):
 Routes by which a test can hand uv its indexes (``route=`` of :meth:`Uv.index_options`),
 because a user may rely on any of them and each has its own rules:
 
-* ``"options"``: ``--index`` / ``--default-index`` on the command line;
+* ``"cli"`` (formerly ``"options"``, still accepted): ``--index`` / ``--default-index`` on
+  the command line;
 * ``"env"``: ``UV_INDEX`` (space-separated) / ``UV_DEFAULT_INDEX``, as CI images do;
-* ``"config"``: ``[[index]]`` tables in a uv.toml of the test's own (:class:`UvConfig`),
+* ``"file"`` (formerly ``"config"``, still accepted): ``[[index]]`` tables in a uv.toml
+  of the test's own (:class:`~pytest_privrepo.clients.uv_config.UvConfig`),
   passed with ``--config-file``. uv then reads that file *instead of* every file it
   would discover: the user and system uv.toml, a uv.toml next to the project, and the
   project's own ``[tool.uv]`` (its indexes included). ``--config-file`` wins over
@@ -60,21 +62,28 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
-import tomlkit
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-from tomlkit.items import AoT, Table
+from packaging.version import Version
 
 from pytest_privrepo.access import IndexAccess, url_with_credentials
 from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
-from pytest_privrepo.clients.pip import resolve_python
 from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.runner import ClientRunner, Route, check_choice, option_args
+from pytest_privrepo.clients.uv_config import (
+    UvConfig,
+    check_uv_index_name,
+    uv_credential_env,
+    uv_tls_env,
+)
+# Their old home: ``from pytest_privrepo.clients.uv import UvConfig, index_table, ...`` works.
+from pytest_privrepo.clients.uv_config import index_table, uv_env_name, uv_index_env  # noqa: F401
+from pytest_privrepo.clients.venv import resolve_python
 from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.redact import redact
 
@@ -84,14 +93,10 @@ __all__ = [
     "Uv",
     "UvAuth",
     "UvChange",
-    "UvConfig",
     "UvIndexRoute",
     "UvInstallResult",
     "UvPublishRoute",
-    "index_table",
     "parse_changes",
-    "uv_env_name",
-    "uv_index_env",
 ]
 
 #: ``"url"``: userinfo in the index URL; ``"env"``: a named index plus
@@ -100,13 +105,13 @@ __all__ = [
 UvAuth = Literal["url", "env", "netrc", "none"]
 
 #: How the index URLs reach uv (see the module docstring).
-UvIndexRoute = Literal["options", "env", "config"]
-UV_INDEX_ROUTES: tuple[str, ...] = ("options", "env", "config")
+UvIndexRoute = Literal["cli", "env", "file", "options", "config"]
+UV_INDEX_ROUTES: tuple[Route, ...] = ("cli", "env", "file")
 
 #: ``"url"``: ``--publish-url``; ``"index"``: ``--index NAME`` of a configured index
 #: with a ``publish-url`` (uv then checks that index's simple page for the files first).
 UvPublishRoute = Literal["url", "index"]
-UV_PUBLISH_ROUTES: tuple[str, ...] = ("url", "index")
+UV_PUBLISH_ROUTES: tuple[Route, ...] = ("url", "index")
 
 #: First uv whose ``uv publish --index NAME`` sends the index's ``UV_INDEX_<NAME>_*``
 #: credentials to its check of the index page and to the upload (module docstring).
@@ -119,12 +124,6 @@ PUBLISH_INDEX_LIMIT = (
 )
 
 _CHANGE_RE = re.compile(r"^ ([+\-~]) (\S+?)(?:==(\S+)| @ (\S+))\s*$")
-_UV_INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def uv_env_name(index_name: str) -> str:
-    """``<NAME>`` of ``UV_INDEX_<NAME>_USERNAME``: upper case, others -> ``_``."""
-    return re.sub(r"[^A-Z0-9]", "_", index_name.upper())
 
 
 class UvChange(NamedTuple):
@@ -173,187 +172,7 @@ def parse_changes(output: str) -> tuple[UvChange, ...]:
     return tuple(changes)
 
 
-def check_uv_index_name(name: str, taken: Iterable[str] = ()) -> str:
-    """``name`` if uv accepts it as an index name and no name in ``taken`` maps to the
-    same ``UV_INDEX_<NAME>_*`` variables (``corp-a`` and ``corp.a`` would share
-    credentials)."""
-    if not _UV_INDEX_NAME_RE.match(name):
-        raise ConfigError(
-            f"{name!r} cannot be a uv index name: use letters, digits, '.', '_' or '-'"
-        )
-    key = uv_env_name(name)
-    for other in taken:
-        if uv_env_name(other) == key:
-            raise ConfigError(
-                f"index names {other!r} and {name!r} both map to UV_INDEX_{key}_*: "
-                "give them names that differ in more than case or punctuation"
-            )
-    return name
-
-
-def index_table(
-    name: str,
-    url: str,
-    *,
-    default: bool = False,
-    explicit: bool = False,
-    authenticate: str | None = None,
-    ignore_error_codes: Sequence[int] | None = None,
-    publish_url: str | None = None,
-) -> Table:
-    """One ``[[index]]`` (uv.toml) or ``[[tool.uv.index]]`` (pyproject.toml) entry: both
-    files take the same keys, so both writers use this."""
-    if authenticate not in (None, "always", "auto", "never"):
-        raise ConfigError(
-            f"authenticate must be 'always', 'auto' or 'never', not {authenticate!r}"
-        )
-    entry = tomlkit.table()
-    entry["name"] = name
-    entry["url"] = url
-    if default:
-        entry["default"] = True
-    if explicit:
-        entry["explicit"] = True
-    if authenticate is not None:
-        entry["authenticate"] = authenticate
-    if ignore_error_codes is not None:
-        entry["ignore-error-codes"] = [int(c) for c in ignore_error_codes]
-    if publish_url is not None:
-        entry["publish-url"] = publish_url
-    return entry
-
-
-def uv_index_env(
-    env: ClientEnv,
-    specs: Mapping[str, IndexAccess],
-    *,
-    public_roots: bool = False,
-) -> dict[str, str]:
-    """``UV_INDEX_<NAME>_USERNAME/PASSWORD``, ``SSL_CERT_FILE`` and ``SSL_CLIENT_CERT``
-    for named indexes (``{name: spec}``): what a run needs besides the file naming them.
-
-    ``SSL_CERT_FILE`` *replaces* uv's built-in roots, so ``public_roots`` adds certifi's
-    for runs that must still reach a public HTTPS index. uv presents one
-    ``SSL_CLIENT_CERT`` to every host, so two different client certificates are errors.
-    """
-    variables: dict[str, str] = {}
-    for name, spec in specs.items():
-        variables.update(_credential_env(name, spec))
-    variables.update(_tls_env(env, specs.values(), public_roots=public_roots))
-    return variables
-
-
-def _credential_env(name: str, spec: IndexAccess) -> dict[str, str]:
-    if spec.username is None:
-        return {}
-    key = uv_env_name(name)
-    variables = {f"UV_INDEX_{key}_USERNAME": spec.username}
-    if spec.password is not None:
-        variables[f"UV_INDEX_{key}_PASSWORD"] = spec.password
-    return variables
-
-
-def _tls_env(
-    env: ClientEnv, specs: Iterable[IndexAccess], *, public_roots: bool
-) -> dict[str, str]:
-    specs = list(specs)
-    variables: dict[str, str] = {}
-    cas = [s.ca_cert for s in specs if s.ca_cert is not None]
-    if cas:
-        bundle = env.ca_bundle(cas, include_certifi=public_roots)
-        assert bundle is not None
-        variables["SSL_CERT_FILE"] = os.fspath(bundle)
-    client_certs = {s.client_cert for s in specs if s.client_cert is not None}
-    if len(client_certs) > 1:
-        raise ConfigError(
-            "uv presents one SSL_CLIENT_CERT to every host, but these indexes need "
-            f"different client certificates: {sorted(map(str, client_certs))}"
-        )
-    if client_certs:
-        variables["SSL_CLIENT_CERT"] = os.fspath(client_certs.pop())
-    return variables
-
-
-class UvConfig:
-    """A uv.toml of the test's own holding ``[[index]]`` tables, for ``--config-file``.
-
-    Why: a uv.toml is how machines, CI images and users without a project configure uv,
-    and besides pyproject.toml it is the only place for ``explicit``, ``authenticate``,
-    ``ignore-error-codes`` and ``publish-url``. uv reads a ``--config-file`` *instead
-    of* every discovered file (user, system and project uv.toml, the project's
-    ``[tool.uv]``), even with ``UV_NO_CONFIG=1``, so runs that use it stay isolated from
-    the machine.
-
-    Credentials never go into the file (unless the URL itself carries them): each named
-    index gets ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` from :meth:`env_vars`, next to the
-    TLS variables. Call :meth:`save` (or :meth:`args`, which saves) before running uv.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], env: ClientEnv) -> None:
-        self.path = Path(path).absolute()
-        self.env = env
-        self.doc = tomlkit.document()
-        #: connection details (credentials, CA, client cert) per index name
-        self.specs: dict[str, IndexAccess] = {}
-
-    def add_index(
-        self,
-        name: str,
-        index: IndexArg,
-        *,
-        default: bool = False,
-        explicit: bool = False,
-        authenticate: str | None = None,
-        ignore_error_codes: Sequence[int] | None = None,
-        publish_url: str | None = None,
-    ) -> UvConfig:
-        """Append an ``[[index]]`` table. uv searches the entries in file order, the
-        ``default = true`` one last; ``publish_url`` for ``uv publish --index``."""
-        if name in self.specs:
-            raise ConfigError(f"{self.path.name} already has an index named {name!r}")
-        check_uv_index_name(name, self.specs)
-        spec = IndexAccess.of(index)
-        entries = self.doc.get("index")
-        if entries is None:
-            entries = AoT([])
-            self.doc["index"] = entries
-        entries.append(
-            index_table(
-                name,
-                spec.url,
-                default=default,
-                explicit=explicit,
-                authenticate=authenticate,
-                ignore_error_codes=ignore_error_codes,
-                publish_url=publish_url,
-            )
-        )
-        self.specs[name] = spec
-        return self
-
-    @property
-    def text(self) -> str:
-        return tomlkit.dumps(self.doc)
-
-    def save(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(self.text, encoding="utf-8")
-        return self.path
-
-    def args(self) -> list[str]:
-        """``["--config-file", path]`` (the file is written first)."""
-        return ["--config-file", os.fspath(self.save())]
-
-    def env_vars(self, *, public_roots: bool = False) -> dict[str, str]:
-        """Credentials and TLS variables for the indexes (see :func:`uv_index_env`)."""
-        return uv_index_env(self.env, self.specs, public_roots=public_roots)
-
-    def urls(self) -> dict[str, str]:
-        """``{name: url}``, e.g. to map uv.lock registries back to index names."""
-        return {name: spec.url for name, spec in self.specs.items()}
-
-
-class Uv:
+class Uv(ClientRunner):
     """Runs the uv executable ``uv`` inside ``env``.
 
     ``retries`` sets ``UV_HTTP_RETRIES`` (default 0: uv otherwise retries 5xx and
@@ -361,56 +180,32 @@ class Uv:
     ``None`` keeps uv's default.
     """
 
+    tool = "uv"
+    must_exist = False
+
     def __init__(
         self,
         env: ClientEnv,
         uv: str | os.PathLike[str],
         *,
         retries: int | None = 0,
+        timeout: float | None = None,
     ) -> None:
-        self.env = env
-        self.exe = os.fspath(uv)
+        super().__init__(env, uv, timeout=timeout)
         self.retries = retries
-        self._version: str | None = None
 
     # ------------------------------------------------------------------ plumbing
-    def run(
-        self,
-        *args: str,
-        check: bool = True,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-    ) -> CommandResult:
-        """Run ``uv <args>`` in the isolated environment."""
-        env: dict[str, str | os.PathLike[str] | None] = {}
-        if self.retries is not None:
-            env["UV_HTTP_RETRIES"] = str(self.retries)
-        env.update(extra_env or {})
-        return self.env.run(
-            [self.exe, *args], check=check, timeout=timeout, extra_env=env, cwd=cwd
-        )
+    def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
+        """``UV_HTTP_RETRIES`` (see the class docstring)."""
+        return {} if self.retries is None else {"UV_HTTP_RETRIES": str(self.retries)}
 
-    def version(self) -> str:
-        """uv's version (``uv --version`` -> ``uv 0.13.9 (...)``; run once)."""
-        if self._version is None:
-            out = self.run("--version").stdout.split()
-            if len(out) < 2:
-                raise ClientError(
-                    f"unexpected `uv --version` output: {' '.join(out)!r}"
-                )
-            self._version = out[1]
-        return self._version
+    def parse_version(self, words: list[str]) -> str | None:
+        """``uv --version`` -> ``uv 0.13.9 (...)``: the second word."""
+        return words[1] if len(words) >= 2 else None
 
     def require_version(self, minimum: Version, feature: str) -> None:
-        """:class:`ConfigError` if this uv is older than ``minimum`` (a development
-        build that is no version passes: uv itself decides)."""
-        try:
-            current = Version(self.version())
-        except InvalidVersion:
-            return
-        if current < minimum:
-            raise ConfigError(f"uv {current} {feature}: use uv >= {minimum}")
+        """Deprecated name of :meth:`require`."""
+        self.require(minimum, feature)
 
     def index_options(
         self,
@@ -418,12 +213,12 @@ class Uv:
         extra_indexes: Sequence[IndexArg] = (),
         *,
         auth: UvAuth = "url",
-        route: UvIndexRoute = "options",
+        route: UvIndexRoute = "cli",
     ) -> tuple[list[str], dict[str, str]]:
         """Command-line options and environment variables for these indexes.
 
         Returns ``(args, env)``. ``route`` says how uv learns the URLs (module
-        docstring): ``"options"`` gives ``--index``/``--default-index`` options;
+        docstring): ``"cli"`` gives ``--index``/``--default-index`` options;
         ``"env"`` gives ``UV_INDEX`` (space-separated) and ``UV_DEFAULT_INDEX``;
         ``"config"`` writes the indexes as ``[[index]]`` tables into a uv.toml under
         ``env.root/uv-config`` (one file per content, so earlier runs' files stay as
@@ -436,14 +231,8 @@ class Uv:
         file is needed and some index (or the implicit PyPI) has none, the public roots
         are added to the bundle, because ``SSL_CERT_FILE`` replaces uv's built-in roots.
         """
-        if auth not in ("url", "env", "netrc", "none"):
-            raise ConfigError(
-                f"unknown uv auth route {auth!r}: use 'url', 'env', 'netrc' or 'none'"
-            )
-        if route not in UV_INDEX_ROUTES:
-            raise ConfigError(
-                f"unknown uv index route {route!r}: use 'options', 'env' or 'config'"
-            )
+        check_choice("uv auth route", auth, get_args(UvAuth))
+        route = self.check_route(route, UV_INDEX_ROUTES)  # type: ignore[assignment]
         primary = IndexAccess.of(index) if index is not None else None
         extras = [IndexAccess.of(i) for i in extra_indexes]
         specs = ([primary] if primary is not None else []) + extras
@@ -452,7 +241,7 @@ class Uv:
 
         def entry(spec: IndexAccess, position: int) -> tuple[str | None, str]:
             """``(name or None, url)``; the credentials go where ``auth`` says."""
-            named = route == "config" or (auth == "env" and spec.has_credentials)
+            named = route == "file" or (auth == "env" and spec.has_credentials)
             name = None
             if named:
                 name = check_uv_index_name(spec.name or f"index{position}", used_names)
@@ -465,7 +254,7 @@ class Uv:
                 )
             if auth == "env" and spec.has_credentials:
                 assert name is not None
-                env.update(_credential_env(name, spec))
+                env.update(uv_credential_env(name, spec))
             return name, spec.url
 
         def value(name: str | None, url: str) -> str:
@@ -476,7 +265,7 @@ class Uv:
         extra_entries = [entry(s, n) for n, s in enumerate(extras, start=1)]
         primary_entry = entry(primary, 0) if primary is not None else None
         args: list[str] = []
-        if route == "options":
+        if route == "cli":
             for name, url in extra_entries:
                 args += ["--index", value(name, url)]
             if primary_entry is not None:
@@ -502,7 +291,7 @@ class Uv:
         needs_public = primary is None or any(
             s.ca_cert is None and s.url.startswith("https:") for s in specs
         )
-        env.update(_tls_env(self.env, specs, public_roots=needs_public))
+        env.update(uv_tls_env(self.env, specs, public_roots=needs_public))
         return args, env
 
     # ------------------------------------------------------------------ commands
@@ -539,7 +328,7 @@ class Uv:
         index: IndexArg | None = None,
         extra_indexes: Sequence[IndexArg] = (),
         auth: UvAuth = "url",
-        route: UvIndexRoute = "options",
+        route: UvIndexRoute = "cli",
         index_strategy: str | None = None,
         no_index: bool = False,
         find_links: Sequence[str | os.PathLike[str]] = (),
@@ -570,24 +359,17 @@ class Uv:
             index, extra_indexes, auth=auth, route=route
         )
         args = ["pip", "install", "--python", os.fspath(python), *index_args]
-        if index_strategy is not None:
-            args += ["--index-strategy", index_strategy]
-        if no_index:
-            args.append("--no-index")
-        for link in find_links:
-            args += ["--find-links", os.fspath(link)]
-        if no_deps:
-            args.append("--no-deps")
-        if reinstall:
-            args.append("--reinstall")
-        if upgrade:
-            args.append("--upgrade")
-        if prerelease is not None:
-            args += ["--prerelease", prerelease]
-        if dry_run:
-            args.append("--dry-run")
-        if no_cache:
-            args.append("--no-cache")
+        args += option_args(
+            ("--index-strategy", index_strategy),
+            ("--no-index", no_index),
+            ("--find-links", find_links),
+            ("--no-deps", no_deps),
+            ("--reinstall", reinstall),
+            ("--upgrade", upgrade),
+            ("--prerelease", prerelease),
+            ("--dry-run", dry_run),
+            ("--no-cache", no_cache),
+        )
         args += list(extra_args)
         args += names
         result = self.run(*args, check=check, timeout=timeout, extra_env=env)
@@ -656,10 +438,7 @@ class Uv:
         ``SSL_CLIENT_CERT`` its one-PEM client certificate; ``certificates=False``
         leaves both out.
         """
-        if route not in UV_PUBLISH_ROUTES:
-            raise ConfigError(
-                f"unknown uv publish route {route!r}: use 'url' or 'index'"
-            )
+        route = self.check_route(route, UV_PUBLISH_ROUTES)  # type: ignore[assignment]
         if not files:
             raise ConfigError("publish() needs at least one distribution file")
         own = IndexAccess.of(index)
@@ -690,13 +469,13 @@ class Uv:
             if check_url is not None:
                 args += ["--check-url", check_url]
         else:
-            self.require_version(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
+            self.require(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
             name = check_uv_index_name(own.name or "privrepo")
             reader = IndexAccess(index_url, username=own.username, password=own.password)
             config = UvConfig(self.env.root / "uv-publish" / f"{name}.toml", self.env)
             config.add_index(name, reader, publish_url=upload_url)
             args += [*config.args(), "--index", name]
-            env.update(_credential_env(name, reader))
+            env.update(uv_credential_env(name, reader))
         if user == "__token__" and secret is not None:
             args += ["--token", secret]
         else:

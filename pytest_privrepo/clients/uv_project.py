@@ -41,14 +41,8 @@ from tomlkit.items import AoT
 from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.env import IndexArg
 from pytest_privrepo.clients.result import CommandResult
-from pytest_privrepo.clients.uv import (
-    PUBLISH_INDEX_CREDENTIALS_UV,
-    PUBLISH_INDEX_LIMIT,
-    Uv,
-    check_uv_index_name,
-    index_table,
-    uv_index_env,
-)
+from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
+from pytest_privrepo.clients.uv_config import check_uv_index_name, index_table, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -344,7 +338,7 @@ class UvProject(PyprojectDocument):
             username = self.specs[index].username
         # uv < 0.8.14 sends the index's credentials neither to the check nor to the
         # upload (uv.py's module docstring)
-        self.uv.require_version(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
+        self.uv.require(PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT)
         args = ["publish", "--trusted-publishing", "never", "--no-progress"]
         args += ["--index", index]
         if token is not None:
