@@ -23,7 +23,7 @@ import shlex
 from typing import Protocol
 
 from .access import IndexAccess
-from .clients.env import IndexLike as ClientIndexLike
+from .clients.indexes import IndexLike as ClientIndexLike
 from .clients.uv_config import uv_env_name
 from .errors import ConfigError
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_privrepo import ClientError
-from pytest_privrepo.clients.env import IndexSpec
+from pytest_privrepo.clients.indexes import IndexSpec
 from pytest_privrepo.clients.poetry_project import PoetryProject
 
 pytestmark = pytest.mark.parametrize("poetry", ["1.8.5", "2.5.1"], indirect=True)

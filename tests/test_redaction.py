@@ -19,7 +19,8 @@ import pytest
 
 from pytest_privrepo.clients.catalog import client_tool, parse_versions
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
-from pytest_privrepo.clients.env import ClientEnv, IndexSpec
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.indexes import IndexSpec
 from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.index.auth import AuthDecision, AuthPolicy, Credentials, loggable_identity
 from pytest_privrepo.redact import (
@@ -197,7 +198,7 @@ def test_format_command_failure_hides_given_secrets() -> None:
 def test_runner_config_errors_show_no_secret(uv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A hand-built IndexSpec (its dataclass repr shows the password) or a check URL with
     userinfo named in a ConfigError."""
-    from pytest_privrepo.clients.env import IndexSpec
+    from pytest_privrepo.clients.indexes import IndexSpec
     from pytest_privrepo.errors import ConfigError
 
     spec = IndexSpec(url="http://127.0.0.1:9/simple/", username="alice", password=SECRET)

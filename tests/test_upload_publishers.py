@@ -26,7 +26,8 @@ import pytest
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
-from pytest_privrepo.clients.env import ClientEnv, IndexSpec
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.indexes import IndexSpec
 from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine

@@ -22,7 +22,8 @@ import tomlkit
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
-from pytest_privrepo.clients.env import ClientEnv, IndexSpec
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.indexes import IndexSpec
 from pytest_privrepo.clients.uv import Uv, UvAuth, UvConfig, UvIndexRoute
 from pytest_privrepo.clients.uv_project import UvProject
 from pytest_privrepo.errors import ConfigError

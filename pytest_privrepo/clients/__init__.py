@@ -5,8 +5,8 @@ files, ``PIP_*``/``UV_*`` variables, CA bundle variables, proxies or keyring: a 
 observes the client's behaviour against *its* index, not the CI machine's setup.
 
 The package re-exports the public names of its modules (one module per client; the shared
-``env``, ``result``, ``runner``, ``provision``, ``venv``, ``isolated_keyring`` and
-``catalog``; the project and config models in ``*_project.py`` and ``uv_config.py``), so
+``env``, ``indexes``, ``result``, ``runner``, ``provision``, ``venv``,
+``isolated_keyring`` and ``catalog``; the project and config models in ``*_project.py`` and ``uv_config.py``), so
 ``from pytest_privrepo.clients import Uv, UvConfig, client_tool`` works; the module that
 defines a name stays its reference.
 The list is static (a test checks it against every module's ``__all__``). The isolated
@@ -44,9 +44,6 @@ from .env import (
     REMOVED_SUFFIXES,
     REMOVED_VARIABLES,
     ClientEnv,
-    IndexArg,
-    IndexLike,
-    IndexSpec,
 )
 from .flit import (
     FLIT_ROUTES,
@@ -56,6 +53,12 @@ from .flit import (
 from .hatch import (
     HATCH_ROUTES,
     Hatch,
+)
+from .indexes import (
+    IndexAccess,
+    IndexArg,
+    IndexLike,
+    IndexSpec,
 )
 from .isolated_keyring import (
     IsolatedKeyring,
@@ -222,6 +225,7 @@ __all__ = [
     "FileKeyring",
     "Flit",
     "Hatch",
+    "IndexAccess",
     "IndexArg",
     "IndexLike",
     "IndexSpec",

@@ -33,10 +33,8 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.redact import MASK, redact_argv, secrets_in_env
@@ -52,9 +50,6 @@ __all__ = [
     "REMOVED_SUFFIXES",
     "REMOVED_VARIABLES",
     "ClientEnv",
-    "IndexArg",
-    "IndexLike",
-    "IndexSpec",
 ]
 
 #: Seconds a client command may run before it is killed. Generous, because a cold uv or
@@ -670,32 +665,6 @@ class ClientEnv:
         return f"ClientEnv(root={str(self._root)!r})"
 
 
-@runtime_checkable
-class IndexLike(Protocol):
-    """What the runners read from an index object (``privrepo.index(...)`` objects have it
-    all); :meth:`IndexAccess.of <pytest_privrepo.access.IndexAccess.of>` adapts it."""
-
-    @property
-    def url(self) -> str: ...  # simple API URL with trailing slash
-
-    @property
-    def ca_cert(self) -> str | os.PathLike[str] | None: ...  # Index gives a str path
-
-    @property
-    def client_cert(self) -> str | os.PathLike[str] | None: ...  # one PEM: key + certificate
-
-    @property
-    def username(self) -> str | None: ...
-
-    @property
-    def password(self) -> str | None: ...
-
-
-#: What every client entry point takes as an index: an :class:`IndexAccess`, an ``Index``
-#: (or another :class:`IndexLike`), or a plain URL string; normalised by ``IndexAccess.of``.
-IndexArg = IndexAccess | IndexLike | str
-
-#: Deprecated name of :class:`~pytest_privrepo.access.IndexAccess` (same class: ``IndexSpec(url,
-#: username=..., password=...)`` and ``IndexSpec.of(...)`` keep working). New code writes
-#: ``dataclasses.replace(index.access, password="wrong")``.
-IndexSpec = IndexAccess
+# IndexLike, IndexArg and IndexSpec lived here; they moved to indexes.py (what the clients
+# take as an index). ``from pytest_privrepo.clients.env import IndexSpec`` keeps working.
+from pytest_privrepo.clients.indexes import IndexArg, IndexLike, IndexSpec  # noqa: E402,F401

@@ -50,7 +50,7 @@ from packaging.version import Version
 
 from ..access import IndexAccess
 from ..errors import ConfigError
-from .env import IndexArg
+from .indexes import IndexArg
 from .result import CommandResult
 from .runner import ClientRunner, Route
 

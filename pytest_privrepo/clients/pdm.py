@@ -63,7 +63,8 @@ import tomlkit
 from packaging.version import Version
 
 from pytest_privrepo.access import IndexAccess
-from pytest_privrepo.clients.env import ClientEnv, IndexArg
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.runner import ClientRunner, Route
 from pytest_privrepo.errors import ConfigError
 

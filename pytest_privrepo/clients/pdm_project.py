@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from tomlkit.items import AoT
 
 from pytest_privrepo.access import IndexAccess
-from pytest_privrepo.clients.env import IndexArg
+from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.pdm import PDM_PUBLISH_ROUTES, Pdm, check_pdm_name
 from pytest_privrepo.clients.pyproject import PyprojectDocument
 from pytest_privrepo.clients.result import CommandResult

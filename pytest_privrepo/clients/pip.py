@@ -73,7 +73,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pytest_privrepo.access import IndexAccess, url_with_credentials
-from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv, IndexArg
+from pytest_privrepo.clients.env import DEFAULT_TIMEOUT, ClientEnv
+from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.isolated_keyring import IsolatedKeyring
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.runner import (

@@ -27,7 +27,8 @@ import tomlkit
 
 from ..errors import ConfigError
 from ..access import IndexAccess
-from .env import ClientEnv, IndexArg
+from .env import ClientEnv
+from .indexes import IndexArg
 from .isolated_keyring import IsolatedKeyring
 from .result import CommandResult
 from .runner import OWN_TIMEOUT, ClientRunner, Route

@@ -22,7 +22,7 @@ from tomlkit.items import AoT, Table
 from ..access import IndexAccess
 from ..dists import DistFile, inspect_dist
 from ..errors import ConfigError
-from .env import IndexArg
+from .indexes import IndexArg
 from .poetry import Poetry
 from .pyproject import PyprojectDocument
 from .result import CommandResult

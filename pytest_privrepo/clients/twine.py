@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..access import IndexAccess
 from ..errors import ConfigError
-from .env import IndexArg
+from .indexes import IndexArg
 from .result import CommandResult
 from .runner import ClientRunner, Route
 

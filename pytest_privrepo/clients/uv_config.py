@@ -17,7 +17,8 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from pytest_privrepo.access import IndexAccess
-from pytest_privrepo.clients.env import ClientEnv, IndexArg
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.errors import ConfigError
 
 __all__ = [

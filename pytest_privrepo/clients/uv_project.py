@@ -39,7 +39,7 @@ from packaging.utils import canonicalize_name
 from tomlkit.items import AoT
 
 from pytest_privrepo.access import IndexAccess
-from pytest_privrepo.clients.env import IndexArg
+from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
 from pytest_privrepo.clients.uv_config import check_uv_index_name, index_table, uv_index_env
