@@ -157,6 +157,33 @@ def test_indexes_share_one_host_port_under_prefixes(privrepo, http):
     assert http.get(f"http://{a.netloc}/elsewhere/").status_code == 404
 
 
+def test_mounting_binds_the_origin_into_the_index(privrepo, http):
+    from pytest_privrepo.index.origin import Origin
+
+    a = privrepo.index("bound", tls="tls")
+    b = privrepo.index("beside", share=a)
+    assert a.origin == Origin("https", "127.0.0.1", a.server.port, "")
+    assert b.origin == Origin("https", "127.0.0.1", a.server.port, "/beside")
+    assert b.url == f"https://127.0.0.1:{a.server.port}/beside/simple/" and b.tls == "tls"
+    assert http.get(b.url, verify=b.ca_cert).status_code == 200
+    with pytest.raises(ConfigError, match="'bound' is already mounted at https://127.0.0.1:"):
+        a.bind(b.server, b.origin, b.tls)  # an index answers at one place only
+
+
+def test_an_index_has_no_address_until_it_is_mounted(tmp_path):
+    from pytest_privrepo import ServerError
+    from pytest_privrepo.index import AuthPolicy, Credentials, Index, IndexServer
+
+    index = Index("loose", prefix="/loose", directory=tmp_path, policy=AuthPolicy(Credentials()),
+                  ca_cert=None, client_cert=None)
+    assert repr(index) == "<Index loose (not mounted) prefix='/loose'>"
+    with pytest.raises(ConfigError, match="index 'loose' is not mounted on a server yet"):
+        index.url
+    with pytest.raises(ServerError, match="mount index 'loose' on a started server"):
+        IndexServer().mount(index)  # port 0 is not a port yet: nothing to bind
+    assert index.origin is None
+
+
 def test_request_log_records_everything(privrepo, http):
     idx = privrepo.index("log", auth=("alice", "pw"))
     idx.add("pkg", "1.0")

@@ -3,7 +3,9 @@
 An :class:`Index` is mounted on an :class:`~pytest_privrepo.index.server.IndexServer` under
 a path prefix (empty for a server of its own), so several indexes can share one host:port
 the way Artifactory or Nexus repositories do. That sharing is what breaks clients that
-match credentials per host, and a test has to be able to reproduce it.
+match credentials per host, and a test has to be able to reproduce it. Mounting binds the
+index's :class:`~pytest_privrepo.index.origin.Origin` (scheme, host, port, prefix) into it:
+its URLs are built from that value, never by asking the server.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
 from .log import RequestLog
+from .origin import Origin
 from .simple import (
     MIME_JSON,
     FileEntry,
@@ -128,7 +131,6 @@ class Index:
         self,
         name: str,
         *,
-        server: "IndexServer",
         prefix: str,
         directory: Path,
         policy: AuthPolicy,
@@ -140,8 +142,12 @@ class Index:
         upload_limits: UploadLimits | None = None,
     ) -> None:
         self.name = check_index_name(name)
-        self.server = server
         self.prefix = check_prefix(prefix)
+        self._server: IndexServer | None = None
+        #: where this index answers; bound by :meth:`IndexServer.mount`, None until then
+        self.origin: Origin | None = None
+        #: the server's TLS mode: None, ``"tls"`` or ``"mtls"``; bound with the origin
+        self.tls: str | None = None
         self.directory = Path(directory)
         self.policy = policy
         # str, not Path: requests' ``cert=`` and most config writers want plain strings
@@ -167,10 +173,33 @@ class Index:
         self._pages: dict[tuple[str, str], bytes] = {}
 
     # -- addresses and credentials ----------------------------------------------------
+    def bind(self, server: "IndexServer", origin: Origin, tls: str | None) -> None:
+        """Fix where this index answers (called by :meth:`IndexServer.mount`, once)."""
+        if self.origin is not None:
+            raise ConfigError(f"index {self.name!r} is already mounted at {self.origin.base_url}")
+        if origin.prefix != self.prefix:
+            raise ConfigError(f"index {self.name!r} has prefix {self.prefix!r}, "
+                              f"not {origin.prefix!r}")
+        self._server, self.origin, self.tls = server, origin, tls
+
+    @property
+    def server(self) -> "IndexServer":
+        """The server this index is mounted on: its ``tls_failures``, its ``log`` (every
+        index on it, and requests no index matched)."""
+        if self._server is None:
+            raise ConfigError(f"index {self.name!r} is not mounted on a server yet")
+        return self._server
+
+    @property
+    def _bound(self) -> Origin:
+        if self.origin is None:
+            raise ConfigError(f"index {self.name!r} is not mounted on a server yet")
+        return self.origin
+
     @property
     def base_url(self) -> str:
         """``scheme://host:port<prefix>`` without a trailing slash."""
-        return self.server.url_for(self.prefix or "/").rstrip("/")
+        return self._bound.base_url
 
     @property
     def url(self) -> str:
@@ -184,19 +213,16 @@ class Index:
 
     @property
     def host(self) -> str:
-        return self.server.host
+        return self._bound.host
 
     @property
     def port(self) -> int:
-        return self.server.port
+        return self._bound.port
 
     @property
     def netloc(self) -> str:
-        return f"{self.server.format_host(self.server.host)}:{self.server.port}"
-
-    @property
-    def tls(self) -> str | None:
-        return self.server.tls
+        """``host:port`` as it stands in a URL (``[::1]:8080``)."""
+        return self._bound.netloc
 
     @property
     def username(self) -> str | None:
@@ -235,7 +261,8 @@ class Index:
         return f"{scheme}://{user}:{password}@{rest}"
 
     def __repr__(self) -> str:
-        return f"<Index {self.name} {self.url}>"
+        where = self.url if self.origin is not None else f"(not mounted) prefix={self.prefix!r}"
+        return f"<Index {self.name} {where}>"
 
     # -- content ------------------------------------------------------------------------
     def add(

@@ -25,7 +25,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_httpserver.httpserver import HTTPServerBase
 from werkzeug.exceptions import HTTPException, NotFound
@@ -38,6 +38,7 @@ from .auth import AuthDecision
 from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, KeepAliveHandler
 from .index import Index
 from .log import Hit, RequestLog
+from .origin import Origin, format_host
 
 __all__ = ["IndexServer", "TLSFailure"]
 
@@ -229,13 +230,22 @@ class IndexServer(HTTPServerBase):
 
     # -- mounting -----------------------------------------------------------------------
     def mount(self, index: Index) -> None:
+        """Serve ``index`` under its prefix and bind its :class:`Origin` into it.
+
+        The server must be listening: with port 0 only then is the port known, and an
+        index's URLs are fixed from the moment it is mounted.
+        """
+        if not self.is_running():
+            raise ServerError(f"mount index {index.name!r} on a started server")
         with self._mount_lock:
             for prefix, other in self._mounts:
                 if prefix == index.prefix:
                     raise ConfigError(
-                        f"index {index.name!r} cannot share {self.format_host(self.host)}:{self.port}"
+                        f"index {index.name!r} cannot share {format_host(self.host)}:{self.port}"
                         f" with {other.name!r} under the same path prefix {prefix or '/'!r}"
                     )
+            scheme: Literal["http", "https"] = "http" if self.ssl_context is None else "https"
+            index.bind(self, Origin(scheme, self.host, self.port, index.prefix), self.tls)
             self._mounts.append((index.prefix, index))
             self._mounts.sort(key=lambda m: len(m[0]), reverse=True)
 
