@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from packaging.utils import InvalidName, canonicalize_name
@@ -40,7 +40,8 @@ from .simple import (
     render_root_html,
     render_root_json,
 )
-from .upload import Upload, UploadLimits, handle_upload
+from .responses import refusal_response, text_response
+from .upload import StagedUpload, Upload, UploadLimits, handle_upload
 
 if TYPE_CHECKING:
     from .server import IndexServer
@@ -385,21 +386,33 @@ class Index:
         with self._lock:
             return self._projects.get(project, {}).get(filename)
 
-    def commit(self, dist: DistFile, staged: Path, *, uploaded_by: str | None,
-               replaces: StoredFile | None = None) -> StoredFile:
-        """Move a staged upload into place and serve it, in one step for readers.
+    def commit(self, staged: StagedUpload) -> Upload | None:
+        """Serve a staged upload: the duplicate rule and the move into place, as one step.
 
-        ``replaces`` is the file it supersedes (``overwrite=True``), which stops being served
-        when its name differs (a case or normalisation variant of the same distribution).
+        Under this index's lock, so two uploads of one name cannot both pass the duplicate
+        check, and a reader sees the old file or the new one, never neither. Returns the
+        :class:`Upload` (also appended to :attr:`uploads`), or None when the identical file
+        is already served. Raises :class:`UploadRejected` for another file under an existing
+        name unless :attr:`overwrite`; a replaced file whose name differs (a case or
+        normalisation variant of the same distribution) stops being served.
         """
-        target_dir = self.upload_root / canonicalize_name(dist.name)
-        target = target_dir / dist.filename
-        target_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            os.replace(staged, target)
-            if replaces is not None and replaces.filename != dist.filename:
-                self._projects.get(replaces.project, {}).pop(replaces.filename, None)
-            return self._store(replace(dist, path=target), uploaded_by=uploaded_by)
+            existing = staged.duplicate_of(self)
+            if existing is not None:
+                if existing.sha256 == staged.sha256:
+                    return None
+                if not self.overwrite:
+                    raise staged.refuse_duplicate(existing)
+            target_dir = self.upload_root / staged.project  # only now: a refusal leaves no dir
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / staged.filename
+            os.replace(staged.dist.path, target)
+            if existing is not None and existing.filename != staged.filename:
+                self._projects.get(existing.project, {}).pop(existing.filename, None)
+            stored = self._store(replace(staged.dist, path=target), uploaded_by=staged.user)
+            upload = staged.accepted(stored, replaced=existing is not None)
+            self.uploads.append(upload)
+            return upload
 
     # -- pages ------------------------------------------------------------------------
     def _page(self, project: str | None, mime: str) -> bytes | None:
@@ -445,12 +458,11 @@ class Index:
         if rest in ("/legacy", "/legacy/"):
             return self.handle_upload(request, rest, decision)
         if not self.policy.may_read(decision):
-            return self._deny(decision, "read")
+            return self.deny(decision, "read")
         if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
             if request.method not in _READ_METHODS:
-                return Response(f"Method Not Allowed: {rest.split('/')[1]} pages and files are "
-                                "read with GET or HEAD\n", 405, {"Allow": "GET, HEAD"},
-                                mimetype="text/plain")
+                return text_response(405, f"Method Not Allowed: {rest.split('/')[1]} pages and "
+                                          "files are read with GET or HEAD", {"Allow": "GET, HEAD"})
         if rest == "/simple":
             return _moved(request, self.prefix + "/simple/")
         if rest == "/simple/":
@@ -483,19 +495,16 @@ class Index:
         """The legacy upload API (see :mod:`pytest_privrepo.index.upload`)."""
         return handle_upload(self, request, rest, decision)
 
-    def _deny(self, decision: AuthDecision, action: str) -> Response:
-        # The rule (status, challenge, wording) is AuthPolicy.refusal's, shared with uploads.
-        refusal = self.policy.refusal(decision, "upload" if action == "upload" else "read", self.name)
-        headers = ({"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'}
-                   if refusal.challenge else {})
-        return Response(refusal.message + "\n", refusal.status, headers, mimetype="text/plain")
+    def deny(self, decision: AuthDecision, action: Literal["read", "upload"]) -> Response:
+        """The answer to a request :attr:`policy` refused: its rule, one response shape."""
+        refusal = self.policy.refusal(decision, action, self.name)
+        return refusal_response(refusal, self.policy.realm, upload=action == "upload")
 
     def _serve_page(self, request: Request, project: str | None) -> Response:
         mime = negotiate(request.accept_mimetypes, request.args.get("format"))
         page = self._page(project, mime)
         if page is None:
-            return Response("404 Not Found\n", 404, mimetype="text/plain",
-                            headers={"Cache-Control": "no-cache"})
+            return text_response(404, "404 Not Found", {"Cache-Control": "no-cache"})
         content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
         return Response(
             page,

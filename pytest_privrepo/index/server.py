@@ -39,6 +39,7 @@ from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, Keep
 from .index import Index
 from .log import Hit, RequestLog
 from .origin import Origin, format_host
+from .responses import text_response
 
 __all__ = ["IndexServer", "TLSFailure"]
 
@@ -335,7 +336,7 @@ class IndexServer(HTTPServerBase):
         try:
             if protocol_error is not None:  # refused by the handler, answered and logged here
                 status, message = protocol_error
-                response = Response(f"{message}\n", status, mimetype="text/plain")
+                response = text_response(status, message)
             elif index is not None:
                 decision = index.policy.decide(request.authorization)
                 response = index.handle(request, routed[1], decision)  # type: ignore[index]

@@ -26,7 +26,6 @@ import io
 import os
 import re
 import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,7 +46,7 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request, Response
 
-from ..dists import inspect_dist
+from ..dists import DistFile, inspect_dist
 from ..dists.inspect import (
     CORRUPT_ARCHIVE_ERRORS,
     MAX_ARCHIVE_MEMBERS,
@@ -56,11 +55,12 @@ from ..dists.inspect import (
 )
 from ..errors import ConfigError
 from .auth import AuthDecision
+from .responses import text_response
 
 if TYPE_CHECKING:
-    from .index import Index
+    from .index import Index, StoredFile
 
-__all__ = ["Upload", "UploadLimits", "UploadRejected", "handle_upload"]
+__all__ = ["StagedUpload", "Upload", "UploadLimits", "UploadRejected", "handle_upload"]
 
 _DIGESTS = (("md5_digest", "md5"), ("sha256_digest", "sha256"), ("blake2_256_digest", "blake2b"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -93,6 +93,47 @@ class Upload:
         """First value of a form field, or None."""
         values = self.fields.get(name)
         return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """An upload that passed every check needing no index state, waiting to be committed.
+
+    Why a value: the checks that read the index (is this a duplicate? may it replace the
+    old file?) and the move into place must be one step under the index's own lock, so
+    parsing hands this to :meth:`Index.commit <pytest_privrepo.index.index.Index.commit>`
+    instead of touching the index's files itself.
+    """
+
+    #: the distribution as read from the staged bytes (``dist.path`` is the staging file)
+    dist: DistFile
+    filename: str
+    #: the project name as the form gave it, and its normalised form
+    name: str
+    project: str
+    version: str
+    filetype: str
+    sha256: str
+    user: str | None
+    fields: dict[str, list[str]] = field(repr=False)
+
+    def duplicate_of(self, index: "Index") -> StoredFile | None:
+        """The stored file this upload would duplicate: the same name, or a variant of it."""
+        return _existing(index, self.project, self.filename)
+
+    def refuse_duplicate(self, existing: StoredFile) -> "UploadRejected":
+        """Warehouse's refusal of another file under an existing name (twine matches it)."""
+        same = (f"{self.filename!r}" if existing.filename == self.filename else
+                f"{self.filename!r} is the same distribution as {existing.filename!r}")
+        return UploadRejected(400, f"File already exists ({same}, with sha256 hash "
+                                   f"{existing.sha256!r}). Uploading a different file "
+                                   "under an existing name is not allowed.")
+
+    def accepted(self, stored: StoredFile, *, replaced: bool) -> Upload:
+        """The record of this upload once ``stored`` serves it."""
+        return Upload(filename=self.filename, name=self.name, version=self.version,
+                      filetype=self.filetype, sha256=self.sha256, size=stored.dist.size,
+                      user=self.user, path=stored.path, fields=self.fields, replaced=replaced)
 
 
 class UploadRejected(Exception):
@@ -275,31 +316,20 @@ class _UploadRequest(Request):
                                  cls=self.parameter_storage_class)
 
 
-_commit_lock = threading.Lock()
-
-
 def _reply(status: int, reason: str) -> Response:
-    # The reason phrase must be one latin-1 line; the body carries the full message.
-    phrase = reason.splitlines()[0].encode("latin-1", "replace").decode("latin-1")[:300]
-    return Response(reason + "\n", status=f"{status} {phrase}", mimetype="text/plain")
+    return text_response(status, reason, phrase=True)
 
 
 def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecision) -> Response:
     """Answer a request to ``<prefix>/legacy`` or ``<prefix>/legacy/``."""
     if rest == "/legacy":
-        return Response("Use the URL with a trailing slash\n", 308,
-                        {"Location": f"{index.prefix}/legacy/"}, mimetype="text/plain")
+        return text_response(308, "Use the URL with a trailing slash",
+                             {"Location": f"{index.prefix}/legacy/"})
     if base.method != "POST":
-        return Response("Method Not Allowed: uploads are POST requests\n", 405,
-                        {"Allow": "POST"}, mimetype="text/plain")
-    policy = index.policy
-    if not policy.may_upload(decision):
-        refusal = policy.refusal(decision, "upload", index.name)  # the one rule, as for reads
-        if refusal.challenge:
-            return Response(refusal.message + "\n", refusal.status,
-                            {"WWW-Authenticate": f'Basic realm="{policy.realm}"'},
-                            mimetype="text/plain")
-        return _reply(refusal.status, refusal.message)
+        return text_response(405, "Method Not Allowed: uploads are POST requests",
+                             {"Allow": "POST"})
+    if not index.policy.may_upload(decision):
+        return index.deny(decision, "upload")  # the one rule and answer, as for reads
 
     limits: UploadLimits = index.upload_limits
     max_body = index.max_upload_size + limits.form_overhead
@@ -319,7 +349,10 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
     request.max_content_length = max_body  # chunked bodies too (werkzeug's LimitedStream)
     try:
         try:
-            return _accept(index, request, decision)
+            staged = _stage(index, request, decision)
+            if staged is None or index.commit(staged) is None:
+                return text_response(200, "OK (identical file already present)")
+            return text_response(200, "OK")
         except UploadRejected as exc:
             return _reply(exc.status, exc.reason)
         except RequestEntityTooLarge:
@@ -336,7 +369,14 @@ def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB"
 
 
-def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> Response:
+def _stage(index: "Index", request: _UploadRequest, decision: AuthDecision
+           ) -> StagedUpload | None:
+    """Parse and check one upload request; None when the identical file is already served.
+
+    Raises :class:`UploadRejected` for anything Warehouse refuses. Only reads the index
+    (an identical re-upload is answered before the archive is inspected); the duplicate
+    rule is applied again by :meth:`Index.commit` under the index's lock.
+    """
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise UploadRejected(400, "Invalid request: expected multipart/form-data")
     form = request.form
@@ -396,7 +436,7 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     sha256 = stream.hexdigest("sha256")
     existing = _existing(index, canonical, filename)
     if existing is not None and existing.sha256 == sha256:
-        return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
+        return None
 
     stream.flush()
     os.fsync(stream.fileno())
@@ -410,29 +450,12 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     if Version(dist.version) != version:
         raise UploadRejected(400, f"Version in metadata {dist.version!r} does not match the "
                                   f"form's version {version_text!r}")
-
-    with _commit_lock:  # duplicate check and move are one step
-        existing = _existing(index, canonical, filename)
-        replaced = False
-        if existing is not None:
-            if existing.sha256 == sha256:
-                return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
-            if not index.overwrite:
-                same = (f"{filename!r}" if existing.filename == filename else
-                        f"{filename!r} is the same distribution as {existing.filename!r}")
-                raise UploadRejected(400, f"File already exists ({same}, with sha256 hash "
-                                          f"{existing.sha256!r}). Uploading a different file "
-                                          "under an existing name is not allowed.")
-            replaced = True
-        stream.close()
-        stored = index.commit(dist, stream.path, uploaded_by=decision.user, replaces=existing)
-        fields = {k: form.getlist(k) for k in form.keys()}
-        index.uploads.append(Upload(
-            filename=filename, name=name, version=str(version), filetype=filetype,
-            sha256=sha256, size=stored.dist.size, user=decision.user, path=stored.path,
-            fields=fields, replaced=replaced,
-        ))
-    return Response("OK\n", 200, mimetype="text/plain")
+    stream.close()  # the staging file stays until committed or discarded
+    return StagedUpload(
+        dist=dist, filename=filename, name=name, project=canonical, version=str(version),
+        filetype=filetype, sha256=sha256, user=decision.user,
+        fields={k: form.getlist(k) for k in form.keys()},
+    )
 
 
 def _dist_key(filename: str) -> tuple[Any, ...] | None:
@@ -454,7 +477,7 @@ def _dist_key(filename: str) -> tuple[Any, ...] | None:
     return None
 
 
-def _existing(index: "Index", project: str, filename: str):  # type: ignore[no-untyped-def]
+def _existing(index: "Index", project: str, filename: str) -> "StoredFile | None":
     """The stored file ``filename`` duplicates: the same name, or a variant of it."""
     same = index.file(project, filename)
     if same is not None:
