@@ -58,7 +58,7 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def __init__(self, sock: socket.socket, app: Callable, tls_context: ssl.SSLContext | None,
                  on_tls_failure: Callable[[TLSFailure], None],
-                 on_error: Callable[[BaseException], None]) -> None:
+                 on_error: Callable[[Exception], None]) -> None:
         host, port = sock.getsockname()[:2]
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=sock.fileno())
         sock.close()  # werkzeug dup()ed it
@@ -113,7 +113,8 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = _current_exception()
-        if exc is None or isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+        if not isinstance(exc, Exception) or isinstance(
+                exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         if not self._stop:
             self._on_error(exc)
@@ -129,9 +130,25 @@ class _WSGIServer(ThreadedWSGIServer):
                         if self._stop:
                             break
                         if key.fileobj is self.socket:
-                            self._handle_request_noblock()
+                            self._accept_one()
         finally:
             self.server_close()
+
+    def _accept_one(self) -> None:
+        """socketserver's ``_handle_request_noblock``, from its public steps: accept the
+        connection the selector reported and hand it to a thread."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
 
     def wake(self) -> None:
         self._stop = True
@@ -215,13 +232,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class IndexServer(HTTPServerBase):
-    """One listening socket serving any number of :class:`Index` objects by path prefix."""
+    """One listening socket serving any number of :class:`Index` objects by path prefix.
+
+    :attr:`log` is a :class:`RequestLog` (every request, matched by an index or not), not
+    the base class's list of ``(request, response)`` pairs; :meth:`clear` empties it in
+    place, since the CLI's printer and tests hold a reference to it.
+    """
+
+    # HTTPServerBase declares a list of (Request, Response); this server records Hits.
+    log: RequestLog  # type: ignore[assignment]
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  ssl_context: ssl.SSLContext | None = None, tls: str | None = None) -> None:
         super().__init__(host, port, ssl_context, threaded=True)
         self.tls = tls
-        self.log = RequestLog()  # type: ignore[assignment]
+        self.log = RequestLog()
         #: handshakes the server refused or that broke off (negative TLS tests)
         self.tls_failures: list[TLSFailure] = []
         self._tls_failed = threading.Condition()
@@ -273,7 +298,7 @@ class IndexServer(HTTPServerBase):
         self.host = sock.getsockname()[0]
         try:
             self._wsgi = _WSGIServer(sock, self._wsgi_app, self.ssl_context,
-                                     self._record_tls_failure, self.handler_errors.append)
+                                     self._record_tls_failure, self._record_handler_error)
         except BaseException:
             sock.close()
             raise
@@ -298,6 +323,25 @@ class IndexServer(HTTPServerBase):
         self.server_thread = None
         if stragglers:
             raise ServerError(f"{len(stragglers)} connection thread(s) did not stop")
+
+    def clear(self) -> None:
+        """Empty the request log, the handler errors and :attr:`tls_failures`, in place.
+
+        HTTPServerBase's ``clear()`` assigns fresh lists: the log would stop being a
+        :class:`RequestLog`, and whoever holds the old objects would stop seeing anything.
+        """
+        super().clear()
+        with self._tls_failed:
+            self.tls_failures.clear()
+
+    def clear_log(self) -> None:
+        self.log.clear()
+
+    def clear_handler_errors(self) -> None:
+        self.handler_errors.clear()
+
+    def _record_handler_error(self, exc: Exception) -> None:
+        self.handler_errors.append(exc)
 
     def _record_tls_failure(self, failure: TLSFailure) -> None:
         with self._tls_failed:
@@ -345,7 +389,7 @@ class IndexServer(HTTPServerBase):
         except HTTPException as exc:
             response = exc.get_response(environ)
         except Exception as exc:  # surfaced in the test by check()
-            self.handler_errors.append(exc)
+            self._record_handler_error(exc)
             response = Response(
                 "privrepo: internal error, see the test report\n"
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
