@@ -389,7 +389,9 @@ def _scan_tar(tf: tarfile.TarFile, canonical: str, filename: str, limits: _Limit
         tinfo = tf.next()
         if tinfo is None:
             break
-        tf.members.clear()  # tarfile keeps every header it saw; only the current one matters
+        # tarfile keeps every header it saw; only the current one matters. ``members`` is
+        # TarFile's public list (CPython's tarfile.py) but typeshed does not declare it.
+        tf.members.clear()  # type: ignore[attr-defined]
         count += 1
         if count > limits.members:
             raise ConfigError(f"{filename!r} has more than {limits.members} archive members")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import TYPE_CHECKING
 
 from ..redact import redact_header
@@ -152,7 +153,7 @@ class RequestLog:
         path_prefix: str | None = None,
         path_contains: str | None = None,
         status: int | None = None,
-        user: str | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+        user: str | None | EllipsisType = ...,
         index: str | None = None,
     ) -> list[Hit]:
         """Hits matching every given criterion (``user=None`` means "sent no credentials")."""

@@ -87,7 +87,7 @@ class Upload:
 
     @property
     def pyversion(self) -> str | None:
-        return (self.fields.get("pyversion") or [None])[0]
+        return self.field("pyversion")
 
     def field(self, name: str) -> str | None:
         """First value of a form field, or None."""
@@ -153,7 +153,8 @@ class _HashingFile:
         fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=directory)
         self.path = Path(name)
         self._f = os.fdopen(fd, "w+b")
-        self.hashes = {algo: hashlib.new(algo, digest_size=32) if algo == "blake2b"
+        # blake2_256_digest is BLAKE2b with a 32-byte digest (hashlib's default is 64)
+        self.hashes = {algo: hashlib.blake2b(digest_size=32) if algo == "blake2b"
                        else hashlib.new(algo) for _, algo in _DIGESTS}
         self.size = 0
         self.limit = limit
