@@ -336,8 +336,7 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
     max_body = index.max_upload_size + limits.form_overhead
     declared = base.content_length
     if declared is not None and declared > max_body:
-        return _reply(413, f"File too large. Limit for index {index.name!r} is "
-                           f"{_mib(index.max_upload_size)}.")
+        return _reply(413, _too_large(index))
 
     request = _UploadRequest(base.environ)
     # Staging files (".upload-*.part", removed when the request ends) sit in the upload root
@@ -357,11 +356,15 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
         except UploadRejected as exc:
             return _reply(exc.status, exc.reason)
         except RequestEntityTooLarge:
-            return _reply(413, f"File too large. Limit for index {index.name!r} is "
-                               f"{_mib(index.max_upload_size)}.")
+            return _reply(413, _too_large(index))
     finally:
         if request.content is not None:
             request.content.discard()
+
+
+def _too_large(index: "Index") -> str:
+    """Warehouse's wording: 413 for a body too large to read, 400 for a parsed file part."""
+    return f"File too large. Limit for index {index.name!r} is {_mib(index.max_upload_size)}."
 
 
 def _mib(size: int) -> str:
@@ -421,8 +424,7 @@ def _stage(index: "Index", request: _UploadRequest, decision: AuthDecision
 
     stream: _HashingFile = content.stream  # type: ignore[assignment]
     if stream.size > index.max_upload_size:
-        raise UploadRejected(400, f"File too large. Limit for index {index.name!r} is "
-                                  f"{_mib(index.max_upload_size)}.")
+        raise UploadRejected(400, _too_large(index))
     supplied = [(f, algo, form[f].strip().lower()) for f, algo in _DIGESTS if form.get(f, "").strip()]
     if not supplied:
         raise UploadRejected(400, "Include at least one message digest (md5_digest, "
