@@ -21,7 +21,7 @@ from .errors import ConfigError, ServerError
 from .index.auth import AuthPolicy, AuthSpec, Credentials
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
-from .index.upload import UploadLimits
+from .index.form import UploadLimits
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
 __all__ = ["Privrepo"]

@@ -41,7 +41,8 @@ from .simple import (
     render_root_json,
 )
 from .responses import refusal_response, text_response
-from .upload import StagedUpload, Upload, UploadLimits, handle_upload
+from .form import UploadLimits
+from .upload import StagedUpload, Upload, handle_upload
 
 if TYPE_CHECKING:
     from .server import IndexServer
