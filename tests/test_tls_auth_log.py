@@ -205,7 +205,7 @@ def test_server_clear_keeps_its_request_log_and_error_lists(privrepo, http, monk
     def explode(*args, **kwargs):
         raise RuntimeError("after clear")
 
-    monkeypatch.setattr(idx, "_serve_page", explode)
+    monkeypatch.setattr(idx, "page", explode)
     assert http.get(idx.url, verify=idx.ca_cert, cert=idx.client_cert).status_code == 500
     with pytest.raises(ServerError, match="after clear"):  # errors still reach the test
         privrepo.check()
@@ -273,7 +273,7 @@ def test_server_errors_surface_in_the_test(privrepo, http, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom in handler")
 
-    monkeypatch.setattr(idx, "_serve_page", explode)
+    monkeypatch.setattr(idx, "page", explode)
     r = http.get(idx.url)
     assert r.status_code == 500
     with pytest.raises(ServerError, match="kaboom in handler"):

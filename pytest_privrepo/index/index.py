@@ -17,13 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 from urllib.parse import quote
 
-from packaging.utils import InvalidName, canonicalize_name
-from werkzeug.exceptions import NotFound
-from werkzeug.utils import redirect
-from werkzeug.wsgi import wrap_file
+from packaging.utils import canonicalize_name
 from werkzeug.wrappers import Request, Response
 
 from ..dists import DistFile, build_dists, inspect_dist
@@ -34,13 +31,13 @@ from .origin import Origin
 from .simple import (
     MIME_JSON,
     FileEntry,
-    negotiate,
     render_project_html,
     render_project_json,
     render_root_html,
     render_root_json,
 )
-from .responses import refusal_response, text_response
+from .responses import refusal_response
+from .routes import answer
 from .form import UploadLimits
 from .upload import StagedUpload, Upload, handle_upload
 
@@ -49,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Index", "StoredFile"]
 
-_READ_METHODS = frozenset({"GET", "HEAD"})
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -416,7 +412,9 @@ class Index:
             return upload
 
     # -- pages ------------------------------------------------------------------------
-    def _page(self, project: str | None, mime: str) -> bytes | None:
+    def page(self, project: str | None, mime: str) -> bytes | None:
+        """The root page (``project`` None) or a project's page as ``mime``, or None for a
+        project not served; rendered once per change of the index."""
         fmt = "json" if mime == MIME_JSON else "html"
         key = (project or "", fmt)
         with self._lock:
@@ -453,44 +451,10 @@ class Index:
             self._pages[key] = page
             return page
 
-    # -- HTTP ---------------------------------------------------------------------------
+    # -- HTTP (the routes are :mod:`pytest_privrepo.index.routes`) ---------------------
     def handle(self, request: Request, rest: str, decision: AuthDecision) -> Response:
         """Answer one request whose path, below this index's prefix, is ``rest``."""
-        if rest in ("/legacy", "/legacy/"):
-            return self.handle_upload(request, rest, decision)
-        if not self.policy.may_read(decision):
-            return self.deny(decision, "read")
-        if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
-            if request.method not in _READ_METHODS:
-                return text_response(405, f"Method Not Allowed: {rest.split('/')[1]} pages and "
-                                          "files are read with GET or HEAD", {"Allow": "GET, HEAD"})
-        if rest == "/simple":
-            return _moved(request, self.prefix + "/simple/")
-        if rest == "/simple/":
-            return self._serve_page(request, None)
-        if rest.startswith("/simple/"):
-            name = rest[len("/simple/"):]
-            if name.endswith("/"):
-                name = name[:-1]
-                slash = True
-            else:
-                slash = False
-            if not name or "/" in name:
-                raise NotFound()
-            try:  # no project has an invalid name; and a CR/LF must not reach Location
-                canonical = canonicalize_name(name, validate=True)
-            except InvalidName:
-                raise NotFound() from None
-            if name != canonical or not slash:
-                return _moved(request, f"{self.prefix}/simple/{canonical}/")
-            return self._serve_page(request, canonical)
-        if rest.startswith("/files/"):
-            parts = rest[len("/files/"):].split("/")
-            if len(parts) != 2:
-                raise NotFound()
-            project, filename = parts
-            return self._serve_file(request, project, filename)
-        raise NotFound()
+        return answer(self, request, rest, decision)
 
     def handle_upload(self, request: Request, rest: str, decision: AuthDecision) -> Response:
         """The legacy upload API (see :mod:`pytest_privrepo.index.upload`)."""
@@ -501,56 +465,21 @@ class Index:
         refusal = self.policy.refusal(decision, action, self.name)
         return refusal_response(refusal, self.policy.realm, upload=action == "upload")
 
-    def _serve_page(self, request: Request, project: str | None) -> Response:
-        mime = negotiate(request.accept_mimetypes, request.args.get("format"))
-        page = self._page(project, mime)
-        if page is None:
-            return text_response(404, "404 Not Found", {"Cache-Control": "no-cache"})
-        content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
-        return Response(
-            page,
-            200,
-            {"Content-Type": content_type, "Vary": "Accept", "Cache-Control": "no-cache"},
-        )
+    def open_file(self, project: str, filename: str) -> tuple[StoredFile, BinaryIO] | None:
+        """The file served as ``filename`` and an open handle on its bytes, or None.
 
-    def _serve_file(self, request: Request, project: str, filename: str) -> Response:
-        metadata = filename.endswith(".metadata")
-        if metadata:
-            stored = self.file(project, filename[: -len(".metadata")])
-            if stored is None or stored.metadata_sha256 is None:
-                raise NotFound()
-            return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
-        # Look up and open under the lock that commit() replaces files under: the ETag and
-        # the bytes sent are then always those of one version of the file (overwrite=True).
+        Looked up and opened under the lock :meth:`commit` replaces files under, so the
+        record (its sha256, the ETag) and the bytes are those of one version of the file
+        even while ``overwrite=True`` uploads replace it.
+        """
         with self._lock:
             stored = self.file(project, filename)
             if stored is None:
-                raise NotFound()
+                return None
             try:
-                fh = open(stored.path, "rb")
+                return stored, open(stored.path, "rb")
             except FileNotFoundError:
-                raise NotFound() from None
-        stat = os.fstat(fh.fileno())
-        # What werkzeug's send_file does for a path, for an already open file: length,
-        # Last-Modified, ETag, then conditional and Range answers (206/304/416).
-        response = Response(wrap_file(request.environ, fh), mimetype="application/octet-stream",
-                            direct_passthrough=True)
-        response.content_length = stat.st_size
-        response.last_modified = datetime.fromtimestamp(int(stat.st_mtime), timezone.utc)
-        response.cache_control.no_cache = True
-        response.set_etag(stored.sha256)
-        try:
-            return response.make_conditional(request.environ, accept_ranges=True,
-                                             complete_length=stat.st_size)
-        except BaseException:  # 416 for an unsatisfiable Range: do not leak the descriptor
-            fh.close()
-            raise
-
-
-def _moved(request: Request, location: str) -> Response:
-    if request.query_string:
-        location += "?" + request.query_string.decode("latin-1")
-    return redirect(location, 301)
+                return None
 
 
 def _safe_dir(name: str) -> str:
