@@ -157,6 +157,11 @@ class _WSGIServer(ThreadedWSGIServer):
         except OSError:
             pass
 
+    def open_connections(self) -> list[socket.socket]:
+        """The client connections whose threads are running now."""
+        with self._conn_lock:
+            return list(self._conns)
+
     def close_connections(self, timeout: float = 5.0) -> list[threading.Thread]:
         """Close every open client connection and wait for its thread; return stragglers."""
         with self._conn_lock:
@@ -342,6 +347,10 @@ class IndexServer(HTTPServerBase):
 
     def _record_handler_error(self, exc: Exception) -> None:
         self.handler_errors.append(exc)
+
+    def open_connections(self) -> list[socket.socket]:
+        """The client connections open now (keep-alive ones included); [] when stopped."""
+        return self._wsgi.open_connections() if self._wsgi is not None else []
 
     def _record_tls_failure(self, failure: TLSFailure) -> None:
         with self._tls_failed:
