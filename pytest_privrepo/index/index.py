@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
+from .form import UploadLimits
 from .log import RequestLog
 from .origin import Origin
 from .simple import (
@@ -38,7 +39,6 @@ from .simple import (
 )
 from .responses import refusal_response
 from .routes import answer
-from .form import UploadLimits
 from .upload import StagedUpload, Upload, handle_upload
 
 if TYPE_CHECKING:
@@ -185,14 +185,17 @@ class Index:
         """The server this index is mounted on: its ``tls_failures``, its ``log`` (every
         index on it, and requests no index matched)."""
         if self._server is None:
-            raise ConfigError(f"index {self.name!r} is not mounted on a server yet")
+            raise self._not_mounted()
         return self._server
 
     @property
     def _bound(self) -> Origin:
         if self.origin is None:
-            raise ConfigError(f"index {self.name!r} is not mounted on a server yet")
+            raise self._not_mounted()
         return self.origin
+
+    def _not_mounted(self) -> ConfigError:
+        return ConfigError(f"index {self.name!r} is not mounted on a server yet")
 
     @property
     def base_url(self) -> str:
