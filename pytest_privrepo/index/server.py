@@ -399,12 +399,9 @@ class IndexServer(HTTPServerBase):
             response = exc.get_response(environ)
         except Exception as exc:  # surfaced in the test by check()
             self._record_handler_error(exc)
-            response = Response(
-                "privrepo: internal error, see the test report\n"
-                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-                500,
-                mimetype="text/plain",
-            )
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            response = text_response(
+                500, "privrepo: internal error, see the test report\n" + trace.rstrip("\n"))
         hit = Hit.from_request(
             request,
             status=response.status_code,
