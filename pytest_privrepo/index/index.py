@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -351,7 +351,8 @@ class Index:
                 self._display.pop(project, None)
             self._pages.clear()
 
-    def _update(self, name: str, version: str | None, change) -> None:  # type: ignore[no-untyped-def]
+    def _update(self, name: str, version: str | None,
+                change: Callable[[StoredFile], StoredFile]) -> None:
         project = canonicalize_name(name)
         with self._lock:
             files = self._projects.get(project)

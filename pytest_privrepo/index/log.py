@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from ..redact import redact_header
 from .auth import AuthDecision, Credentials, loggable_identity
@@ -136,7 +136,13 @@ class RequestLog:
         with self._lock:
             return len(self._hits)
 
-    def __getitem__(self, item):  # type: ignore[no-untyped-def]
+    @overload
+    def __getitem__(self, item: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Hit]: ...
+
+    def __getitem__(self, item: int | slice) -> Hit | list[Hit]:
         return self._snapshot()[item]
 
     def __bool__(self) -> bool:

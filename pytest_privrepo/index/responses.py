@@ -3,9 +3,9 @@
 Why one function: every answer an index makes up itself (a refusal, a redirect hint, a
 405, an upload's verdict) is ``text/plain`` with the message and a newline as the body,
 and the upload API also puts the message into the reason phrase, as Warehouse does: twine
-and uv print the phrase, and twine's duplicate detection matches ``File already exists``
-in it (/work/shared/reference/index-protocol.md, "Duplicates"). Building these in one place keeps the header rules (latin-1,
-one line, bounded) and the ``WWW-Authenticate`` challenge the same for pages and uploads.
+and uv print the phrase, and a duplicate is recognised by its ``File already exists``
+prefix. Built in one place, the header rules (latin-1, one line, bounded) and the
+``WWW-Authenticate`` challenge are the same for pages and uploads.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def text_response(status: int, message: str, headers: Mapping[str, str] | None =
 
 
 def refusal_response(refusal: Refusal, realm: str, *, upload: bool) -> Response:
-    """The answer for one :meth:`AuthPolicy.refusal <pytest_privrepo.index.auth.AuthPolicy.refusal>`.
+    """The answer for one :meth:`~pytest_privrepo.index.auth.AuthPolicy.refusal`.
 
     A challenge (401) names ``realm`` and keeps the standard phrase, for pages and uploads
     alike; any other upload refusal carries its message as the phrase, as Warehouse's do.

@@ -382,8 +382,7 @@ class IndexServer(HTTPServerBase):
     def _wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         _safe_authorization(request)
-        routed = self._route(request.path)
-        index = routed[0] if routed else None
+        index, rest = self._route(request.path) or (None, "")
         decision = AuthDecision(None, None, None)
         protocol_error = environ.get(PROTOCOL_ERROR_KEY)
         try:
@@ -392,7 +391,7 @@ class IndexServer(HTTPServerBase):
                 response = text_response(status, message)
             elif index is not None:
                 decision = index.policy.decide(request.authorization)
-                response = index.handle(request, routed[1], decision)  # type: ignore[index]
+                response = index.handle(request, rest, decision)
             else:
                 raise NotFound()
         except HTTPException as exc:

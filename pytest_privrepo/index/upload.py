@@ -13,8 +13,9 @@ returns a :class:`StagedUpload`, which :meth:`Index.commit
 <pytest_privrepo.index.index.Index.commit>` moves into place with :func:`os.replace` under
 the index's lock: no reader ever sees a torn file, even when two clients upload the same
 name at once. Beyond a limit the answer is a 413 or 400 naming it; METADATA and the
-archive scan are bounded by :class:`UploadLimits` too. A wheel whose filename is a case or normalisation variant of a stored one
-(``Demo-1.0-py3-none-any.whl`` next to ``demo-1.0-py3-none-any.whl``) is the same
+archive scan are bounded by :class:`UploadLimits` too. A wheel whose filename is a case or
+normalisation variant of a stored one (``Demo-1.0-py3-none-any.whl`` next to
+``demo-1.0-py3-none-any.whl``) is the same
 distribution, so the duplicate rule applies to it.
 """
 
@@ -173,7 +174,8 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
 
 def _too_large(index: "Index") -> str:
     """Warehouse's wording: 413 for a body too large to read, 400 for a parsed file part."""
-    return f"File too large. Limit for index {index.name!r} is {describe_size(index.max_upload_size)}."
+    limit = describe_size(index.max_upload_size)
+    return f"File too large. Limit for index {index.name!r} is {limit}."
 
 
 def _stage(index: "Index", request: UploadRequest, decision: AuthDecision
@@ -297,7 +299,7 @@ def _existing(index: "Index", project: str, filename: str) -> "StoredFile | None
     return None
 
 
-def _inspect_staged(stream: HashingFile, filename: str, limits: UploadLimits):  # type: ignore[no-untyped-def]
+def _inspect_staged(stream: HashingFile, filename: str, limits: UploadLimits) -> DistFile:
     """Read the staged bytes' metadata under the filename the client gave, within limits."""
     if filename.endswith(".whl"):
         check_zip_directory(stream.path, filename, max_members=limits.max_archive_members)

@@ -86,7 +86,8 @@ class CertificateAuthority:
         not_before = not_after = None  # trustme's defaults: valid from now on
         if expired:
             now = datetime.datetime.now(datetime.timezone.utc)
-            not_before, not_after = now - datetime.timedelta(days=30), now - datetime.timedelta(days=1)
+            not_before = now - datetime.timedelta(days=30)
+            not_after = now - datetime.timedelta(days=1)
         leaf = ca.issue_cert(identity, common_name=identity, not_before=not_before,
                              not_after=not_after)
         stem = filename or (
