@@ -21,7 +21,7 @@ from .errors import ConfigError, ServerError
 from .index.auth import AuthPolicy, AuthSpec, Credentials
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
-from .index.upload import UploadLimits
+from .index.form import UploadLimits
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
 __all__ = ["Privrepo"]
@@ -176,29 +176,33 @@ class Privrepo:
             prefix = check_prefix(prefix or "")
             ctx = self.ca.server_context(mode, tuple(cert_hosts)) if mode else None
             server = IndexServer(host or self.host, port, ssl_context=ctx, tls=mode)
+            server.start()  # first: mounting binds the port; a ConfigError leaves nothing running
             started = True
 
-        directory = self.root / name
-        index = Index(
-            name,
-            server=server,
-            prefix=prefix,
-            directory=directory,
-            policy=policy,
-            ca_cert=self.ca_cert if mode else None,
-            client_cert=(
-                self.ca.issue_client_cert(directory, f"{name}-client@privrepo.test",
-                                          filename="client.pem")
-                if mode == "mtls" else None
-            ),
-            overwrite=bool(overwrite),
-            max_upload_size=int(max_upload_size),
-            upload_dir=Path(upload_dir) if upload_dir else None,
-            upload_limits=upload_limits,
-        )
-        server.mount(index)
+        try:
+            directory = self.root / name
+            index = Index(
+                name,
+                prefix=prefix,
+                directory=directory,
+                policy=policy,
+                ca_cert=self.ca_cert if mode else None,
+                client_cert=(
+                    self.ca.issue_client_cert(directory, f"{name}-client@privrepo.test",
+                                              filename="client.pem")
+                    if mode == "mtls" else None
+                ),
+                overwrite=bool(overwrite),
+                max_upload_size=int(max_upload_size),
+                upload_dir=Path(upload_dir) if upload_dir else None,
+                upload_limits=upload_limits,
+            )
+            server.mount(index)
+        except BaseException:
+            if started:
+                server.stop()
+            raise
         if started:
-            server.start()  # ConfigError (e.g. port in use) leaves nothing running
             self._servers.append(server)
         self._indexes[name] = index
         return index

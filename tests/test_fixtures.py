@@ -66,7 +66,7 @@ def test_server_side_errors_fail_the_test_in_teardown(pytester):
 
         def test_it(privrepo, monkeypatch):
             idx = privrepo.index("x")
-            monkeypatch.setattr(idx, "_serve_page", lambda *a: 1 / 0)
+            monkeypatch.setattr(idx, "page", lambda *a: 1 / 0)
             s = requests.Session(); s.trust_env = False
             assert s.get(idx.url).status_code == 500
         """

@@ -34,10 +34,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_privrepo import Index, Privrepo
+from pytest_privrepo import Index, Privrepo, UploadLimits
 from pytest_privrepo.dists import build_sdist, build_wheel
 from pytest_privrepo.errors import ConfigError
-from pytest_privrepo.index.upload import UploadLimits
 
 from raw_http import basic, exchange, open_socket
 

@@ -193,7 +193,7 @@ def test_connections_disable_nagle(privrepo):
     try:
         conn.request("GET", "/simple/")
         conn.getresponse().read()
-        server_socks = list(idx.server.server._conns)  # the connection is still open
+        server_socks = idx.server.open_connections()  # the connection is still open
         assert len(server_socks) == 1
         assert server_socks[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:

@@ -157,6 +157,60 @@ def test_indexes_share_one_host_port_under_prefixes(privrepo, http):
     assert http.get(f"http://{a.netloc}/elsewhere/").status_code == 404
 
 
+def test_mounting_binds_the_origin_into_the_index(privrepo, http):
+    from pytest_privrepo.index.origin import Origin
+
+    a = privrepo.index("bound", tls="tls")
+    b = privrepo.index("beside", share=a)
+    assert a.origin == Origin("https", "127.0.0.1", a.server.port, "")
+    assert b.origin == Origin("https", "127.0.0.1", a.server.port, "/beside")
+    assert b.url == f"https://127.0.0.1:{a.server.port}/beside/simple/" and b.tls == "tls"
+    assert http.get(b.url, verify=b.ca_cert).status_code == 200
+    with pytest.raises(ConfigError, match="'bound' is already mounted at https://127.0.0.1:"):
+        a.bind(b.server, b.origin, b.tls)  # an index answers at one place only
+
+
+def test_an_index_has_no_address_until_it_is_mounted(tmp_path):
+    from pytest_privrepo import ServerError
+    from pytest_privrepo.index import AuthPolicy, Credentials, Index, IndexServer
+
+    index = Index("loose", prefix="/loose", directory=tmp_path, policy=AuthPolicy(Credentials()),
+                  ca_cert=None, client_cert=None)
+    assert repr(index) == "<Index loose (not mounted) prefix='/loose'>"
+    with pytest.raises(ConfigError, match="index 'loose' is not mounted on a server yet"):
+        index.url
+    with pytest.raises(ServerError, match="mount index 'loose' on a started server"):
+        IndexServer().mount(index)  # port 0 is not a port yet: nothing to bind
+    assert index.origin is None
+
+
+def test_server_clear_keeps_its_request_log_and_error_lists(privrepo, http, monkeypatch):
+    """HTTPServerBase.clear() assigns new lists; the server's RequestLog must survive it."""
+    from pytest_privrepo import RequestLog, ServerError
+
+    idx = privrepo.index("cleared", tls="mtls")
+    server, log, errors = idx.server, idx.server.log, idx.server.handler_errors
+    assert http.get(idx.url, verify=idx.ca_cert, cert=idx.client_cert).status_code == 200
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        if not _mtls_handshake(idx, None):
+            raise ConnectionResetError("closed")
+    server.wait_for_tls_failure()
+    server.clear()
+    assert server.log is log and isinstance(log, RequestLog) and len(log) == 0
+    assert server.tls_failures == [] and server.handler_errors is errors
+    assert len(idx.log) == 1  # the index's own log is not the server's
+    assert http.get(idx.url, verify=idx.ca_cert, cert=idx.client_cert).status_code == 200
+    assert [hit.path for hit in server.log] == ["/simple/"]
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("after clear")
+
+    monkeypatch.setattr(idx, "page", explode)
+    assert http.get(idx.url, verify=idx.ca_cert, cert=idx.client_cert).status_code == 500
+    with pytest.raises(ServerError, match="after clear"):  # errors still reach the test
+        privrepo.check()
+
+
 def test_request_log_records_everything(privrepo, http):
     idx = privrepo.index("log", auth=("alice", "pw"))
     idx.add("pkg", "1.0")
@@ -219,7 +273,7 @@ def test_server_errors_surface_in_the_test(privrepo, http, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom in handler")
 
-    monkeypatch.setattr(idx, "_serve_page", explode)
+    monkeypatch.setattr(idx, "page", explode)
     r = http.get(idx.url)
     assert r.status_code == 500
     with pytest.raises(ServerError, match="kaboom in handler"):

@@ -284,23 +284,32 @@ def _check_zip_directory(path: Path, filename: str, limits: _Limits) -> None:
 
 
 def _wheel_metadata(path: Path, canonical: str, filename: str, limits: _Limits) -> bytes:
+    return _zip_metadata(path, canonical, filename, limits, _DIST_INFO_METADATA, "METADATA",
+                         "*.dist-info/METADATA", ".dist-info/METADATA files", "a wheel")
+
+
+def _zip_metadata(path: Path, canonical: str, filename: str, limits: _Limits,
+                  pattern: re.Pattern[str], what: str, where: str, plural: str,
+                  kind: str) -> bytes:
+    """The one member matching ``pattern`` (a wheel's METADATA, a zip sdist's PKG-INFO),
+    after the central directory passed its bounds and the member its size limit."""
     _check_zip_directory(path, filename, limits)
     try:
         with zipfile.ZipFile(path) as zf:
             candidates = {}
             for info in zf.infolist():
-                m = _DIST_INFO_METADATA.fullmatch(info.filename)
-                if m:
+                m = pattern.fullmatch(info.filename)
+                if m and not info.is_dir():
                     candidates[info.filename] = m.group(1)
             if not candidates:
-                raise ConfigError(f"no METADATA in {filename!r}: no top-level *.dist-info/METADATA")
-            member = _pick(candidates, canonical, ".dist-info/METADATA files", filename)
-            _check_metadata_size(zf.getinfo(member).file_size, "METADATA", filename, limits)
+                raise ConfigError(f"no {what} in {filename!r}: no top-level {where}")
+            member = _pick(candidates, canonical, plural, filename)
+            _check_metadata_size(zf.getinfo(member).file_size, what, filename, limits)
             return zf.read(member)
     except ConfigError:
         raise
     except _CORRUPT_ZIP as exc:
-        raise ConfigError(f"not a wheel: {filename!r} is not a valid zip archive: {exc}") from None
+        raise ConfigError(f"not {kind}: {filename!r} is not a valid zip archive: {exc}") from None
 
 
 def _check_metadata_size(size: int, what: str, filename: str, limits: _Limits) -> None:
@@ -348,25 +357,8 @@ class _BoundedStream:
 
 def _sdist_metadata(path: Path, canonical: str, filename: str, limits: _Limits) -> bytes:
     if filename.endswith(".zip"):
-        _check_zip_directory(path, filename, limits)
-        try:
-            with zipfile.ZipFile(path) as zf:
-                zcandidates = {}
-                for zinfo in zf.infolist():
-                    m = _TOP_PKG_INFO.fullmatch(zinfo.filename)
-                    if m and not zinfo.is_dir():
-                        zcandidates[zinfo.filename] = m.group(1)
-                if not zcandidates:
-                    raise ConfigError(f"no PKG-INFO in {filename!r}: no top-level */PKG-INFO")
-                member = _pick(zcandidates, canonical, "top-level PKG-INFO files", filename)
-                _check_metadata_size(zf.getinfo(member).file_size, "PKG-INFO", filename, limits)
-                return zf.read(member)
-        except ConfigError:
-            raise
-        except _CORRUPT_ZIP as exc:
-            raise ConfigError(
-                f"not an sdist: {filename!r} is not a valid zip archive: {exc}"
-            ) from None
+        return _zip_metadata(path, canonical, filename, limits, _TOP_PKG_INFO, "PKG-INFO",
+                             "*/PKG-INFO", "top-level PKG-INFO files", "an sdist")
     try:
         with gzip.open(path, "rb") as gz:
             stream = _BoundedStream(gz, filename, limits)
@@ -389,7 +381,9 @@ def _scan_tar(tf: tarfile.TarFile, canonical: str, filename: str, limits: _Limit
         tinfo = tf.next()
         if tinfo is None:
             break
-        tf.members.clear()  # tarfile keeps every header it saw; only the current one matters
+        # tarfile keeps every header it saw; only the current one matters. ``members`` is
+        # TarFile's public list (CPython's tarfile.py) but typeshed does not declare it.
+        tf.members.clear()  # type: ignore[attr-defined]
         count += 1
         if count > limits.members:
             raise ConfigError(f"{filename!r} has more than {limits.members} archive members")

@@ -4,7 +4,7 @@ from .auth import TOKEN_USER, AuthPolicy, Credentials
 from .index import Index, StoredFile
 from .log import Hit, RequestLog
 from .server import IndexServer, TLSFailure
-from .upload import UploadLimits
+from .form import UploadLimits
 
 __all__ = [
     "TOKEN_USER",

@@ -118,6 +118,7 @@ def loggable_identity(
 def _normalise_users(auth: AuthSpec) -> dict[str, str]:
     if auth is None:
         return {}
+    pairs: list[tuple[object, ...]]
     if isinstance(auth, Mapping):
         pairs = list(auth.items())
     elif (
@@ -125,19 +126,19 @@ def _normalise_users(auth: AuthSpec) -> dict[str, str]:
         and len(auth) == 2
         and all(isinstance(x, str) for x in auth)
     ):
-        pairs = [auth]  # type: ignore[list-item]
+        pairs = [auth]
     else:
         try:
-            pairs = [tuple(p) for p in auth]  # type: ignore[union-attr]
+            pairs = [tuple(p) for p in auth]
         except TypeError:
             raise ConfigError(
                 f"auth must be (user, password), a list of them or a dict, not {auth!r}"
             ) from None
     users: dict[str, str] = {}
     for pair in pairs:
-        if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+        user, password = pair if len(pair) == 2 else (None, None)
+        if not isinstance(user, str) or not isinstance(password, str):
             raise ConfigError(f"auth entry {pair!r} is not a (user, password) pair of strings")
-        user, password = pair
         if not user or ":" in user:
             raise ConfigError(f"auth user {user!r} must be non-empty and contain no ':'")
         if not password:

@@ -3,7 +3,9 @@
 An :class:`Index` is mounted on an :class:`~pytest_privrepo.index.server.IndexServer` under
 a path prefix (empty for a server of its own), so several indexes can share one host:port
 the way Artifactory or Nexus repositories do. That sharing is what breaks clients that
-match credentials per host, and a test has to be able to reproduce it.
+match credentials per host, and a test has to be able to reproduce it. Mounting binds the
+index's :class:`~pytest_privrepo.index.origin.Origin` (scheme, host, port, prefix) into it:
+its URLs are built from that value, never by asking the server.
 """
 
 from __future__ import annotations
@@ -11,41 +13,40 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Literal
 from urllib.parse import quote
 
-from packaging.utils import InvalidName, canonicalize_name
-from werkzeug.exceptions import NotFound
-from werkzeug.utils import redirect
-from werkzeug.wsgi import wrap_file
+from packaging.utils import canonicalize_name
 from werkzeug.wrappers import Request, Response
 
 from ..access import IndexAccess
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
+from .form import UploadLimits
 from .log import RequestLog
+from .origin import Origin
 from .simple import (
     MIME_JSON,
     FileEntry,
-    negotiate,
     render_project_html,
     render_project_json,
     render_root_html,
     render_root_json,
 )
-from .upload import Upload, UploadLimits, handle_upload
+from .responses import refusal_response
+from .routes import answer
+from .upload import StagedUpload, Upload, handle_upload
 
 if TYPE_CHECKING:
     from .server import IndexServer
 
 __all__ = ["Index", "StoredFile"]
 
-_READ_METHODS = frozenset({"GET", "HEAD"})
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -129,7 +130,6 @@ class Index:
         self,
         name: str,
         *,
-        server: "IndexServer",
         prefix: str,
         directory: Path,
         policy: AuthPolicy,
@@ -141,8 +141,12 @@ class Index:
         upload_limits: UploadLimits | None = None,
     ) -> None:
         self.name = check_index_name(name)
-        self.server = server
         self.prefix = check_prefix(prefix)
+        self._server: IndexServer | None = None
+        #: where this index answers; bound by :meth:`IndexServer.mount`, None until then
+        self.origin: Origin | None = None
+        #: the server's TLS mode: None, ``"tls"`` or ``"mtls"``; bound with the origin
+        self.tls: str | None = None
         self.directory = Path(directory)
         self.policy = policy
         # str, not Path: requests' ``cert=`` and most config writers want plain strings
@@ -168,10 +172,36 @@ class Index:
         self._pages: dict[tuple[str, str], bytes] = {}
 
     # -- addresses and credentials ----------------------------------------------------
+    def bind(self, server: "IndexServer", origin: Origin, tls: str | None) -> None:
+        """Fix where this index answers (called by :meth:`IndexServer.mount`, once)."""
+        if self.origin is not None:
+            raise ConfigError(f"index {self.name!r} is already mounted at {self.origin.base_url}")
+        if origin.prefix != self.prefix:
+            raise ConfigError(f"index {self.name!r} has prefix {self.prefix!r}, "
+                              f"not {origin.prefix!r}")
+        self._server, self.origin, self.tls = server, origin, tls
+
+    @property
+    def server(self) -> "IndexServer":
+        """The server this index is mounted on: its ``tls_failures``, its ``log`` (every
+        index on it, and requests no index matched)."""
+        if self._server is None:
+            raise self._not_mounted()
+        return self._server
+
+    @property
+    def _bound(self) -> Origin:
+        if self.origin is None:
+            raise self._not_mounted()
+        return self.origin
+
+    def _not_mounted(self) -> ConfigError:
+        return ConfigError(f"index {self.name!r} is not mounted on a server yet")
+
     @property
     def base_url(self) -> str:
         """``scheme://host:port<prefix>`` without a trailing slash."""
-        return self.server.url_for(self.prefix or "/").rstrip("/")
+        return self._bound.base_url
 
     @property
     def url(self) -> str:
@@ -185,19 +215,16 @@ class Index:
 
     @property
     def host(self) -> str:
-        return self.server.host
+        return self._bound.host
 
     @property
     def port(self) -> int:
-        return self.server.port
+        return self._bound.port
 
     @property
     def netloc(self) -> str:
-        return f"{self.server.format_host(self.server.host)}:{self.server.port}"
-
-    @property
-    def tls(self) -> str | None:
-        return self.server.tls
+        """``host:port`` as it stands in a URL (``[::1]:8080``)."""
+        return self._bound.netloc
 
     @property
     def username(self) -> str | None:
@@ -246,7 +273,8 @@ class Index:
         return self.access.url_with_credentials(url)
 
     def __repr__(self) -> str:
-        return f"<Index {self.name} {self.url}>"
+        where = self.url if self.origin is not None else f"(not mounted) prefix={self.prefix!r}"
+        return f"<Index {self.name} {where}>"
 
     # -- content ------------------------------------------------------------------------
     def add(
@@ -334,7 +362,8 @@ class Index:
                 self._display.pop(project, None)
             self._pages.clear()
 
-    def _update(self, name: str, version: str | None, change) -> None:  # type: ignore[no-untyped-def]
+    def _update(self, name: str, version: str | None,
+                change: Callable[[StoredFile], StoredFile]) -> None:
         project = canonicalize_name(name)
         with self._lock:
             files = self._projects.get(project)
@@ -369,24 +398,38 @@ class Index:
         with self._lock:
             return self._projects.get(project, {}).get(filename)
 
-    def commit(self, dist: DistFile, staged: Path, *, uploaded_by: str | None,
-               replaces: StoredFile | None = None) -> StoredFile:
-        """Move a staged upload into place and serve it, in one step for readers.
+    def commit(self, staged: StagedUpload) -> Upload | None:
+        """Serve a staged upload: the duplicate rule and the move into place, as one step.
 
-        ``replaces`` is the file it supersedes (``overwrite=True``), which stops being served
-        when its name differs (a case or normalisation variant of the same distribution).
+        Under this index's lock, so two uploads of one name cannot both pass the duplicate
+        check, and a reader sees the old file or the new one, never neither. Returns the
+        :class:`Upload` (also appended to :attr:`uploads`), or None when the identical file
+        is already served. Raises :class:`UploadRejected` for another file under an existing
+        name unless :attr:`overwrite`; a replaced file whose name differs (a case or
+        normalisation variant of the same distribution) stops being served.
         """
-        target_dir = self.upload_root / canonicalize_name(dist.name)
-        target = target_dir / dist.filename
-        target_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            os.replace(staged, target)
-            if replaces is not None and replaces.filename != dist.filename:
-                self._projects.get(replaces.project, {}).pop(replaces.filename, None)
-            return self._store(replace(dist, path=target), uploaded_by=uploaded_by)
+            existing = staged.duplicate_of(self)
+            if existing is not None:
+                if existing.sha256 == staged.sha256:
+                    return None
+                if not self.overwrite:
+                    raise staged.refuse_duplicate(existing)
+            target_dir = self.upload_root / staged.project  # only now: a refusal leaves no dir
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / staged.filename
+            os.replace(staged.dist.path, target)
+            if existing is not None and existing.filename != staged.filename:
+                self._projects.get(existing.project, {}).pop(existing.filename, None)
+            stored = self._store(replace(staged.dist, path=target), uploaded_by=staged.user)
+            upload = staged.accepted(stored, replaced=existing is not None)
+            self.uploads.append(upload)
+            return upload
 
     # -- pages ------------------------------------------------------------------------
-    def _page(self, project: str | None, mime: str) -> bytes | None:
+    def page(self, project: str | None, mime: str) -> bytes | None:
+        """The root page (``project`` None) or a project's page as ``mime``, or None for a
+        project not served; rendered once per change of the index."""
         fmt = "json" if mime == MIME_JSON else "html"
         key = (project or "", fmt)
         with self._lock:
@@ -423,108 +466,35 @@ class Index:
             self._pages[key] = page
             return page
 
-    # -- HTTP ---------------------------------------------------------------------------
+    # -- HTTP (the routes are :mod:`pytest_privrepo.index.routes`) ---------------------
     def handle(self, request: Request, rest: str, decision: AuthDecision) -> Response:
         """Answer one request whose path, below this index's prefix, is ``rest``."""
-        if rest in ("/legacy", "/legacy/"):
-            return self.handle_upload(request, rest, decision)
-        if not self.policy.may_read(decision):
-            return self._deny(decision, "read")
-        if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
-            if request.method not in _READ_METHODS:
-                return Response(f"Method Not Allowed: {rest.split('/')[1]} pages and files are "
-                                "read with GET or HEAD\n", 405, {"Allow": "GET, HEAD"},
-                                mimetype="text/plain")
-        if rest == "/simple":
-            return _moved(request, self.prefix + "/simple/")
-        if rest == "/simple/":
-            return self._serve_page(request, None)
-        if rest.startswith("/simple/"):
-            name = rest[len("/simple/"):]
-            if name.endswith("/"):
-                name = name[:-1]
-                slash = True
-            else:
-                slash = False
-            if not name or "/" in name:
-                raise NotFound()
-            try:  # no project has an invalid name; and a CR/LF must not reach Location
-                canonical = canonicalize_name(name, validate=True)
-            except InvalidName:
-                raise NotFound() from None
-            if name != canonical or not slash:
-                return _moved(request, f"{self.prefix}/simple/{canonical}/")
-            return self._serve_page(request, canonical)
-        if rest.startswith("/files/"):
-            parts = rest[len("/files/"):].split("/")
-            if len(parts) != 2:
-                raise NotFound()
-            project, filename = parts
-            return self._serve_file(request, project, filename)
-        raise NotFound()
+        return answer(self, request, rest, decision)
 
     def handle_upload(self, request: Request, rest: str, decision: AuthDecision) -> Response:
         """The legacy upload API (see :mod:`pytest_privrepo.index.upload`)."""
         return handle_upload(self, request, rest, decision)
 
-    def _deny(self, decision: AuthDecision, action: str) -> Response:
-        # The rule (status, challenge, wording) is AuthPolicy.refusal's, shared with uploads.
-        refusal = self.policy.refusal(decision, "upload" if action == "upload" else "read", self.name)
-        headers = ({"WWW-Authenticate": f'Basic realm="{self.policy.realm}"'}
-                   if refusal.challenge else {})
-        return Response(refusal.message + "\n", refusal.status, headers, mimetype="text/plain")
+    def deny(self, decision: AuthDecision, action: Literal["read", "upload"]) -> Response:
+        """The answer to a request :attr:`policy` refused: its rule, one response shape."""
+        refusal = self.policy.refusal(decision, action, self.name)
+        return refusal_response(refusal, self.policy.realm, upload=action == "upload")
 
-    def _serve_page(self, request: Request, project: str | None) -> Response:
-        mime = negotiate(request.accept_mimetypes, request.args.get("format"))
-        page = self._page(project, mime)
-        if page is None:
-            return Response("404 Not Found\n", 404, mimetype="text/plain",
-                            headers={"Cache-Control": "no-cache"})
-        content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
-        return Response(
-            page,
-            200,
-            {"Content-Type": content_type, "Vary": "Accept", "Cache-Control": "no-cache"},
-        )
+    def open_file(self, project: str, filename: str) -> tuple[StoredFile, BinaryIO] | None:
+        """The file served as ``filename`` and an open handle on its bytes, or None.
 
-    def _serve_file(self, request: Request, project: str, filename: str) -> Response:
-        metadata = filename.endswith(".metadata")
-        if metadata:
-            stored = self.file(project, filename[: -len(".metadata")])
-            if stored is None or stored.metadata_sha256 is None:
-                raise NotFound()
-            return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
-        # Look up and open under the lock that commit() replaces files under: the ETag and
-        # the bytes sent are then always those of one version of the file (overwrite=True).
+        Looked up and opened under the lock :meth:`commit` replaces files under, so the
+        record (its sha256, the ETag) and the bytes are those of one version of the file
+        even while ``overwrite=True`` uploads replace it.
+        """
         with self._lock:
             stored = self.file(project, filename)
             if stored is None:
-                raise NotFound()
+                return None
             try:
-                fh = open(stored.path, "rb")
+                return stored, open(stored.path, "rb")
             except FileNotFoundError:
-                raise NotFound() from None
-        stat = os.fstat(fh.fileno())
-        # What werkzeug's send_file does for a path, for an already open file: length,
-        # Last-Modified, ETag, then conditional and Range answers (206/304/416).
-        response = Response(wrap_file(request.environ, fh), mimetype="application/octet-stream",
-                            direct_passthrough=True)
-        response.content_length = stat.st_size
-        response.last_modified = datetime.fromtimestamp(int(stat.st_mtime), timezone.utc)
-        response.cache_control.no_cache = True
-        response.set_etag(stored.sha256)
-        try:
-            return response.make_conditional(request.environ, accept_ranges=True,
-                                             complete_length=stat.st_size)
-        except BaseException:  # 416 for an unsatisfiable Range: do not leak the descriptor
-            fh.close()
-            raise
-
-
-def _moved(request: Request, location: str) -> Response:
-    if request.query_string:
-        location += "?" + request.query_string.decode("latin-1")
-    return redirect(location, 301)
+                return None
 
 
 def _safe_dir(name: str) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from types import EllipsisType
+from typing import TYPE_CHECKING, overload
 
 from ..redact import redact_header
 from .auth import AuthDecision, Credentials, loggable_identity
@@ -135,7 +136,13 @@ class RequestLog:
         with self._lock:
             return len(self._hits)
 
-    def __getitem__(self, item):  # type: ignore[no-untyped-def]
+    @overload
+    def __getitem__(self, item: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Hit]: ...
+
+    def __getitem__(self, item: int | slice) -> Hit | list[Hit]:
         return self._snapshot()[item]
 
     def __bool__(self) -> bool:
@@ -152,7 +159,7 @@ class RequestLog:
         path_prefix: str | None = None,
         path_contains: str | None = None,
         status: int | None = None,
-        user: str | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+        user: str | None | EllipsisType = ...,
         index: str | None = None,
     ) -> list[Hit]:
         """Hits matching every given criterion (``user=None`` means "sent no credentials")."""

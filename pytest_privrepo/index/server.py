@@ -25,7 +25,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_httpserver.httpserver import HTTPServerBase
 from werkzeug.exceptions import HTTPException, NotFound
@@ -38,6 +38,8 @@ from .auth import AuthDecision
 from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, KeepAliveHandler
 from .index import Index
 from .log import Hit, RequestLog
+from .origin import Origin, format_host
+from .responses import text_response
 
 __all__ = ["IndexServer", "TLSFailure"]
 
@@ -56,7 +58,7 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def __init__(self, sock: socket.socket, app: Callable, tls_context: ssl.SSLContext | None,
                  on_tls_failure: Callable[[TLSFailure], None],
-                 on_error: Callable[[BaseException], None]) -> None:
+                 on_error: Callable[[Exception], None]) -> None:
         host, port = sock.getsockname()[:2]
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=sock.fileno())
         sock.close()  # werkzeug dup()ed it
@@ -111,7 +113,8 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = _current_exception()
-        if exc is None or isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+        if not isinstance(exc, Exception) or isinstance(
+                exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         if not self._stop:
             self._on_error(exc)
@@ -127,9 +130,25 @@ class _WSGIServer(ThreadedWSGIServer):
                         if self._stop:
                             break
                         if key.fileobj is self.socket:
-                            self._handle_request_noblock()
+                            self._accept_one()
         finally:
             self.server_close()
+
+    def _accept_one(self) -> None:
+        """socketserver's ``_handle_request_noblock``, from its public steps: accept the
+        connection the selector reported and hand it to a thread."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
 
     def wake(self) -> None:
         self._stop = True
@@ -137,6 +156,11 @@ class _WSGIServer(ThreadedWSGIServer):
             self._wake_w.send(b"x")
         except OSError:
             pass
+
+    def open_connections(self) -> list[socket.socket]:
+        """The client connections whose threads are running now."""
+        with self._conn_lock:
+            return list(self._conns)
 
     def close_connections(self, timeout: float = 5.0) -> list[threading.Thread]:
         """Close every open client connection and wait for its thread; return stragglers."""
@@ -213,13 +237,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class IndexServer(HTTPServerBase):
-    """One listening socket serving any number of :class:`Index` objects by path prefix."""
+    """One listening socket serving any number of :class:`Index` objects by path prefix.
+
+    :attr:`log` is a :class:`RequestLog` (every request, matched by an index or not), not
+    the base class's list of ``(request, response)`` pairs; :meth:`clear` empties it in
+    place, since the CLI's printer and tests hold a reference to it.
+    """
+
+    # HTTPServerBase declares a list of (Request, Response); this server records Hits.
+    log: RequestLog  # type: ignore[assignment]
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  ssl_context: ssl.SSLContext | None = None, tls: str | None = None) -> None:
         super().__init__(host, port, ssl_context, threaded=True)
         self.tls = tls
-        self.log = RequestLog()  # type: ignore[assignment]
+        self.log = RequestLog()
         #: handshakes the server refused or that broke off (negative TLS tests)
         self.tls_failures: list[TLSFailure] = []
         self._tls_failed = threading.Condition()
@@ -229,13 +261,22 @@ class IndexServer(HTTPServerBase):
 
     # -- mounting -----------------------------------------------------------------------
     def mount(self, index: Index) -> None:
+        """Serve ``index`` under its prefix and bind its :class:`Origin` into it.
+
+        The server must be listening: with port 0 only then is the port known, and an
+        index's URLs are fixed from the moment it is mounted.
+        """
+        if not self.is_running():
+            raise ServerError(f"mount index {index.name!r} on a started server")
         with self._mount_lock:
             for prefix, other in self._mounts:
                 if prefix == index.prefix:
                     raise ConfigError(
-                        f"index {index.name!r} cannot share {self.format_host(self.host)}:{self.port}"
+                        f"index {index.name!r} cannot share {format_host(self.host)}:{self.port}"
                         f" with {other.name!r} under the same path prefix {prefix or '/'!r}"
                     )
+            scheme: Literal["http", "https"] = "http" if self.ssl_context is None else "https"
+            index.bind(self, Origin(scheme, self.host, self.port, index.prefix), self.tls)
             self._mounts.append((index.prefix, index))
             self._mounts.sort(key=lambda m: len(m[0]), reverse=True)
 
@@ -262,7 +303,7 @@ class IndexServer(HTTPServerBase):
         self.host = sock.getsockname()[0]
         try:
             self._wsgi = _WSGIServer(sock, self._wsgi_app, self.ssl_context,
-                                     self._record_tls_failure, self.handler_errors.append)
+                                     self._record_tls_failure, self._record_handler_error)
         except BaseException:
             sock.close()
             raise
@@ -287,6 +328,29 @@ class IndexServer(HTTPServerBase):
         self.server_thread = None
         if stragglers:
             raise ServerError(f"{len(stragglers)} connection thread(s) did not stop")
+
+    def clear(self) -> None:
+        """Empty the request log, the handler errors and :attr:`tls_failures`, in place.
+
+        HTTPServerBase's ``clear()`` assigns fresh lists: the log would stop being a
+        :class:`RequestLog`, and whoever holds the old objects would stop seeing anything.
+        """
+        super().clear()
+        with self._tls_failed:
+            self.tls_failures.clear()
+
+    def clear_log(self) -> None:
+        self.log.clear()
+
+    def clear_handler_errors(self) -> None:
+        self.handler_errors.clear()
+
+    def _record_handler_error(self, exc: Exception) -> None:
+        self.handler_errors.append(exc)
+
+    def open_connections(self) -> list[socket.socket]:
+        """The client connections open now (keep-alive ones included); [] when stopped."""
+        return self._wsgi.open_connections() if self._wsgi is not None else []
 
     def _record_tls_failure(self, failure: TLSFailure) -> None:
         with self._tls_failed:
@@ -318,29 +382,25 @@ class IndexServer(HTTPServerBase):
     def _wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         _safe_authorization(request)
-        routed = self._route(request.path)
-        index = routed[0] if routed else None
+        index, rest = self._route(request.path) or (None, "")
         decision = AuthDecision(None, None, None)
         protocol_error = environ.get(PROTOCOL_ERROR_KEY)
         try:
             if protocol_error is not None:  # refused by the handler, answered and logged here
                 status, message = protocol_error
-                response = Response(f"{message}\n", status, mimetype="text/plain")
+                response = text_response(status, message)
             elif index is not None:
                 decision = index.policy.decide(request.authorization)
-                response = index.handle(request, routed[1], decision)  # type: ignore[index]
+                response = index.handle(request, rest, decision)
             else:
                 raise NotFound()
         except HTTPException as exc:
             response = exc.get_response(environ)
         except Exception as exc:  # surfaced in the test by check()
-            self.handler_errors.append(exc)
-            response = Response(
-                "privrepo: internal error, see the test report\n"
-                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-                500,
-                mimetype="text/plain",
-            )
+            self._record_handler_error(exc)
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            response = text_response(
+                500, "privrepo: internal error, see the test report\n" + trace.rstrip("\n"))
         hit = Hit.from_request(
             request,
             status=response.status_code,

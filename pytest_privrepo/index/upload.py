@@ -6,27 +6,24 @@ specific status and message (``File already exists`` is a prefix twine matches).
 refusal is a 400/401/403/413 whose reason phrase and body name the problem, and nothing is
 stored.
 
-The file part is streamed into a staging file next to its destination while its digests are
-computed, then moved into place with :func:`os.replace`: no upload is held in memory and no
-reader ever sees a torn file, even when two clients upload the same name at once.
-
-Every request is bounded whatever its framing (Content-Length or chunked): the body by
-``max_upload_size`` plus :attr:`UploadLimits.form_overhead`, and parts, fields, METADATA and
-the archive scan by :class:`UploadLimits`; beyond a limit the answer is a 413 or 400 naming
-it. A wheel whose filename is a case or normalisation variant of a stored one
-(``Demo-1.0-py3-none-any.whl`` next to ``demo-1.0-py3-none-any.whl``) is the same
+The form is parsed by :mod:`~pytest_privrepo.index.form` (the file part streamed into a
+staging file while its digests are computed; parts, fields and the body bounded by
+:class:`UploadLimits` whatever the framing); this module checks it as Warehouse does and
+returns a :class:`StagedUpload`, which :meth:`Index.commit
+<pytest_privrepo.index.index.Index.commit>` moves into place with :func:`os.replace` under
+the index's lock: no reader ever sees a torn file, even when two clients upload the same
+name at once. Beyond a limit the answer is a 413 or 400 naming it; METADATA and the
+archive scan are bounded by :class:`UploadLimits` too. A wheel whose filename is a case or
+normalisation variant of a stored one (``Demo-1.0-py3-none-any.whl`` next to
+``demo-1.0-py3-none-any.whl``) is the same
 distribution, so the duplicate rule applies to it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import io
 import os
 import re
-import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,28 +38,22 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import FormDataParser, MultiPartParser
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request, Response
 
-from ..dists import inspect_dist
-from ..dists.inspect import (
-    CORRUPT_ARCHIVE_ERRORS,
-    MAX_ARCHIVE_MEMBERS,
-    MAX_SCANNED_SIZE,
-    check_zip_directory,
-)
+from ..dists import DistFile, inspect_dist
+from ..dists.inspect import CORRUPT_ARCHIVE_ERRORS, check_zip_directory
 from ..errors import ConfigError
 from .auth import AuthDecision
+from .form import DIGESTS, HashingFile, UploadLimits, UploadRejected, UploadRequest, describe_size
+from .responses import text_response
 
 if TYPE_CHECKING:
-    from .index import Index
+    from .index import Index, StoredFile
 
-__all__ = ["Upload", "UploadLimits", "UploadRejected", "handle_upload"]
+# UploadLimits and UploadRejected live in .form; named here too, where they were first.
+__all__ = ["StagedUpload", "Upload", "UploadLimits", "UploadRejected", "handle_upload"]
 
-_DIGESTS = (("md5_digest", "md5"), ("sha256_digest", "sha256"), ("blake2_256_digest", "blake2b"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EXTENSIONS = {"sdist": (".tar.gz", ".zip"), "bdist_wheel": (".whl",)}
 
@@ -87,7 +78,7 @@ class Upload:
 
     @property
     def pyversion(self) -> str | None:
-        return (self.fields.get("pyversion") or [None])[0]
+        return self.field("pyversion")
 
     def field(self, name: str) -> str | None:
         """First value of a form field, or None."""
@@ -95,220 +86,69 @@ class Upload:
         return values[0] if values else None
 
 
-class UploadRejected(Exception):
-    """Raised inside validation; becomes a response with that status and reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-class _HashingFile:
-    """The stream werkzeug writes the file part into: hashes while writing to disk."""
-
-    def __init__(self, directory: Path, limit: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=directory)
-        self.path = Path(name)
-        self._f = os.fdopen(fd, "w+b")
-        self.hashes = {algo: hashlib.new(algo, digest_size=32) if algo == "blake2b"
-                       else hashlib.new(algo) for _, algo in _DIGESTS}
-        self.size = 0
-        self.limit = limit
-
-    def write(self, data: bytes) -> int:
-        self.size += len(data)
-        if self.size <= self.limit:  # past the limit: count only, refuse later
-            for h in self.hashes.values():
-                h.update(data)
-            self._f.write(data)
-        return len(data)
-
-    def hexdigest(self, algo: str) -> str:
-        return self.hashes[algo].hexdigest()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._f, name)
-
-    def discard(self) -> None:
-        self._f.close()
-        self.path.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
-class UploadLimits:
-    """What one upload request may cost the server, whatever its framing.
+class StagedUpload:
+    """An upload that passed every check needing no index state, waiting to be committed.
 
-    ``max_upload_size`` (per index) bounds the file; these bound everything else, so that no
-    single request grows the server by more than a few tens of MiB or keeps it busy for long:
-    a chunked body is held to the same total as one with a Content-Length, and the file is
-    streamed to disk while text fields are kept in memory only up to ``max_form_memory``.
-    Give an index other limits with ``privrepo.index(..., upload_limits=UploadLimits(...))``
-    (or assign ``index.upload_limits``).
+    Why a value: the checks that read the index (is this a duplicate? may it replace the
+    old file?) and the move into place must be one step under the index's own lock, so
+    parsing hands this to :meth:`Index.commit <pytest_privrepo.index.index.Index.commit>`
+    instead of touching the index's files itself.
     """
 
-    #: multipart parts of any kind (twine sends ~20 plus one per classifier)
-    max_parts: int = 1000
-    #: parts with a filename: ``content`` plus one more (old twine's ``gpg_signature``)
-    max_file_parts: int = 2
-    #: one text field (``description`` holds the README)
-    max_field_size: int = 2 * 1024 * 1024
-    #: all text fields and non-``content`` file parts together, as held in memory
-    max_form_memory: int = 4 * 1024 * 1024
-    #: the wheel's METADATA or the sdist's PKG-INFO
-    max_metadata_size: int = 2 * 1024 * 1024
-    #: archive members scanned (zip central directory entries, tar members)
-    max_archive_members: int = MAX_ARCHIVE_MEMBERS
-    #: decompressed bytes of an sdist tarball read while looking for PKG-INFO (gzip bombs)
-    max_scanned_size: int = MAX_SCANNED_SIZE
-    #: a request body may exceed ``max_upload_size`` by this much (form fields, part headers)
-    form_overhead: int = 1024 * 1024
+    #: the distribution as read from the staged bytes (``dist.path`` is the staging file)
+    dist: DistFile
+    filename: str
+    #: the project name as the form gave it, and its normalised form
+    name: str
+    project: str
+    version: str
+    filetype: str
+    sha256: str
+    user: str | None
+    fields: dict[str, list[str]] = field(repr=False)
 
+    def duplicate_of(self, index: "Index") -> StoredFile | None:
+        """The stored file this upload would duplicate: the same name, or a variant of it."""
+        return _existing(index, self.project, self.filename)
 
-_DECODER_BUFFER = 1024 * 1024
+    def refuse_duplicate(self, existing: StoredFile) -> "UploadRejected":
+        """Warehouse's refusal of another file under an existing name (twine matches it)."""
+        same = (f"{self.filename!r}" if existing.filename == self.filename else
+                f"{self.filename!r} is the same distribution as {existing.filename!r}")
+        return UploadRejected(400, f"File already exists ({same}, with sha256 hash "
+                                   f"{existing.sha256!r}). Uploading a different file "
+                                   "under an existing name is not allowed.")
 
-
-class _UploadParser(MultiPartParser):
-    """werkzeug's multipart loop with the limits of :class:`UploadLimits` on every part.
-
-    Only the ``content`` part goes to a staging file (one file descriptor per request, not
-    one per file part: 5,000 file parts used to hold 5,013 descriptors); any other file part
-    is kept in memory and counted with the text fields.
-    """
-
-    def __init__(self, request: "_UploadRequest", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._request = request
-
-    def parse(self, stream: Any, boundary: bytes, content_length: int | None
-              ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-        limits = self._request.limits
-        # The decoder's own bound is on its buffer (unparsed part headers, a partial event).
-        decoder = MultipartDecoder(boundary, max_form_memory_size=_DECODER_BUFFER)
-        fields: list[tuple[str, str]] = []
-        files: list[tuple[str, FileStorage]] = []
-        memory = 0
-        file_parts = 0
-        parts = 0
-        part: Field | File | None = None
-        size = 0
-        buffer: list[bytes] = []
-        sink: Any = None
-        while True:
-            data = stream.read(self.buffer_size)
-            decoder.receive_data(data or None)
-            event = decoder.next_event()
-            while not isinstance(event, (Epilogue, NeedData)):
-                if isinstance(event, (Field, File)):
-                    parts += 1
-                    if parts > limits.max_parts:
-                        raise UploadRejected(413, f"Too many form parts in one upload: at most "
-                                                  f"{limits.max_parts}.")
-                if isinstance(event, File):
-                    file_parts += 1
-                    if file_parts > limits.max_file_parts:
-                        raise UploadRejected(413, f"Too many files in one upload: at most "
-                                                  f"{limits.max_file_parts} file parts.")
-                    part, size, buffer = event, 0, []
-                    sink = None
-                    if event.name == "content" and self._request.content is None:
-                        sink = self._request.content = _HashingFile(
-                            self._request.staging, self._request.limit)
-                elif isinstance(event, Field):
-                    part, size, buffer, sink = event, 0, [], None
-                elif isinstance(event, Data) and part is not None:
-                    if sink is not None:
-                        sink.write(event.data)
-                    else:
-                        size += len(event.data)
-                        memory += len(event.data)
-                        if isinstance(part, Field) and size > limits.max_field_size:
-                            raise UploadRejected(413, f"Form field {part.name[:50]!r} is too "
-                                                      f"large: at most {_mib(limits.max_field_size)}.")
-                        if memory > limits.max_form_memory:
-                            raise UploadRejected(413, "Form fields are too large: at most "
-                                                      f"{_mib(limits.max_form_memory)} in all.")
-                        buffer.append(event.data)
-                    if not event.more_data:
-                        if isinstance(part, Field):
-                            value = b"".join(buffer).decode(
-                                self.get_part_charset(part.headers), "replace")
-                            fields.append((part.name, value))
-                        else:
-                            container: Any = sink if sink is not None else io.BytesIO(b"".join(buffer))
-                            container.seek(0)
-                            files.append((part.name, FileStorage(container, part.filename, part.name,
-                                                                 headers=part.headers)))
-                        part, buffer, sink = None, [], None
-                event = decoder.next_event()
-            if not data:
-                break
-        return self.cls(fields), self.cls(files)
-
-
-class _UploadFormParser(FormDataParser):
-    def __init__(self, request: "_UploadRequest", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._request = request
-
-    def _parse_multipart(self, stream: Any, mimetype: str, content_length: int | None,
-                         options: dict[str, str]) -> Any:
-        boundary = options.get("boundary", "").encode("ascii", "replace")
-        if not boundary:
-            raise ValueError("Missing boundary")
-        parser = _UploadParser(self._request, cls=self.cls)
-        form, files = parser.parse(stream, boundary, content_length)
-        return stream, form, files
-
-
-class _UploadRequest(Request):
-    """werkzeug Request whose form is parsed by :class:`_UploadParser` under ``limits``."""
-
-    staging: Path
-    limit: int
-    limits: UploadLimits
-    content: "_HashingFile | None" = None
-
-    def make_form_data_parser(self) -> FormDataParser:
-        return _UploadFormParser(self, max_content_length=self.max_content_length,
-                                 cls=self.parameter_storage_class)
-
-
-_commit_lock = threading.Lock()
+    def accepted(self, stored: StoredFile, *, replaced: bool) -> Upload:
+        """The record of this upload once ``stored`` serves it."""
+        return Upload(filename=self.filename, name=self.name, version=self.version,
+                      filetype=self.filetype, sha256=self.sha256, size=stored.dist.size,
+                      user=self.user, path=stored.path, fields=self.fields, replaced=replaced)
 
 
 def _reply(status: int, reason: str) -> Response:
-    # The reason phrase must be one latin-1 line; the body carries the full message.
-    phrase = reason.splitlines()[0].encode("latin-1", "replace").decode("latin-1")[:300]
-    return Response(reason + "\n", status=f"{status} {phrase}", mimetype="text/plain")
+    return text_response(status, reason, phrase=True)
 
 
 def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecision) -> Response:
     """Answer a request to ``<prefix>/legacy`` or ``<prefix>/legacy/``."""
     if rest == "/legacy":
-        return Response("Use the URL with a trailing slash\n", 308,
-                        {"Location": f"{index.prefix}/legacy/"}, mimetype="text/plain")
+        return text_response(308, "Use the URL with a trailing slash",
+                             {"Location": f"{index.prefix}/legacy/"})
     if base.method != "POST":
-        return Response("Method Not Allowed: uploads are POST requests\n", 405,
-                        {"Allow": "POST"}, mimetype="text/plain")
-    policy = index.policy
-    if not policy.may_upload(decision):
-        refusal = policy.refusal(decision, "upload", index.name)  # the one rule, as for reads
-        if refusal.challenge:
-            return Response(refusal.message + "\n", refusal.status,
-                            {"WWW-Authenticate": f'Basic realm="{policy.realm}"'},
-                            mimetype="text/plain")
-        return _reply(refusal.status, refusal.message)
+        return text_response(405, "Method Not Allowed: uploads are POST requests",
+                             {"Allow": "POST"})
+    if not index.policy.may_upload(decision):
+        return index.deny(decision, "upload")  # the one rule and answer, as for reads
 
     limits: UploadLimits = index.upload_limits
     max_body = index.max_upload_size + limits.form_overhead
     declared = base.content_length
     if declared is not None and declared > max_body:
-        return _reply(413, f"File too large. Limit for index {index.name!r} is "
-                           f"{_mib(index.max_upload_size)}.")
+        return _reply(413, _too_large(index))
 
-    request = _UploadRequest(base.environ)
+    request = UploadRequest(base.environ)
     # Staging files (".upload-*.part", removed when the request ends) sit in the upload root
     # itself: on the same file system as their destination, so the commit is one os.replace,
     # and no ".incoming" directory is left behind (removing an emptied one would race with
@@ -319,24 +159,33 @@ def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecisi
     request.max_content_length = max_body  # chunked bodies too (werkzeug's LimitedStream)
     try:
         try:
-            return _accept(index, request, decision)
+            staged = _stage(index, request, decision)
+            if staged is None or index.commit(staged) is None:
+                return text_response(200, "OK (identical file already present)")
+            return text_response(200, "OK")
         except UploadRejected as exc:
             return _reply(exc.status, exc.reason)
         except RequestEntityTooLarge:
-            return _reply(413, f"File too large. Limit for index {index.name!r} is "
-                               f"{_mib(index.max_upload_size)}.")
+            return _reply(413, _too_large(index))
     finally:
         if request.content is not None:
             request.content.discard()
 
 
-def _mib(size: int) -> str:
-    if size < 1024 * 1024:
-        return f"{size} bytes"
-    return f"{size / (1024 * 1024):g} MiB"
+def _too_large(index: "Index") -> str:
+    """Warehouse's wording: 413 for a body too large to read, 400 for a parsed file part."""
+    limit = describe_size(index.max_upload_size)
+    return f"File too large. Limit for index {index.name!r} is {limit}."
 
 
-def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> Response:
+def _stage(index: "Index", request: UploadRequest, decision: AuthDecision
+           ) -> StagedUpload | None:
+    """Parse and check one upload request; None when the identical file is already served.
+
+    Raises :class:`UploadRejected` for anything Warehouse refuses. Only reads the index
+    (an identical re-upload is answered before the archive is inspected); the duplicate
+    rule is applied again by :meth:`Index.commit` under the index's lock.
+    """
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise UploadRejected(400, "Invalid request: expected multipart/form-data")
     form = request.form
@@ -378,11 +227,10 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
         raise UploadRejected(400, f"Invalid file extension for filetype {filetype!r} in "
                                   f"{filename!r}: use {' or '.join(_EXTENSIONS[filetype])}")
 
-    stream: _HashingFile = content.stream  # type: ignore[assignment]
+    stream: HashingFile = content.stream  # type: ignore[assignment]
     if stream.size > index.max_upload_size:
-        raise UploadRejected(400, f"File too large. Limit for index {index.name!r} is "
-                                  f"{_mib(index.max_upload_size)}.")
-    supplied = [(f, algo, form[f].strip().lower()) for f, algo in _DIGESTS if form.get(f, "").strip()]
+        raise UploadRejected(400, _too_large(index))
+    supplied = [(f, algo, form[f].strip().lower()) for f, algo in DIGESTS if form.get(f, "").strip()]
     if not supplied:
         raise UploadRejected(400, "Include at least one message digest (md5_digest, "
                                   "sha256_digest or blake2_256_digest).")
@@ -396,7 +244,7 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     sha256 = stream.hexdigest("sha256")
     existing = _existing(index, canonical, filename)
     if existing is not None and existing.sha256 == sha256:
-        return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
+        return None
 
     stream.flush()
     os.fsync(stream.fileno())
@@ -410,29 +258,12 @@ def _accept(index: "Index", request: _UploadRequest, decision: AuthDecision) -> 
     if Version(dist.version) != version:
         raise UploadRejected(400, f"Version in metadata {dist.version!r} does not match the "
                                   f"form's version {version_text!r}")
-
-    with _commit_lock:  # duplicate check and move are one step
-        existing = _existing(index, canonical, filename)
-        replaced = False
-        if existing is not None:
-            if existing.sha256 == sha256:
-                return Response("OK (identical file already present)\n", 200, mimetype="text/plain")
-            if not index.overwrite:
-                same = (f"{filename!r}" if existing.filename == filename else
-                        f"{filename!r} is the same distribution as {existing.filename!r}")
-                raise UploadRejected(400, f"File already exists ({same}, with sha256 hash "
-                                          f"{existing.sha256!r}). Uploading a different file "
-                                          "under an existing name is not allowed.")
-            replaced = True
-        stream.close()
-        stored = index.commit(dist, stream.path, uploaded_by=decision.user, replaces=existing)
-        fields = {k: form.getlist(k) for k in form.keys()}
-        index.uploads.append(Upload(
-            filename=filename, name=name, version=str(version), filetype=filetype,
-            sha256=sha256, size=stored.dist.size, user=decision.user, path=stored.path,
-            fields=fields, replaced=replaced,
-        ))
-    return Response("OK\n", 200, mimetype="text/plain")
+    stream.close()  # the staging file stays until committed or discarded
+    return StagedUpload(
+        dist=dist, filename=filename, name=name, project=canonical, version=str(version),
+        filetype=filetype, sha256=sha256, user=decision.user,
+        fields={k: form.getlist(k) for k in form.keys()},
+    )
 
 
 def _dist_key(filename: str) -> tuple[Any, ...] | None:
@@ -454,7 +285,7 @@ def _dist_key(filename: str) -> tuple[Any, ...] | None:
     return None
 
 
-def _existing(index: "Index", project: str, filename: str):  # type: ignore[no-untyped-def]
+def _existing(index: "Index", project: str, filename: str) -> "StoredFile | None":
     """The stored file ``filename`` duplicates: the same name, or a variant of it."""
     same = index.file(project, filename)
     if same is not None:
@@ -468,7 +299,7 @@ def _existing(index: "Index", project: str, filename: str):  # type: ignore[no-u
     return None
 
 
-def _inspect_staged(stream: _HashingFile, filename: str, limits: UploadLimits):  # type: ignore[no-untyped-def]
+def _inspect_staged(stream: HashingFile, filename: str, limits: UploadLimits) -> DistFile:
     """Read the staged bytes' metadata under the filename the client gave, within limits."""
     if filename.endswith(".whl"):
         check_zip_directory(stream.path, filename, max_members=limits.max_archive_members)

@@ -83,14 +83,13 @@ class CertificateAuthority:
         signs it with a CA the servers do not trust. Both must fail an mTLS handshake.
         """
         ca = self._foreign_ca() if foreign else self._ca
-        kwargs: dict[str, datetime.datetime] = {}
+        not_before = not_after = None  # trustme's defaults: valid from now on
         if expired:
             now = datetime.datetime.now(datetime.timezone.utc)
-            kwargs = {
-                "not_before": now - datetime.timedelta(days=30),
-                "not_after": now - datetime.timedelta(days=1),
-            }
-        leaf = ca.issue_cert(identity, common_name=identity, **kwargs)
+            not_before = now - datetime.timedelta(days=30)
+            not_after = now - datetime.timedelta(days=1)
+        leaf = ca.issue_cert(identity, common_name=identity, not_before=not_before,
+                             not_after=not_after)
         stem = filename or (
             "client" + ("-expired" if expired else "") + ("-foreign" if foreign else "") + ".pem"
         )

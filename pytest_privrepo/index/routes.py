@@ -1,0 +1,114 @@
+"""The HTTP face of one index: which path below its prefix is a page, a file or the upload API.
+
+Why apart from :class:`~pytest_privrepo.index.index.Index`: the index is its content (files,
+pages, users, uploads); this is how requests map onto it, through its public methods only.
+Pages and files are read with GET or HEAD; ``/simple`` and non-normalised project names are
+redirected (301, query kept) to the one URL a client should cache; a file is answered the
+way werkzeug's ``send_file`` answers a path (length, Last-Modified, ETag, Range, 304).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from packaging.utils import InvalidName, canonicalize_name
+from werkzeug.exceptions import NotFound
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
+
+from .auth import AuthDecision
+from .responses import text_response
+from .simple import MIME_JSON, negotiate
+
+if TYPE_CHECKING:
+    from .index import Index
+
+__all__ = ["answer"]
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) -> Response:
+    """Answer one request whose path, below ``index``'s prefix, is ``rest``."""
+    if rest in ("/legacy", "/legacy/"):
+        return index.handle_upload(request, rest, decision)
+    if not index.policy.may_read(decision):
+        return index.deny(decision, "read")
+    if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
+        if request.method not in _READ_METHODS:
+            return text_response(405, f"Method Not Allowed: {rest.split('/')[1]} pages and "
+                                      "files are read with GET or HEAD", {"Allow": "GET, HEAD"})
+    if rest == "/simple":
+        return _moved(request, index.prefix + "/simple/")
+    if rest == "/simple/":
+        return _serve_page(index, request, None)
+    if rest.startswith("/simple/"):
+        name = rest[len("/simple/"):]
+        slash = name.endswith("/")
+        if slash:
+            name = name[:-1]
+        if not name or "/" in name:
+            raise NotFound()
+        try:  # no project has an invalid name; and a CR/LF must not reach Location
+            canonical = canonicalize_name(name, validate=True)
+        except InvalidName:
+            raise NotFound() from None
+        if name != canonical or not slash:
+            return _moved(request, f"{index.prefix}/simple/{canonical}/")
+        return _serve_page(index, request, canonical)
+    if rest.startswith("/files/"):
+        parts = rest[len("/files/"):].split("/")
+        if len(parts) != 2:
+            raise NotFound()
+        project, filename = parts
+        return _serve_file(index, request, project, filename)
+    raise NotFound()
+
+
+def _serve_page(index: "Index", request: Request, project: str | None) -> Response:
+    mime = negotiate(request.accept_mimetypes, request.args.get("format"))
+    page = index.page(project, mime)
+    if page is None:
+        return text_response(404, "404 Not Found", {"Cache-Control": "no-cache"})
+    content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
+    return Response(
+        page,
+        200,
+        {"Content-Type": content_type, "Vary": "Accept", "Cache-Control": "no-cache"},
+    )
+
+
+def _serve_file(index: "Index", request: Request, project: str, filename: str) -> Response:
+    if filename.endswith(".metadata"):
+        stored = index.file(project, filename[: -len(".metadata")])
+        if stored is None or stored.metadata_sha256 is None:
+            raise NotFound()
+        return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
+    opened = index.open_file(project, filename)
+    if opened is None:
+        raise NotFound()
+    stored, fh = opened
+    stat = os.fstat(fh.fileno())
+    # What werkzeug's send_file does for a path, for an already open file: length,
+    # Last-Modified, ETag, then conditional and Range answers (206/304/416).
+    response = Response(wrap_file(request.environ, fh), mimetype="application/octet-stream",
+                        direct_passthrough=True)
+    response.content_length = stat.st_size
+    response.last_modified = datetime.fromtimestamp(int(stat.st_mtime), timezone.utc)
+    response.cache_control.no_cache = True
+    response.set_etag(stored.sha256)
+    try:
+        return response.make_conditional(request.environ, accept_ranges=True,
+                                         complete_length=stat.st_size)
+    except BaseException:  # 416 for an unsatisfiable Range: do not leak the descriptor
+        fh.close()
+        raise
+
+
+def _moved(request: Request, location: str) -> Response:
+    if request.query_string:
+        location += "?" + request.query_string.decode("latin-1")
+    return redirect(location, 301)
