@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import flat
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
@@ -57,10 +58,6 @@ UV_PLAIN_FETCH_URL_SINCE = Version("0.12.22")
 
 def uv_release(uv: Uv) -> Version:
     return Version(uv.version())
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def uv_error_lines(result: CommandResult) -> list[str]:

@@ -17,11 +17,11 @@ and run that release only (``pdm229``).
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from pathlib import Path
 
 import pytest
+from helpers import file_sha256 as sha256
+from helpers import flat, no_client_cert
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.pdm import PDM_PUBLISH_ROUTES, Pdm, PdmProject
@@ -64,25 +64,12 @@ def publisher229(tmp_path: Path, pdm229: Pdm) -> PdmProject:
     return publisher_project(tmp_path, pdm229)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
 def credentials(auth: str, wrong: bool = False) -> dict[str, str]:
     """publish() keywords: basic = the index's user + (a wrong) password; token = only a
     password, which pdm itself sends as user ``__token__``."""
     if auth == "token":
         return {"token": "pypi-wrong-tok" if wrong else TOKEN}
     return {"password": "wrong-pw"} if wrong else {}
-
-
-def no_client_cert(index):  # type: ignore[no-untyped-def]
-    """The index's upload URL, credentials and CA, but no client certificate."""
-    return dataclasses.replace(index.access, client_cert=None)
 
 
 #: The reason phrase the index gives a refused upload.

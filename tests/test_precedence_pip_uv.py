@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import flat
 from packaging.version import Version
 
 from pytest_privrepo.clients import IndexSpec, Pip, Uv
@@ -39,11 +40,6 @@ def public(privrepo):  # type: ignore[no-untyped-def]
 
 def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
     return index.log.filter(path_prefix=f"/simple/{project}/")
-
-
-def _flat(text: str) -> str:
-    """uv's output with every run of whitespace (its line wrapping) as one space."""
-    return " ".join(text.split())
 
 
 # -- pip --------------------------------------------------------------------------------------
@@ -97,7 +93,7 @@ def test_uv_first_index_refuses_version_from_later_index(project: UvProject, cor
     out = lock.command.output
     # whitespace flattened: uv wraps its hints to the terminal width (80 columns here),
     # so where a line breaks depends on the port number and the uv version
-    assert "`demo` was found on " + corp.url + ", but not at the requested version" in _flat(out), out
+    assert "`demo` was found on " + corp.url + ", but not at the requested version" in flat(out), out
     assert not _pages(public, "demo")
 
 
@@ -145,7 +141,7 @@ def test_uv_first_index_error_codes(privrepo, project: UvProject, public, anonym
         if anonymous_status == 403 and Version(project.uv.version()) < Version("0.9.5"):
             # the wording of uv < 0.9.5 (as for a 401)
             expected = "could not be queried due to a lack of valid authentication credentials (403 Forbidden)"
-        assert expected in _flat(out) and "demo was not found in the package registry" in _flat(out), out
+        assert expected in flat(out) and "demo was not found in the package registry" in flat(out), out
         assert not _pages(public, "demo"), "uv moved on after an auth failure"
 
 

@@ -9,11 +9,11 @@ refused at the handshake. Flit cannot send client certificates at all (pinned be
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from pathlib import Path
 
 import pytest
+from helpers import file_sha256 as sha256
+from helpers import flat, no_client_cert
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
@@ -33,14 +33,6 @@ _FLIT_403 = ("requests.exceptions.HTTPError: 403 Client Error: Invalid or non-ex
              "authentication information. for url:")
 FLIT_AUTH_ERROR = (_FLIT_403,)
 
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def assert_auth_error(output: str, phrases: tuple[str, ...]) -> None:
@@ -71,11 +63,6 @@ def hatch_failure(hatch: Hatch, result: CommandResult, url: str) -> str:
     prefix = hatch.publish_error(url, "")
     assert message.startswith(prefix), result.output
     return message[len(prefix):]
-
-
-def no_client_cert(index):  # type: ignore[no-untyped-def]
-    """The index's URL, credentials and CA, but no client certificate."""
-    return dataclasses.replace(index.access, client_cert=None)
 
 
 # --------------------------------------------------------------------------- twine

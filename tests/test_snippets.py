@@ -6,7 +6,6 @@ roots (as CI machines and many laptops do) and in a clean one."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+from helpers import file_sha256 as sha256
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
@@ -131,10 +131,6 @@ def pdm_launcher(pdm: Pdm, project_dir: Path) -> Launch:
         shell.exe = argv[0]
         return PdmProject(project_dir, shell).run(*argv[1:], check=False, extra_env=variables)
     return launch
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_all_snippets_lists_every_client(privrepo: Privrepo) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from helpers import flat
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
@@ -47,10 +48,6 @@ def uv_auth_error(uv: Uv) -> tuple[str, ...]:
 
 def uv_version(uv: Uv) -> Version:
     return Version(uv.version())
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def pages(index: Index, project: str) -> list:  # type: ignore[type-arg]
