@@ -102,6 +102,7 @@ def bench(res: Resources, args: argparse.Namespace) -> int:
                       f"  then p50 {p50 * 1e3:6.2f} ms  p99 {pct(warm, 99) * 1e3:6.2f} ms", flush=True)
             conn.close()
             st = child.call({"stats": True})
+            peak = max(peak, st["hwm"])
             rows.append([f"{step:,}", f"{r['seconds']:.2f} s", f"{(step - (rows and int(rows[-1][0].replace(',', '')) or 0)) / r['seconds']:.0f}/s",
                          f"{st['rss'] / MiB:.1f} MiB", f"{st['hwm'] / MiB:.1f} MiB"])
             print(f"  {step:>6,} projects: this step's index.add {r['seconds']:.2f} s (CPU {r['cpu']:.2f} s); "

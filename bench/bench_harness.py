@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Resources, banner, median, print_rows, run_main, section  # noqa: E402
 
 POETRY_VERSION = "2.5.1"
-CACHE_DIR = "/work/cache/clients"
+#: where Poetry is provisioned (--cache-dir; default: the plugin's user cache)
+CACHE_DIR = ""
 AUTH = ("alice", "s3cret")
 
 
@@ -236,7 +237,8 @@ def bench(res: Resources, args: argparse.Namespace) -> int:
         b = Bench(res, index)
         rows = []
         overs = 0
-        for client in [c for c in ("pip", "uv", "poetry") if c in args.clients.split(",")]:
+        clients = [] if args.components_only else args.clients.split(",")
+        for client in [c for c in ("pip", "uv", "poetry") if c in clients]:
             section(client)
             fns = {k: getattr(b, f"{client}_{k}") for k in ("hand", "call", "fixture")}
             fns["hand"]()  # warm-up: OS caches, first client start
@@ -260,7 +262,8 @@ def bench(res: Resources, args: argparse.Namespace) -> int:
                              f"{over * 1e3:+.0f} ms ({over / hand * 100:+.0f}%)",
                              f"<= {allowed * 1e3:.0f} ms", "PASS" if ok else "FAIL"])
         section("Results (median; overhead = path - by hand)")
-        print_rows(["client", "path", "by hand", "path time", "overhead", "target", "result"], rows)
+        if rows:
+            print_rows(["client", "path", "by hand", "path time", "overhead", "target", "result"], rows)
         section("What the fixture path adds, timed alone (median)")
         print_rows(["step", "where", "median"], b.components(max(3, args.rounds // 2)))
     return 1 if (overs and args.check) else 0
@@ -272,7 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["http", "mtls"], default="mtls")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--components-only", action="store_true",
+                        help="only time the steps the fixture path adds (e.g. to compare a checkout)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache of provisioned clients (default: $PRIVREPO_CACHE_DIR or the "
+                             "user cache, like the plugin's --privrepo-cache-dir)")
     args = parser.parse_args(argv)
+    global CACHE_DIR
+    from pytest_privrepo.clients import default_cache_dir
+
+    CACHE_DIR = args.cache_dir or str(default_cache_dir())
     return run_main(lambda res: bench(res, args))
 
 

@@ -52,7 +52,8 @@ from _common import (  # noqa: E402
 VERSIONS = ("1.0.0", "1.1.0", "2.0.0")
 AUTH = ("alice", "s3cret")
 POETRY_VERSION = "2.5.1"
-CACHE_DIR = "/work/cache/clients"
+#: where Poetry is provisioned (--cache-dir; default: the plugin's user cache)
+CACHE_DIR = ""
 
 SERVERS = ("floor", "ours-http", "ours-mtls", "pypiserver", "devpi")
 CLIENTS = ("uv", "pip", "poetry")
@@ -339,7 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=900.0,
                         help="skip a cell whose linear estimate from the previous size exceeds "
                              "this many seconds (default 900)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache of provisioned clients (default: $PRIVREPO_CACHE_DIR or the "
+                             "user cache, like the plugin's --privrepo-cache-dir)")
     args = parser.parse_args(argv)
+    global CACHE_DIR
+    from pytest_privrepo.clients import default_cache_dir
+
+    CACHE_DIR = args.cache_dir or str(default_cache_dir())
     return run_main(lambda res: bench(res, args))
 
 
