@@ -143,7 +143,7 @@ class Bench:
     def _project(self, env: Any) -> Any:
         from pytest_privrepo.clients import Poetry, PoetryProject
 
-        poetry = Poetry(self.poetry_exe, env)
+        poetry = Poetry(env, self.poetry_exe)
         project = PoetryProject(env.root / "project", poetry).create()
         project.add_source("corp", self.index.url, priority="primary")
         project.add_dependency("demo", "*")
@@ -205,18 +205,19 @@ class Bench:
         rows = [
             ["ClientEnv(root)", "pytest_privrepo/clients/env.py ClientEnv.__init__",
              t(lambda: ClientEnv(self.root("parts-env")))],
-            ["make_venv (pip fixture's target venv)", "pytest_privrepo/clients/pip.py make_venv "
-             "(via catalog._pip_runner)", t(lambda: make_venv(self.root("parts-venv"), env=env))],
-            ["pip --version (Pip.version, once per Pip object; mTLS to an IP host asks it)",
-             "pytest_privrepo/clients/pip.py Pip._truststore_fails_on_ip_hosts",
+            ["make_venv (pip fixture's target venv)", "pytest_privrepo/clients/venv.py make_venv "
+             "(via catalog's pip runner)", t(lambda: make_venv(self.root("parts-venv"), env=env))],
+            ["pip --version (once per Pip object: a TLS index on 127.0.0.1 asks it)",
+             "pytest_privrepo/clients/runner.py ClientRunner.version, from pip.py "
+             "Pip._truststore_fails_on_ip_hosts",
              t(lambda: Pip(env, pip=self.pip_exe).version())],
             ["uv venv (Uv.target_venv, once per env)", "pytest_privrepo/clients/uv.py Uv.target_venv",
              t(lambda: Uv(ClientEnv(self.root("parts-uv")), self.uv_exe).target_venv)],
             ["provision() cache hit (poetry fixture)", "pytest_privrepo/clients/provision.py provision",
              t(lambda: client_tool("poetry").provision(POETRY_VERSION, cache_dir=CACHE_DIR))],
-            ["poetry --version (Poetry.version, via PoetryProject.create -> major)",
-             "pytest_privrepo/clients/poetry.py Poetry.version",
-             t(lambda: Poetry(self.poetry_exe, env).version)],
+            ["poetry --version (once per Poetry object: PoetryProject.create asks .major)",
+             "pytest_privrepo/clients/runner.py ClientRunner.version, from poetry.py Poetry.major",
+             t(lambda: Poetry(env, self.poetry_exe).version())],
         ]
         return [[a, b, f"{c * 1e3:.0f} ms"] for a, b, c in rows]
 

@@ -216,7 +216,7 @@ class Clients:
     def _poetry(self, env: Any, setup: Setup, server: str) -> float:
         from pytest_privrepo.clients import Poetry, PoetryProject
 
-        poetry = Poetry(self.poetry_exe, env, timeout=7200)
+        poetry = Poetry(env, self.poetry_exe, timeout=7200)
         target = setup.target(server)
         url = target if isinstance(target, str) else target.url
         project = PoetryProject(env.root / "project", poetry)
