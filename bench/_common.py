@@ -51,7 +51,6 @@ __all__ = [
     "OurChild",
     "Peer",
     "Resources",
-    "Row",
     "banner",
     "free_port",
     "load",
@@ -135,11 +134,6 @@ def run_main(body: Callable[[Resources], int]) -> int:
 # --------------------------------------------------------------------------------------
 # Result rows
 # --------------------------------------------------------------------------------------
-@dataclass
-class Row:
-    cells: list[str]
-
-
 def print_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A markdown-compatible table (pasted into bench/README.md as printed)."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
