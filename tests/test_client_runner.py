@@ -120,3 +120,24 @@ def test_runner_constructors(tmp_path: Path) -> None:
 
 def test_poetry_lock_names_keep_their_old_aliases() -> None:
     assert LockResult is PoetryLockResult and parse_lock is parse_poetry_lock
+
+
+def test_version_from_the_venv_metadata_is_what_the_client_prints(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A runner reads its version from the metadata of the venv its executable lives in
+    (no client start); the answer is the one ``--version`` prints."""
+    import sys
+    from pathlib import Path
+
+    from pytest_privrepo.clients import ClientEnv, Pip, Uv
+    from pytest_privrepo.clients.runner import venv_distribution_version
+
+    env = ClientEnv(tmp_path / "env")
+    pip = Pip(env)
+    printed = env.run([sys.executable, "-m", "pip", "--version"]).stdout.split()[1]
+    assert pip.version() == printed
+    assert venv_distribution_version(Path(sys.executable), "pip") == printed
+    uv_exe = Path(sys.executable).parent / "uv"
+    uv = Uv(env, uv_exe)
+    assert uv.version() == env.run([uv_exe, "--version"]).stdout.split()[1]
+    # not in a venv: no answer, so the runner asks the client
+    assert venv_distribution_version(Path("/usr/bin/env"), "pip") is None

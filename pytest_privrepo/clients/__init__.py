@@ -131,6 +131,7 @@ from .runner import (
     check_choice,
     check_route,
     option_args,
+    venv_distribution_version,
 )
 from .twine import (
     TWINE_ROUTES,
@@ -289,6 +290,7 @@ __all__ = [
     "uv_credential_env",
     "uv_env_name",
     "uv_index_env",
+    "venv_distribution_version",
     "uv_tls_env",
     "venv_bin",
     "venv_python",

@@ -17,7 +17,6 @@ Projects (pyproject.toml, lock, build, publish) live in :mod:`.poetry_project`.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 from collections.abc import Mapping
@@ -26,8 +25,8 @@ from typing import Any
 
 import tomlkit
 
-from ..errors import ConfigError
 from ..access import IndexAccess
+from ..errors import ConfigError
 from .env import ClientEnv
 from .indexes import IndexArg
 from .isolated_keyring import IsolatedKeyring
@@ -92,18 +91,6 @@ class Poetry(ClientRunner):
         property before)."""
         match = re.search(r"(\d+\.\d+(?:\.\d+)?\S*)\)?\s*$", " ".join(words))
         return match.group(1).rstrip(")") if match else None
-
-    def version(self) -> str:
-        """Poetry's version: from the metadata of the venv its executable lives in, else
-        ``poetry --version`` (the runner's way).
-
-        Why the metadata first: ``poetry --version`` starts Poetry (0.3-1 s,
-        bench/bench_harness.py), and every :class:`PoetryProject` created without a style
-        asks :attr:`major`, so each Poetry test paid one extra Poetry start.
-        """
-        if self._version is None:
-            self._version = _venv_version(self.executable)
-        return super().version()
 
     @property
     def major(self) -> int:
@@ -264,18 +251,3 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
             into[key] = dict(value) if isinstance(value, Mapping) else value
 
 
-def _venv_version(executable: Path) -> str | None:
-    """The version of the ``poetry`` distribution in the venv of ``executable``
-    (``<venv>/bin/poetry``: provisioned, pipx, the official installer), or None when it
-    is not inside such a venv (a system package, a wrapper script)."""
-    venv = executable.resolve().parent.parent
-    if not (venv / "pyvenv.cfg").is_file():
-        return None
-    found = {
-        dist.version
-        for pattern in ("lib/python*/site-packages", "Lib/site-packages")
-        for dist in importlib.metadata.distributions(
-            name="poetry", path=[str(p) for p in venv.glob(pattern)]
-        )
-    }
-    return found.pop() if len(found) == 1 else None

@@ -84,7 +84,7 @@ from pytest_privrepo.clients.uv_config import (
 )
 # Their old home: ``from pytest_privrepo.clients.uv import UvConfig, index_table, ...`` works.
 from pytest_privrepo.clients.uv_config import index_table, uv_env_name, uv_index_env  # noqa: F401
-from pytest_privrepo.clients.venv import resolve_python
+from pytest_privrepo.clients.venv import make_venv, resolve_python
 from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.redact import redact
 
@@ -381,8 +381,8 @@ class Uv(ClientRunner):
         """The interpreter of ``<env root>/uv-target``, a venv created on first use: where
         :meth:`pip_install` and :meth:`pip_list` work when no ``venv`` is given."""
         python = venv_python(self.env.root / "uv-target")
-        if not python.exists():
-            self.venv(self.env.root / "uv-target")
+        if not python.exists():  # a plain pip-less venv, made in process (make_venv)
+            make_venv(self.env.root / "uv-target", env=self.env)
         return python
 
     def pip_list(self, venv: str | os.PathLike[str] | None = None) -> dict[str, str]:
