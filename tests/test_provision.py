@@ -217,3 +217,18 @@ def test_default_cache_dir_is_the_users_cache(monkeypatch: pytest.MonkeyPatch, t
     assert default_cache_dir() == tmp_path / "xdg" / "pytest-privrepo" / "clients"
     monkeypatch.setenv("PRIVREPO_CACHE_DIR", str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
+
+
+def test_the_plugin_caches_clients_in_the_user_cache_even_without_pytests_cache(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``-p no:cacheprovider`` used to send provisioned clients (hundreds of MB) to the temp
+    dir; now the one user-level cache serves, shared with ``privrepo demo``."""
+    monkeypatch.delenv("PRIVREPO_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    pytester.makepyfile("""
+        def test_where(privrepo_cache_dir):
+            print("CACHE=" + str(privrepo_cache_dir))
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    assert f"CACHE={tmp_path / 'xdg' / 'pytest-privrepo' / 'clients'}" in result.stdout.str()
