@@ -232,3 +232,17 @@ def test_the_plugin_caches_clients_in_the_user_cache_even_without_pytests_cache(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-p", "no:xdist")
     result.assert_outcomes(passed=1)
     assert f"CACHE={tmp_path / 'xdg' / 'pytest-privrepo' / 'clients'}" in result.stdout.str()
+
+
+def test_provision_failure_never_shows_the_users_password(corp_tool, user_shell, tmp_path,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "wr0ng-Pr0vision-Secret"
+    host = corp_tool.url.split("://", 1)[1]
+    monkeypatch.setenv("PIP_INDEX_URL", f"https://alice:{secret}@{host}")
+    monkeypatch.setenv("PIP_CERT", str(corp_tool.ca_cert))
+    with pytest.raises(ClientError) as info:
+        provision("corp-tool", "1.0.0", cache_dir=tmp_path / "cache", executable="python",
+                  index_url=f"https://alice:{secret}@{host}")
+    message = str(info.value)
+    assert "401" in message and "alice:****@" in message
+    assert secret not in message and secret not in repr(info.value.result)

@@ -36,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.redact import redact
 
 __all__ = [
     "INSTALLER_PIP_FLOOR",
@@ -352,7 +353,10 @@ def _install(
 
 def _failure(description: str, venv: Path, failed: _InstallFailed, alternative: str) -> ClientError:
     result = failed.result
-    lines = decisive_lines(result.output)
+    # pip hides passwords in the URLs it prints, but not a token in a netloc or a password
+    # it echoes otherwise: the same redaction as every message (result.secrets holds the
+    # credential variables of the user's environment)
+    lines = [redact(line, result.secrets) for line in decisive_lines(result.output)]
     said = "\n".join("    " + line for line in lines) or "    <no output>"
     tool_hint = (
         f"check that `python -m pip install {description}` works in this shell: provisioning "
