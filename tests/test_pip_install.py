@@ -1,57 +1,27 @@
-"""Real pip and uv installs against ephemeral indexes: HTTP, TLS and mutual TLS with auth.
+"""Real ``pip install`` against ephemeral indexes: HTTP, TLS and mutual TLS with auth, netrc,
+an mTLS index without the client certificate, and the machine's CA variables and pip config
+playing no part. Missing credentials are checked for pip and uv side by side (one 401 rule,
+two clients' words). pip's configuration routes are in test_pip_routes.py.
 
-Each test checks both sides: what the client says it did (pip's JSON report, uv's summary)
-and what the index saw (user, client certificate, which index served the files).
+Each test checks both sides: what pip says it did (its JSON report) and what the index saw
+(user, client certificate, which index served the files).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from helpers import HARD_PASSWORD, TLS, assert_served_to_alice, corp_index
 
-from pytest_privrepo.clients import (
-    IndexSpec,
-    Pip,
-    Uv,
-    make_venv,
-)
+from pytest_privrepo.clients import IndexSpec, Pip, Uv, make_venv
 from pytest_privrepo.errors import ClientError
 
-TLS_MODES = [None, "tls", "mtls"]
-#: Characters that break unencoded URL userinfo (and a space).
-HARD_PASSWORD = "p@ss:w/rd %"
 
-
-
-
-def _corp(privrepo, tls: str | None, password: str = HARD_PASSWORD):  # type: ignore[no-untyped-def]
-    index = privrepo.index("corp", auth=("alice", password), tls=tls)
-    index.add("demo", "1.0", requires=["helper>=2"])
-    index.add("helper", "2.0")
-    return index
-
-
-def _assert_served_to_alice(index, tls: str | None) -> None:  # type: ignore[no-untyped-def]
-    hits = list(index.log)
-    assert hits, "the index saw no request"
-    assert {(h.user, h.auth_ok) for h in hits} == {("alice", True)}, hits
-    assert sorted(h.path.rsplit("/", 1)[-1] for h in index.log.downloads) == [
-        "demo-1.0-py3-none-any.whl",
-        "helper-2.0-py3-none-any.whl",
-    ]
-    certs = {h.client_cert for h in hits}
-    if tls == "mtls":
-        assert len(certs) == 1 and "CN=corp-client@privrepo.test" in certs.pop()
-    else:
-        assert certs == {None}
-
-
-@pytest.mark.parametrize("tls", TLS_MODES)
+@pytest.mark.parametrize("tls", TLS)
 def test_pip_install(privrepo, pip: Pip, tls: str | None) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, tls)
+    corp = corp_index(privrepo, tls)
     result = pip.install("demo", index=corp)
 
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
@@ -60,58 +30,22 @@ def test_pip_install(privrepo, pip: Pip, tls: str | None) -> None:  # type: igno
         assert "alice" not in package.url  # pip's report drops the credentials
     assert pip.python is not None
     assert list(pip.python.parents[1].rglob("demo-1.0.dist-info"))
-    _assert_served_to_alice(corp, tls)
-
-
-@pytest.mark.parametrize("tls", TLS_MODES)
-def test_uv_pip_install(privrepo, uv: Uv, tls: str | None) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, tls)
-    venv = uv.venv(uv.env.root / "venv")
-    result = uv.pip_install("demo", venv=venv, index=corp)
-
-    assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
-    assert uv.pip_list(venv) == {"demo": "1.0", "helper": "2.0"}
-    _assert_served_to_alice(corp, tls)
-
-
-def test_uv_pip_install_without_a_venv_uses_a_fresh_one_of_its_own(privrepo, uv: Uv) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
-    result = uv.pip_install("demo", index=corp)
-    assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
-    assert uv.target_venv.is_relative_to(uv.env.root)
-    assert uv.pip_list() == {"demo": "1.0", "helper": "2.0"}
-    assert "--python" in result.command.argv
-    assert str(uv.target_venv) in result.command.argv
+    assert_served_to_alice(corp, tls)
 
 
 def test_pip_credentials_from_netrc(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "mtls", password="s3cret")
+    corp = corp_index(privrepo, "mtls", password="s3cret")
     result = pip.install("demo", index=corp, auth="netrc")
     assert "alice" not in " ".join(result.command.argv)
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
-    _assert_served_to_alice(corp, "mtls")  # pip sends netrc credentials pre-emptively
-
-
-@pytest.mark.parametrize("auth", ["env", "netrc"])
-def test_uv_credentials_routes(privrepo, uv: Uv, auth: str) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "mtls", password="s3cret")
-    venv = uv.venv(uv.env.root / "venv")
-    result = uv.pip_install("demo", venv=venv, index=corp, auth=auth)  # type: ignore[arg-type]
-    assert "alice" not in " ".join(result.command.argv)
-    assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
-    accepted = {h.user for h in corp.log if h.auth_ok}
-    assert accepted == {"alice"}
-    if auth == "env":  # named index credentials are sent up front
-        assert {h.status for h in corp.log} == {200}
-    else:  # netrc: uv tries anonymously first, then retries with netrc after the 401
-        assert {h.status for h in corp.log if h.user is None} <= {401}
+    assert_served_to_alice(corp, "mtls")  # pip sends netrc credentials pre-emptively
 
 
 @pytest.mark.parametrize("client", ["pip", "uv"])
 def test_missing_credentials_fail_with_401(
     privrepo, pip: Pip, uv: Uv, client: str
 ) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     if client == "pip":
         result = pip.install("demo", index=corp, auth="none", check=False)
     else:
@@ -130,7 +64,7 @@ def test_missing_credentials_fail_with_401(
 
 
 def test_mtls_without_client_certificate_fails(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "mtls")
+    corp = corp_index(privrepo, "mtls")
     no_cert = IndexSpec(
         corp.url, ca_cert=corp.ca_cert, username="alice", password=HARD_PASSWORD
     )
@@ -140,74 +74,15 @@ def test_mtls_without_client_certificate_fails(privrepo, pip: Pip) -> None:  # t
     assert list(corp.log) == []  # the handshake failed: no HTTP request got through
 
 
-def test_pip_merges_indexes_uv_stops_at_first(privrepo, pip: Pip, uv: Uv) -> None:  # type: ignore[no-untyped-def]
-    """Same two indexes, different winners: pip takes the best version across all
-    indexes, uv (first-index) the first index that has the project, and uv searches
-    --index entries (our extra_indexes) before the default index."""
-    corp = privrepo.index("corp", auth=("alice", HARD_PASSWORD), tls="tls")
-    corp.add("demo", "2.0")
-    public = privrepo.index("public")
-    public.add("demo", "1.0")
-
-    pip_result = pip.install("demo", index=corp, extra_indexes=[public])
-    assert pip_result.versions == {"demo": "2.0"}
-    assert pip_result.url_of("demo").startswith(corp.base_url)
-
-    uv_venv = uv.venv(uv.env.root / "uv-venv")
-    uv_result = uv.pip_install("demo", venv=uv_venv, index=corp, extra_indexes=[public])
-    assert uv_result.installed == (("demo", "1.0"),)
-    assert [h.path.rsplit("/", 1)[-1] for h in public.log.downloads] == [
-        "demo-1.0-py3-none-any.whl"
-    ]
-    assert [h.path.rsplit("/", 1)[-1] for h in corp.log.downloads] == [
-        "demo-2.0-py3-none-any.whl"
-    ]
-
-    best = uv.pip_install(
-        "demo",
-        venv=uv_venv,
-        index=corp,
-        extra_indexes=[public],
-        index_strategy="unsafe-best-match",
-        reinstall=True,
-    )
-    assert best.installed == (("demo", "2.0"),)
-
-
-# ----------------------------------------------------------------- machine pollution
-@pytest.fixture
-def polluted_machine(privrepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The CI machine's settings, pointed at a 'mirror' index that has a newer demo.
-
-    CA variables keep the machine's real values (the system bundle); if the machine does
-    not export them they are set to it. The machine's pip/uv configuration adds the mirror.
-    """
-    mirror = privrepo.index("machine-mirror")
-    mirror.add("demo", "9.9")
-    bundle = "/etc/ssl/certs/ca-certificates.crt"
-    if not os.path.exists(bundle):
-        import certifi
-
-        bundle = certifi.where()
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT"):
-        if not os.environ.get(name):
-            monkeypatch.setenv(name, bundle)
-    conf = tmp_path / "machine-pip.conf"
-    conf.write_text(f"[global]\nextra-index-url = {mirror.url}\n")
-    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
-    monkeypatch.setenv("UV_INDEX", mirror.url)
-    return mirror
-
-
 def test_pip_ignores_machine_ca_variables_and_config(
     privrepo, pip: Pip, polluted_machine
 ) -> None:  # type: ignore[no-untyped-def]
     mirror = polluted_machine
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     result = pip.install("demo", index=corp)
     assert result.versions == {"demo": "1.0", "helper": "2.0"}
     assert list(mirror.log) == [], "the machine's pip.conf index was contacted"
-    _assert_served_to_alice(corp, "tls")
+    assert_served_to_alice(corp, "tls")
 
     # Guard: the very same command with the machine's environment goes wrong. requests
     # lets REQUESTS_CA_BUNDLE override --cert, so our index fails verification, and the
@@ -224,27 +99,3 @@ def test_pip_ignores_machine_ca_variables_and_config(
     assert mirror.log, "guard: the machine configuration should reach the mirror"
     assert "Successfully installed demo-9.9" in output, output
     assert list(corp.log) == []
-
-
-def test_uv_ignores_machine_ca_variables_and_config(
-    privrepo, uv: Uv, polluted_machine
-) -> None:  # type: ignore[no-untyped-def]
-    mirror = polluted_machine
-    corp = _corp(privrepo, "tls")
-    venv = uv.venv(uv.env.root / "venv")
-    result = uv.pip_install("demo", venv=venv, index=corp)
-    assert sorted(result.installed) == [("demo", "1.0"), ("helper", "2.0")]
-    assert list(mirror.log) == []
-    _assert_served_to_alice(corp, "tls")
-
-    # Guard: with the machine's UV_INDEX, uv searches the mirror first and installs 9.9.
-    naive_env = dict(os.environ, UV_CACHE_DIR=str(uv.env.root / "naive-cache"))
-    naive = subprocess.run(
-        [*result.command.argv[:-1], "--reinstall", "demo"],
-        env=naive_env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert "demo==9.9" in naive.stderr, naive.stderr

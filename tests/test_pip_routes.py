@@ -15,23 +15,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from helpers import HARD_PASSWORD, corp_index
 from packaging.version import Version
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip
 from pytest_privrepo.clients.pip import TRUSTSTORE_IP_HOST_BUG
 from pytest_privrepo.errors import ConfigError
 
-#: Characters that break unencoded URL userinfo, a space, and a ``%`` that an
-#: interpolating config parser would choke on.
-HARD_PASSWORD = "p@ss:w/rd %"
 WHEELS = ["demo-1.0-py3-none-any.whl", "helper-2.0-py3-none-any.whl"]
-
-
-def _corp(privrepo, tls: str | None, password: str = HARD_PASSWORD):  # type: ignore[no-untyped-def]
-    index = privrepo.index("corp", auth=("alice", password), tls=tls)
-    index.add("demo", "1.0", requires=["helper>=2"])
-    index.add("helper", "2.0")
-    return index
 
 
 def _assert_installed_from(result, index) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +85,7 @@ def _assert_secret_only_in_keyring(pip: Pip, secret: str) -> None:
 def test_config_file_route(privrepo, pip: Pip, tls: str | None, auth: str) -> None:  # type: ignore[no-untyped-def]
     # netrc cannot hold a space
     password = HARD_PASSWORD if auth == "url" else "s3cret"
-    corp = _corp(privrepo, tls, password)
+    corp = corp_index(privrepo, tls, password)
     result = pip.install("demo", index=corp, auth=auth, config="file")  # type: ignore[arg-type]
 
     _assert_installed_from(result, corp)
@@ -114,7 +105,7 @@ def test_config_file_route(privrepo, pip: Pip, tls: str | None, auth: str) -> No
 
 
 def test_config_file_route_without_the_ca_fails_tls(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     no_ca = IndexSpec(corp.url, username="alice", password=HARD_PASSWORD)
     result = pip.install("demo", index=no_ca, config="file", check=False)
     assert not result.ok
@@ -124,7 +115,7 @@ def test_config_file_route_without_the_ca_fails_tls(privrepo, pip: Pip) -> None:
 
 
 def test_env_route(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "mtls")
+    corp = corp_index(privrepo, "mtls")
     args, env = pip.index_options(corp, config="env")
     assert args == []
     # pip 24.2 to 26.0.x also get their way around truststore's IP-host failure
@@ -152,7 +143,7 @@ def test_config_file_route_ignores_the_machines_pip_config(
     configures pip, in ``[global]`` and in the command sections pip reads after it;
     only the test's pip.conf may count. Machine-independent: the decoys are planted,
     whatever this machine's own files and variables are."""
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     decoy = privrepo.index("decoy")
     links = decoy.add("demo", "9.9")[0].path.parent
     decoy.add("helper", "9.9")
@@ -243,7 +234,7 @@ def _assert_keyring_retry(index) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("config", ["args", "env", "file"])
 def test_keyring_route(privrepo, pip: Pip, config: str) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     result = pip.install("demo", index=corp, auth="keyring", config=config)  # type: ignore[arg-type]
 
     _assert_installed_from(result, corp)
@@ -267,7 +258,7 @@ def test_keyring_route_with_a_provisioned_pip(privrepo, pip: Pip) -> None:  # ty
     ("check_hostname requires server_hostname"), so the harness's pip.conf also says
     ``use-deprecated = legacy-certs``, and ``cert`` is what verifies the index."""
     assert pip.version() == "24.2"
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     result = pip.install("demo", index=corp, auth="keyring", config="file")
     _assert_installed_from(result, corp)
     _assert_keyring_retry(corp)
@@ -281,7 +272,7 @@ def test_keyring_import_provider(privrepo, client_env: ClientEnv, tmp_path: Path
     """``import`` works when keyring is importable by the interpreter pip runs in: here
     pip runs in pytest's own interpreter (no ``--python``) and installs with
     ``--target``."""
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     own = Pip(client_env, None, pip=[sys.executable, "-m", "pip"])
     site = tmp_path / "site"
     result = own.install(
@@ -307,7 +298,7 @@ def test_keyring_import_provider_is_silently_off_under_python(
     """With ``--python`` pip re-executes itself in the target venv, which has no
     keyring: the import fails, pip turns the keyring off (said only with -v) and sees
     two 401s."""
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     result = pip.install(
         "demo",
         index=corp,
@@ -324,7 +315,7 @@ def test_keyring_import_provider_is_silently_off_under_python(
 
 
 def test_wrong_keyring_password_fails_with_pips_error(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     wrong = IndexSpec(corp.url, username="alice", password="not-the-password")
     result = pip.install("demo", index=wrong, auth="keyring", check=False)
     assert not result.ok

@@ -3,7 +3,7 @@
 The scenario: ``corp`` (private) and ``public`` both serve a project named ``demo``; the
 public one has a higher version. Each test asserts the client's own result (pip's
 ``--report``, uv.lock's ``source.registry``) *and* the indexes' request logs (was the public
-index even asked for the project page?).
+index even asked for the project page?). Poetry's precedence is in test_poetry_precedence.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import flat
+from helpers import HARD_PASSWORD, flat
 from packaging.version import Version
 
 from pytest_privrepo.clients import IndexSpec, Pip, Uv
@@ -160,3 +160,37 @@ def test_uv_lock_mtls_private_index_first(privrepo, project: UvProject, public) 
     assert hits and all(h.client_cert and "corp-client@privrepo.test" in h.client_cert for h in hits)
     assert {(h.user, h.auth_ok) for h in hits} == {("alice", True)}
     assert not _pages(public, "demo")
+
+
+def test_pip_merges_indexes_uv_stops_at_first(privrepo, pip: Pip, uv: Uv) -> None:  # type: ignore[no-untyped-def]
+    """Same two indexes, different winners: pip takes the best version across all
+    indexes, uv (first-index) the first index that has the project, and uv searches
+    --index entries (our extra_indexes) before the default index."""
+    corp = privrepo.index("corp", auth=("alice", HARD_PASSWORD), tls="tls")
+    corp.add("demo", "2.0")
+    public = privrepo.index("public")
+    public.add("demo", "1.0")
+
+    pip_result = pip.install("demo", index=corp, extra_indexes=[public])
+    assert pip_result.versions == {"demo": "2.0"}
+    assert pip_result.url_of("demo").startswith(corp.base_url)
+
+    uv_venv = uv.venv(uv.env.root / "uv-venv")
+    uv_result = uv.pip_install("demo", venv=uv_venv, index=corp, extra_indexes=[public])
+    assert uv_result.installed == (("demo", "1.0"),)
+    assert [h.path.rsplit("/", 1)[-1] for h in public.log.downloads] == [
+        "demo-1.0-py3-none-any.whl"
+    ]
+    assert [h.path.rsplit("/", 1)[-1] for h in corp.log.downloads] == [
+        "demo-2.0-py3-none-any.whl"
+    ]
+
+    best = uv.pip_install(
+        "demo",
+        venv=uv_venv,
+        index=corp,
+        extra_indexes=[public],
+        index_strategy="unsafe-best-match",
+        reinstall=True,
+    )
+    assert best.installed == (("demo", "2.0"),)

@@ -167,7 +167,7 @@ def test_mtls_snippets_carry_url_credentials_and_certificates(privrepo: Privrepo
 
     [hatch] = hatch_lines(index)
     # no Hatch takes --ca-cert with --client-cert (test_hatch_cannot_combine_ca_cert_and_client_cert
-    # in test_publish_clients.py): the CA goes into SSL_CERT_FILE
+    # in test_hatch.py): the CA goes into SSL_CERT_FILE
     assert shlex.split(hatch) == [f"SSL_CERT_FILE={ca}", "hatch", "publish", "-n",
                                   "-r", index.upload_url, "-u", "ci", "-a", "s3cret-pw",
                                   "--client-cert", client, DIST_PLACEHOLDER]

@@ -1,4 +1,4 @@
-"""Must-have client flows of issue 5 that the per-client test files leave out.
+"""Install and lock with a token, and the errors uv reports for refused credentials.
 
 - Install/lock with a *token* (user ``__token__``) over HTTP, HTTPS and mTLS: pip (``--report``),
   ``uv pip install`` (URL and ``UV_INDEX_<NAME>_*`` credentials), ``uv lock`` (uv.lock
@@ -7,8 +7,6 @@
   request gets through, uv reports its own fetch error.
 - uv with a wrong password (or token): the index answers 401, uv reports its own resolver
   error with the 401 hint.
-- Hatch with the client certificate and its key in separate files (``--client-key`` /
-  ``HATCH_INDEX_CLIENT_KEY``) over mTLS.
 
 Each test asserts the client's parsed result or its own words and what the index saw.
 uv's texts are pinned exactly for the default uv (0.13.9) and were checked against 47
@@ -18,28 +16,21 @@ change; the constants below say where they differ.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 
 import pytest
-from helpers import flat
+from helpers import CLIENT_CN, TLS, flat
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
 from pytest_privrepo.clients import IndexSpec
-from pytest_privrepo.clients.hatch import Hatch
 from pytest_privrepo.clients.pdm import PdmProject
 from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.clients.uv_project import UvProject
-from pytest_privrepo.errors import ConfigError
 
 TOKEN = "tok-1"
-TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
-       pytest.param("mtls", id="mtls")]
-CLIENT_CN = "CN=corp-client@privrepo.test"
 
 PAGES = {"/simple/demo/", "/simple/helper/"}
 METADATA = {"/files/demo/demo-1.0-py3-none-any.whl.metadata",
@@ -279,58 +270,3 @@ def test_uv_wrong_credentials_fail_with_401(privrepo: Privrepo, uv: Uv, uv_proje
 
 
 # --------------------------------------------------------------------------- hatch client key
-
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----\n.*?-----END \1-----\n", re.S)
-
-
-def split_client_pem(pem: str | Path, directory: Path) -> tuple[Path, Path]:
-    """Write the certificate and the private key of a key+certificate PEM into two files
-    (``cert.pem``, ``key.pem``) under ``directory``."""
-    blocks = [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(Path(pem).read_text())]
-    certs = "".join(text for kind, text in blocks if kind == "CERTIFICATE")
-    keys = "".join(text for kind, text in blocks if kind.endswith("PRIVATE KEY"))
-    assert certs and keys and len(blocks) == 2, [kind for kind, _ in blocks]
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "cert.pem").write_text(certs)
-    (directory / "key.pem").write_text(keys)
-    (directory / "key.pem").chmod(0o600)
-    return directory / "cert.pem", directory / "key.pem"
-
-
-@pytest.mark.parametrize("route", ["cli", "env"])
-def test_hatch_publishes_with_separate_client_key(privrepo: Privrepo, tmp_path: Path,
-                                                  hatch: Hatch, route: str) -> None:
-    """``client_cert=`` a certificate-only PEM plus ``client_key=`` its key, by
-    ``--client-cert/--client-key`` (cli) or ``HATCH_INDEX_CLIENT_CERT/CLIENT_KEY`` (env).
-    Control: the certificate file alone cannot be loaded, so the key file is what made the
-    handshake work."""
-    index = privrepo.index("corp", auth=("ci", "s3cret-pw"), tls="mtls")
-    assert index.client_cert is not None
-    cert, key = split_client_pem(index.client_cert, hatch.env.root / "split-client-cert")
-    assert "PRIVATE KEY" not in cert.read_text() and "CERTIFICATE" not in key.read_text()
-    wheel = privrepo.build_dist(tmp_path / "d", "ha-key", "1.0")
-
-    result = hatch.publish([wheel], index, route=route, client_cert=cert, client_key=key)
-
-    argv = list(result.argv)
-    if route == "cli":
-        assert argv[argv.index("--client-cert") + 1] == str(cert)
-        assert argv[argv.index("--client-key") + 1] == str(key)
-    else:
-        assert "--client-cert" not in argv and "--client-key" not in argv
-    assert [(u.filename, u.sha256, u.user) for u in index.uploads] == [
-        (wheel.name, hashlib.sha256(wheel.read_bytes()).hexdigest(), "ci")]
-    assert [(h.method, h.path, h.status, h.user) for h in index.log] == [
-        ("GET", "/legacy/+simple/ha-key/", 404, "ci"), ("POST", "/legacy/", 200, "ci")]
-    assert all(h.client_cert and h.client_cert.startswith(CLIENT_CN + ",") for h in index.log)
-
-    second = privrepo.build_dist(tmp_path / "d", "ha-key", "2.0")
-    no_key = hatch.publish([second], index, route=route, client_cert=cert, check=False)
-    assert not no_key.ok
-    # Hatch >= 1.7 reports it as an upload error, Hatch 1.4 crashes with the SSLError
-    assert "[SSL] PEM lib (_ssl.c:" in no_key.output, no_key.output
-    assert len(index.log) == 2 and index.server.tls_failures == []  # nothing left the client
-    assert len(index.uploads) == 1
-
-    with pytest.raises(ConfigError, match=r"client_key=.*needs a client certificate"):
-        hatch.publish([second], index, route=route, certificates=False, client_key=key)

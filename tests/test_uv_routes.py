@@ -2,7 +2,7 @@
 
 Indexes: ``[[index]]`` tables in a uv.toml passed with ``--config-file``, and
 ``UV_INDEX`` (space-separated, ``name=url``) / ``UV_DEFAULT_INDEX`` (pyproject
-``[[tool.uv.index]]`` is test_precedence_pip_uv.py). Credentials:
+``[[tool.uv.index]]`` is test_precedence.py). Credentials:
 ``UV_INDEX_<NAME>_USERNAME/PASSWORD``, URL userinfo, netrc. TLS: ``SSL_CERT_FILE``,
 ``SSL_CLIENT_CERT``. Publishing: ``--publish-url`` and ``--index NAME`` (from a uv.toml
 and from pyproject), with and without ``--check-url``.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from helpers import flat
+from helpers import TLS, flat
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
@@ -31,8 +31,6 @@ from pytest_privrepo.errors import ConfigError
 
 CI = ("ci", "s3cret-pw")
 TOKEN = "pypi-tok-1234"
-TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
-       pytest.param("mtls", id="mtls")]
 #: uv's words for an upload the index refused with 403: from uv 0.9.29 (to 0.13.9) ...
 UV_AUTH_ERROR = ("Server returned status code 403 Forbidden.",
                  "Server says: Invalid or non-existent authentication information.")
