@@ -50,3 +50,13 @@ def polluted_machine(privrepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
     monkeypatch.setenv("UV_INDEX", mirror.url)
     return mirror
+
+
+@pytest.fixture
+def corp(privrepo):  # type: ignore[no-untyped-def]
+    """Index ``corp`` (alice, ``pw-a``) with demo 1.0, plain HTTP: the uv route and publish
+    tests' private index. A module that needs another ``corp`` defines its own fixture,
+    which pytest prefers to this one."""
+    index = privrepo.index("corp", auth=("alice", "pw-a"))
+    index.add("demo", "1.0")
+    return index

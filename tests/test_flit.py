@@ -16,8 +16,6 @@ from pytest_privrepo.errors import ConfigError
 
 _FLIT_403 = ("requests.exceptions.HTTPError: 403 Client Error: Invalid or non-existent "
              "authentication information. for url:")
-
-
 FLIT_AUTH_ERROR = (_FLIT_403,)
 
 

@@ -1,5 +1,6 @@
 """Real ``pip install`` against ephemeral indexes: HTTP, TLS and mutual TLS with auth, netrc,
-an mTLS index without the client certificate, and the machine's CA variables and pip config
+a token (user ``__token__``, masked in pip's output), an mTLS index without the client
+certificate, and the machine's CA variables and pip config
 playing no part. Missing credentials are checked for pip and uv side by side (one 401 rule,
 two clients' words). pip's configuration routes are in test_pip_routes.py.
 
@@ -13,8 +14,21 @@ import os
 import subprocess
 
 import pytest
-from helpers import HARD_PASSWORD, TLS, assert_served_to_alice, corp_index
+from helpers import (
+    DEMO_METADATA,
+    DEMO_PAGES,
+    DEMO_WHEELS,
+    HARD_PASSWORD,
+    READ_TOKEN,
+    TLS,
+    assert_served_to_alice,
+    assert_token_hits,
+    corp_index,
+    token_index,
+    token_spec,
+)
 
+from pytest_privrepo import Privrepo
 from pytest_privrepo.clients import IndexSpec, Pip, Uv, make_venv
 from pytest_privrepo.errors import ClientError
 
@@ -99,3 +113,20 @@ def test_pip_ignores_machine_ca_variables_and_config(
     assert mirror.log, "guard: the machine configuration should reach the mirror"
     assert "Successfully installed demo-9.9" in output, output
     assert list(corp.log) == []
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_pip_installs_with_token(privrepo: Privrepo, pip: Pip, tls: str | None) -> None:
+    index = token_index(privrepo, tls)
+
+    result = pip.install("demo", index=token_spec(index))
+
+    assert result.versions == {"demo": "1.0", "helper": "2.0"}
+    assert {p.name: p.url for p in result.installed} == {
+        "demo": f"{index.base_url}/files/demo/demo-1.0-py3-none-any.whl",
+        "helper": f"{index.base_url}/files/helper/helper-2.0-py3-none-any.whl"}
+    # pip shows the URL with the token masked, never the token
+    output = result.command.output
+    assert f"Looking in indexes: {index.url.replace('://', '://__token__:****@')}" in output
+    assert READ_TOKEN not in output
+    assert_token_hits(index, DEMO_PAGES | DEMO_METADATA | DEMO_WHEELS)

@@ -1,6 +1,6 @@
 """pip configured by each route it supports: command line, ``PIP_*`` variables, a
 pip.conf named by ``PIP_CONFIG_FILE``, and credentials from the URL, netrc or a keyring
-after a 401.
+after a 401; and the index options the harness derives for pip (no pip run).
 
 Each test checks both sides: what pip says it did (its report, its own error messages)
 and what the index saw (user, status, client certificate), so a route that silently
@@ -10,12 +10,13 @@ falls back to another one cannot pass.
 from __future__ import annotations
 
 import configparser
+import netrc
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from helpers import HARD_PASSWORD, corp_index
+from helpers import HARD_PASSWORD, corp_index, fake_pem
 from packaging.version import Version
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip
@@ -357,3 +358,41 @@ def test_route_names_and_versions_are_checked(tmp_path: Path) -> None:
             "demo", index=IndexSpec(url, username="u", password="p"), auth="keyring"
         )
     assert not old.keyring_store.exists()
+
+
+def test_pip_index_args(tmp_path: Path) -> None:
+    env = ClientEnv(tmp_path / "client")
+    ca1, ca2 = fake_pem(tmp_path / "ca1.pem", "one"), fake_pem(tmp_path / "ca2.pem", "two")
+    client = tmp_path / "client.pem"
+    a = IndexSpec(
+        "https://127.0.0.1:1/simple/",
+        ca_cert=ca1,
+        client_cert=client,
+        username="u",
+        password="p",
+    )
+    b = IndexSpec("https://127.0.0.1:2/simple/", ca_cert=ca2, client_cert=client)
+    pip = Pip(env)
+    args = pip.index_args(a, [b, "http://127.0.0.1:3/simple/"])
+    assert args[:6] == [
+        "--index-url",
+        "https://u:p@127.0.0.1:1/simple/",
+        "--extra-index-url",
+        "https://127.0.0.1:2/simple/",
+        "--extra-index-url",
+        "http://127.0.0.1:3/simple/",
+    ]
+    bundle = Path(args[args.index("--cert") + 1])
+    assert bundle.is_relative_to(env.root)
+    assert "one" in bundle.read_text() and "two" in bundle.read_text()
+    assert args[args.index("--client-cert") + 1] == str(client)
+    assert Pip(env).index_args(a)[3] == str(ca1)  # one CA: used in place
+
+    with pytest.raises(ConfigError, match="one --client-cert"):
+        pip.index_args(a, [IndexSpec(b.url, client_cert=tmp_path / "other.pem")])
+    with pytest.raises(ConfigError, match="auth route"):
+        pip.index_args(a, auth="keyring")  # type: ignore[arg-type]
+
+    pip.index_args(IndexSpec(a.url, username="u", password="p"), auth="netrc")
+    user, _account, password = netrc.netrc(str(env.netrc)).authenticators("127.0.0.1")
+    assert (user, password) == ("u", "p")

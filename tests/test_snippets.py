@@ -16,7 +16,7 @@ from pathlib import Path
 
 import certifi
 import pytest
-from helpers import file_sha256 as sha256
+from helpers import CI, file_sha256 as sha256
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
@@ -42,7 +42,6 @@ from pytest_privrepo.snippets import (
     uv_lines,
 )
 
-CI = ("ci", "s3cret-pw")
 ALICE = ("alice", "p@ss:w rd$x")  # quoting and percent-encoding have to hold ("/": see pdm_lines)
 
 BASH = shutil.which("bash") or "/bin/bash"
