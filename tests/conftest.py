@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -23,3 +26,37 @@ def fixtures_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def polluted_machine(privrepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The CI machine's settings, pointed at a 'mirror' index that has a newer demo.
+
+    CA variables keep the machine's real values (the system bundle); if the machine does
+    not export them they are set to it. The machine's pip/uv configuration adds the mirror.
+    """
+    mirror = privrepo.index("machine-mirror")
+    mirror.add("demo", "9.9")
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    if not os.path.exists(bundle):
+        import certifi
+
+        bundle = certifi.where()
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT"):
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, bundle)
+    conf = tmp_path / "machine-pip.conf"
+    conf.write_text(f"[global]\nextra-index-url = {mirror.url}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    monkeypatch.setenv("UV_INDEX", mirror.url)
+    return mirror
+
+
+@pytest.fixture
+def corp(privrepo):  # type: ignore[no-untyped-def]
+    """Index ``corp`` (alice, ``pw-a``) with demo 1.0, plain HTTP: the uv route and publish
+    tests' private index. A module that needs another ``corp`` defines its own fixture,
+    which pytest prefers to this one."""
+    index = privrepo.index("corp", auth=("alice", "pw-a"))
+    index.add("demo", "1.0")
+    return index

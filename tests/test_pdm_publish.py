@@ -20,8 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import file_sha256 as sha256
-from helpers import flat, no_client_cert
+from helpers import CI, TLS, TOKEN, file_sha256 as sha256, flat, no_client_cert
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.pdm import PDM_PUBLISH_ROUTES, Pdm, PdmProject
@@ -33,10 +32,6 @@ from pytest_privrepo.clients.result import CommandResult
 #: hishel 2 and unearth 0.19 and every command fails).
 PDM_VERSION = "2.29.3"
 
-CI = ("ci", "s3cret-pw")
-TOKEN = "pypi-tok-1234"
-TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
-       pytest.param("mtls", id="mtls")]
 AUTH = ["basic", "token"]
 PUBLISHED_BY = {"basic": "ci", "token": "__token__"}
 

@@ -1,6 +1,6 @@
 """pip configured by each route it supports: command line, ``PIP_*`` variables, a
 pip.conf named by ``PIP_CONFIG_FILE``, and credentials from the URL, netrc or a keyring
-after a 401.
+after a 401; and the index options the harness derives for pip (no pip run).
 
 Each test checks both sides: what pip says it did (its report, its own error messages)
 and what the index saw (user, status, client certificate), so a route that silently
@@ -10,28 +10,20 @@ falls back to another one cannot pass.
 from __future__ import annotations
 
 import configparser
+import netrc
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from helpers import HARD_PASSWORD, corp_index, fake_pem
 from packaging.version import Version
 
 from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip
 from pytest_privrepo.clients.pip import TRUSTSTORE_IP_HOST_BUG
 from pytest_privrepo.errors import ConfigError
 
-#: Characters that break unencoded URL userinfo, a space, and a ``%`` that an
-#: interpolating config parser would choke on.
-HARD_PASSWORD = "p@ss:w/rd %"
 WHEELS = ["demo-1.0-py3-none-any.whl", "helper-2.0-py3-none-any.whl"]
-
-
-def _corp(privrepo, tls: str | None, password: str = HARD_PASSWORD):  # type: ignore[no-untyped-def]
-    index = privrepo.index("corp", auth=("alice", password), tls=tls)
-    index.add("demo", "1.0", requires=["helper>=2"])
-    index.add("helper", "2.0")
-    return index
 
 
 def _assert_installed_from(result, index) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +86,7 @@ def _assert_secret_only_in_keyring(pip: Pip, secret: str) -> None:
 def test_config_file_route(privrepo, pip: Pip, tls: str | None, auth: str) -> None:  # type: ignore[no-untyped-def]
     # netrc cannot hold a space
     password = HARD_PASSWORD if auth == "url" else "s3cret"
-    corp = _corp(privrepo, tls, password)
+    corp = corp_index(privrepo, tls, password)
     result = pip.install("demo", index=corp, auth=auth, config="file")  # type: ignore[arg-type]
 
     _assert_installed_from(result, corp)
@@ -114,7 +106,7 @@ def test_config_file_route(privrepo, pip: Pip, tls: str | None, auth: str) -> No
 
 
 def test_config_file_route_without_the_ca_fails_tls(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     no_ca = IndexSpec(corp.url, username="alice", password=HARD_PASSWORD)
     result = pip.install("demo", index=no_ca, config="file", check=False)
     assert not result.ok
@@ -124,7 +116,7 @@ def test_config_file_route_without_the_ca_fails_tls(privrepo, pip: Pip) -> None:
 
 
 def test_env_route(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "mtls")
+    corp = corp_index(privrepo, "mtls")
     args, env = pip.index_options(corp, config="env")
     assert args == []
     # pip 24.2 to 26.0.x also get their way around truststore's IP-host failure
@@ -152,7 +144,7 @@ def test_config_file_route_ignores_the_machines_pip_config(
     configures pip, in ``[global]`` and in the command sections pip reads after it;
     only the test's pip.conf may count. Machine-independent: the decoys are planted,
     whatever this machine's own files and variables are."""
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     decoy = privrepo.index("decoy")
     links = decoy.add("demo", "9.9")[0].path.parent
     decoy.add("helper", "9.9")
@@ -243,7 +235,7 @@ def _assert_keyring_retry(index) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("config", ["args", "env", "file"])
 def test_keyring_route(privrepo, pip: Pip, config: str) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     result = pip.install("demo", index=corp, auth="keyring", config=config)  # type: ignore[arg-type]
 
     _assert_installed_from(result, corp)
@@ -267,7 +259,7 @@ def test_keyring_route_with_a_provisioned_pip(privrepo, pip: Pip) -> None:  # ty
     ("check_hostname requires server_hostname"), so the harness's pip.conf also says
     ``use-deprecated = legacy-certs``, and ``cert`` is what verifies the index."""
     assert pip.version() == "24.2"
-    corp = _corp(privrepo, "tls")
+    corp = corp_index(privrepo, "tls")
     result = pip.install("demo", index=corp, auth="keyring", config="file")
     _assert_installed_from(result, corp)
     _assert_keyring_retry(corp)
@@ -281,7 +273,7 @@ def test_keyring_import_provider(privrepo, client_env: ClientEnv, tmp_path: Path
     """``import`` works when keyring is importable by the interpreter pip runs in: here
     pip runs in pytest's own interpreter (no ``--python``) and installs with
     ``--target``."""
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     own = Pip(client_env, None, pip=[sys.executable, "-m", "pip"])
     site = tmp_path / "site"
     result = own.install(
@@ -307,7 +299,7 @@ def test_keyring_import_provider_is_silently_off_under_python(
     """With ``--python`` pip re-executes itself in the target venv, which has no
     keyring: the import fails, pip turns the keyring off (said only with -v) and sees
     two 401s."""
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     result = pip.install(
         "demo",
         index=corp,
@@ -324,7 +316,7 @@ def test_keyring_import_provider_is_silently_off_under_python(
 
 
 def test_wrong_keyring_password_fails_with_pips_error(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
-    corp = _corp(privrepo, None)
+    corp = corp_index(privrepo, None)
     wrong = IndexSpec(corp.url, username="alice", password="not-the-password")
     result = pip.install("demo", index=wrong, auth="keyring", check=False)
     assert not result.ok
@@ -366,3 +358,41 @@ def test_route_names_and_versions_are_checked(tmp_path: Path) -> None:
             "demo", index=IndexSpec(url, username="u", password="p"), auth="keyring"
         )
     assert not old.keyring_store.exists()
+
+
+def test_pip_index_args(tmp_path: Path) -> None:
+    env = ClientEnv(tmp_path / "client")
+    ca1, ca2 = fake_pem(tmp_path / "ca1.pem", "one"), fake_pem(tmp_path / "ca2.pem", "two")
+    client = tmp_path / "client.pem"
+    a = IndexSpec(
+        "https://127.0.0.1:1/simple/",
+        ca_cert=ca1,
+        client_cert=client,
+        username="u",
+        password="p",
+    )
+    b = IndexSpec("https://127.0.0.1:2/simple/", ca_cert=ca2, client_cert=client)
+    pip = Pip(env)
+    args = pip.index_args(a, [b, "http://127.0.0.1:3/simple/"])
+    assert args[:6] == [
+        "--index-url",
+        "https://u:p@127.0.0.1:1/simple/",
+        "--extra-index-url",
+        "https://127.0.0.1:2/simple/",
+        "--extra-index-url",
+        "http://127.0.0.1:3/simple/",
+    ]
+    bundle = Path(args[args.index("--cert") + 1])
+    assert bundle.is_relative_to(env.root)
+    assert "one" in bundle.read_text() and "two" in bundle.read_text()
+    assert args[args.index("--client-cert") + 1] == str(client)
+    assert Pip(env).index_args(a)[3] == str(ca1)  # one CA: used in place
+
+    with pytest.raises(ConfigError, match="one --client-cert"):
+        pip.index_args(a, [IndexSpec(b.url, client_cert=tmp_path / "other.pem")])
+    with pytest.raises(ConfigError, match="auth route"):
+        pip.index_args(a, auth="keyring")  # type: ignore[arg-type]
+
+    pip.index_args(IndexSpec(a.url, username="u", password="p"), auth="netrc")
+    user, _account, password = netrc.netrc(str(env.netrc)).authenticators("127.0.0.1")
+    assert (user, password) == ("u", "p")

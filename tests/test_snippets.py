@@ -16,7 +16,7 @@ from pathlib import Path
 
 import certifi
 import pytest
-from helpers import file_sha256 as sha256
+from helpers import CI, file_sha256 as sha256
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
@@ -42,7 +42,6 @@ from pytest_privrepo.snippets import (
     uv_lines,
 )
 
-CI = ("ci", "s3cret-pw")
 ALICE = ("alice", "p@ss:w rd$x")  # quoting and percent-encoding have to hold ("/": see pdm_lines)
 
 BASH = shutil.which("bash") or "/bin/bash"
@@ -167,7 +166,7 @@ def test_mtls_snippets_carry_url_credentials_and_certificates(privrepo: Privrepo
 
     [hatch] = hatch_lines(index)
     # no Hatch takes --ca-cert with --client-cert (test_hatch_cannot_combine_ca_cert_and_client_cert
-    # in test_publish_clients.py): the CA goes into SSL_CERT_FILE
+    # in test_hatch.py): the CA goes into SSL_CERT_FILE
     assert shlex.split(hatch) == [f"SSL_CERT_FILE={ca}", "hatch", "publish", "-n",
                                   "-r", index.upload_url, "-u", "ci", "-a", "s3cret-pw",
                                   "--client-cert", client, DIST_PLACEHOLDER]

@@ -1,56 +1,34 @@
-"""The Twine, Hatch and Flit harnesses publish to real indexes by every route each client has.
-
-For each client x route x TLS mode: a basic-auth upload and a token (``__token__``) upload
-arrive with the right user and the file's sha256, and a wrong password fails with the
-client's own error text. On an mTLS index a client without the client certificate is
-refused at the handshake. Flit cannot send client certificates at all (pinned below).
-(test_upload_publishers.py covers twine's full release flow on the CLI route.)
+"""``hatch publish`` by every route it has x TLS mode: a basic-auth and a token (``__token__``)
+upload arrive with the right user and sha256, a wrong password fails with Hatch's own error
+text; its CA/client-certificate limits and version gates (pinned); the client certificate
+and its key in separate files (``--client-key`` / ``HATCH_INDEX_CLIENT_KEY``) over mTLS. On an
+mTLS index twine and Hatch without the client certificate are refused at the handshake
+(one test for both, they share the check).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
-from helpers import file_sha256 as sha256
-from helpers import flat, no_client_cert
+from helpers import (
+    CI,
+    CLIENT_CN,
+    TLS,
+    TOKEN,
+    assert_client_cert_sent,
+    assert_uploads,
+    no_client_cert,
+)
 
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.env import ClientEnv
-from pytest_privrepo.clients.flit import Flit, write_flit_project
 from pytest_privrepo.clients.hatch import HTTPX2_SINCE, Hatch
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.errors import ConfigError
-
-CI = ("ci", "s3cret-pw")
-TOKEN = "pypi-tok-1234"
-TLS = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
-       pytest.param("mtls", id="mtls")]
-
-TWINE_AUTH_ERROR = ("HTTPError: 403 Forbidden from", "Invalid or non-existent authentication information.")
-_FLIT_403 = ("requests.exceptions.HTTPError: 403 Client Error: Invalid or non-existent "
-             "authentication information. for url:")
-FLIT_AUTH_ERROR = (_FLIT_403,)
-
-
-
-def assert_auth_error(output: str, phrases: tuple[str, ...]) -> None:
-    for phrase in phrases:
-        assert phrase in flat(output), output
-
-
-def assert_uploads(index, expected: list[tuple[Path, str]]) -> None:  # type: ignore[no-untyped-def]
-    got = sorted((u.filename, u.sha256, u.user) for u in index.uploads)
-    assert got == sorted((p.name, sha256(p), user) for p, user in expected)
-
-
-def assert_client_cert_sent(index) -> None:  # type: ignore[no-untyped-def]
-    for hit in index.log:
-        if index.tls == "mtls":
-            assert hit.client_cert and "corp-client@privrepo.test" in hit.client_cert
-        else:
-            assert hit.client_cert is None
 
 
 def hatch_failure(hatch: Hatch, result: CommandResult, url: str) -> str:
@@ -63,37 +41,6 @@ def hatch_failure(hatch: Hatch, result: CommandResult, url: str) -> str:
     prefix = hatch.publish_error(url, "")
     assert message.startswith(prefix), result.output
     return message[len(prefix):]
-
-
-# --------------------------------------------------------------------------- twine
-
-
-@pytest.mark.parametrize("tls", TLS)
-@pytest.mark.parametrize("route", ["cli", "env", "pypirc"])
-def test_twine_routes(privrepo: Privrepo, tmp_path: Path, twine: Twine,
-                      route: str, tls: str | None) -> None:
-    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    wheel = privrepo.build_dist(tmp_path / "d", "tw", "1.0")
-    sdist = privrepo.build_dist(tmp_path / "d", "tw", "1.1", kind="sdist")
-
-    assert twine.upload([wheel], index, route=route).ok
-    assert twine.upload([sdist], index, route=route, username="__token__", password=TOKEN).ok
-    assert_uploads(index, [(wheel, "ci"), (sdist, "__token__")])
-    assert_client_cert_sent(index)
-    if route == "pypirc":
-        text = twine.pypirc.read_text()
-        assert twine.pypirc.parent == twine.env.home
-        assert f"repository = {index.upload_url}" in text
-        assert ("client_cert" in text) == (tls == "mtls")
-
-    bad = twine.upload([privrepo.build_dist(tmp_path / "d", "tw", "2.0")], index, route=route,
-                       password="wrong", check=False)
-    assert not bad.ok
-    assert_auth_error(bad.output, TWINE_AUTH_ERROR)
-    assert len(index.uploads) == 2
-
-
-# --------------------------------------------------------------------------- hatch
 
 
 @pytest.mark.parametrize("tls", TLS)
@@ -168,60 +115,6 @@ def test_hatch_before_1_4_publishes_over_http_only(privrepo: Privrepo, tmp_path:
     assert list(tls.log) == []
 
 
-# --------------------------------------------------------------------------- flit
-
-
-@pytest.mark.parametrize("tls", TLS[:2])
-@pytest.mark.parametrize("route", ["env", "pypirc"])
-def test_flit_routes(privrepo: Privrepo, tmp_path: Path, flit: Flit,
-                     route: str, tls: str | None) -> None:
-    index = privrepo.index("corp", auth=CI, token=TOKEN, tls=tls)
-    v1 = write_flit_project(tmp_path / "v1", "flit-pub", "1.0")
-    v2 = write_flit_project(tmp_path / "v2", "flit-pub", "2.0")
-
-    result = flit.publish(v1, index, route=route)
-    # flit builds in-process with its own flit_core (no isolated build env, no network)
-    assert "Built wheel: dist/flit_pub-1.0-py3-none-any.whl" in result.output
-    assert flit.publish(v2, index, route=route, username="__token__", password=TOKEN).ok
-    built = {p: u for d, u in ((v1, "ci"), (v2, "__token__")) for p in (d / "dist").iterdir()}
-    assert len(built) == 4  # a wheel and an sdist per version
-    assert_uploads(index, list(built.items()))
-
-    v3 = write_flit_project(tmp_path / "v3", "flit-pub", "3.0")
-    bad = flit.publish(v3, index, route=route, password="wrong", check=False)
-    assert not bad.ok
-    assert_auth_error(bad.output, FLIT_AUTH_ERROR)
-    assert len(index.uploads) == 4
-
-
-def test_flit_cannot_publish_to_mtls(privrepo: Privrepo, tmp_path: Path, flit: Flit) -> None:
-    """flit has no client-certificate option: the harness refuses an mTLS index, and forced
-    through, the server rejects the handshake (limitation of flit, pinned here)."""
-    index = privrepo.index("corp", auth=CI, tls="mtls")
-    project = write_flit_project(tmp_path / "p", "flit-mtls", "1.0")
-    with pytest.raises(ConfigError, match="cannot send a client certificate"):
-        flit.publish(project, index)
-    result = flit.publish(project, index, allow_mtls=True, check=False)
-    assert not result.ok
-    assert "requests.exceptions.SSLError" in result.output, result.output
-    assert index.server.wait_for_tls_failure().reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
-    assert index.uploads == []
-
-
-def test_flit_prompt_writes_pypirc_into_isolated_home(client_env: ClientEnv, tmp_path: Path,
-                                                      flit: Flit) -> None:
-    """flit only prompts on a TTY and then writes ~/.pypirc: it lands in the isolated HOME.
-    (The default target is PyPI; the offline guard stops the later upload/password step.)"""
-    project = write_flit_project(tmp_path / "p", "flit-prompt", "1.0")
-    result = client_env.run(["script", "-qec", f"{flit.executable} publish", "/dev/null"], cwd=project,
-                            input="someone\n", check=False, timeout=60)
-    assert not result.ok
-    assert "Username:" in result.output, result.output
-    pypirc = client_env.home / ".pypirc"
-    assert pypirc.read_text() == "[pypi]\nusername = someone\n"
-    assert not (Path.home() / ".pypirc").exists() or Path.home() == client_env.home
-
-
 # --------------------------------------------------------------------------- missing client cert
 
 
@@ -245,3 +138,59 @@ def test_missing_client_cert_fails_at_handshake(privrepo: Privrepo, client_env: 
         assert "requests.exceptions.SSLError" in result.output, result.output
     else:
         assert "SSL" in hatch_failure(hatch, result, index.upload_url), result.output
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----\n.*?-----END \1-----\n", re.S)
+
+
+def split_client_pem(pem: str | Path, directory: Path) -> tuple[Path, Path]:
+    """Write the certificate and the private key of a key+certificate PEM into two files
+    (``cert.pem``, ``key.pem``) under ``directory``."""
+    blocks = [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(Path(pem).read_text())]
+    certs = "".join(text for kind, text in blocks if kind == "CERTIFICATE")
+    keys = "".join(text for kind, text in blocks if kind.endswith("PRIVATE KEY"))
+    assert certs and keys and len(blocks) == 2, [kind for kind, _ in blocks]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "cert.pem").write_text(certs)
+    (directory / "key.pem").write_text(keys)
+    (directory / "key.pem").chmod(0o600)
+    return directory / "cert.pem", directory / "key.pem"
+
+
+@pytest.mark.parametrize("route", ["cli", "env"])
+def test_hatch_publishes_with_separate_client_key(privrepo: Privrepo, tmp_path: Path,
+                                                  hatch: Hatch, route: str) -> None:
+    """``client_cert=`` a certificate-only PEM plus ``client_key=`` its key, by
+    ``--client-cert/--client-key`` (cli) or ``HATCH_INDEX_CLIENT_CERT/CLIENT_KEY`` (env).
+    Control: the certificate file alone cannot be loaded, so the key file is what made the
+    handshake work."""
+    index = privrepo.index("corp", auth=("ci", "s3cret-pw"), tls="mtls")
+    assert index.client_cert is not None
+    cert, key = split_client_pem(index.client_cert, hatch.env.root / "split-client-cert")
+    assert "PRIVATE KEY" not in cert.read_text() and "CERTIFICATE" not in key.read_text()
+    wheel = privrepo.build_dist(tmp_path / "d", "ha-key", "1.0")
+
+    result = hatch.publish([wheel], index, route=route, client_cert=cert, client_key=key)
+
+    argv = list(result.argv)
+    if route == "cli":
+        assert argv[argv.index("--client-cert") + 1] == str(cert)
+        assert argv[argv.index("--client-key") + 1] == str(key)
+    else:
+        assert "--client-cert" not in argv and "--client-key" not in argv
+    assert [(u.filename, u.sha256, u.user) for u in index.uploads] == [
+        (wheel.name, hashlib.sha256(wheel.read_bytes()).hexdigest(), "ci")]
+    assert [(h.method, h.path, h.status, h.user) for h in index.log] == [
+        ("GET", "/legacy/+simple/ha-key/", 404, "ci"), ("POST", "/legacy/", 200, "ci")]
+    assert all(h.client_cert and h.client_cert.startswith(CLIENT_CN + ",") for h in index.log)
+
+    second = privrepo.build_dist(tmp_path / "d", "ha-key", "2.0")
+    no_key = hatch.publish([second], index, route=route, client_cert=cert, check=False)
+    assert not no_key.ok
+    # Hatch >= 1.7 reports it as an upload error, Hatch 1.4 crashes with the SSLError
+    assert "[SSL] PEM lib (_ssl.c:" in no_key.output, no_key.output
+    assert len(index.log) == 2 and index.server.tls_failures == []  # nothing left the client
+    assert len(index.uploads) == 1
+
+    with pytest.raises(ConfigError, match=r"client_key=.*needs a client certificate"):
+        hatch.publish([second], index, route=route, certificates=False, client_key=key)

@@ -1,4 +1,5 @@
-"""ClientEnv isolation, the command runner, and provisioning: no index server needed.
+"""ClientEnv isolation, the command runner, netrc, IndexSpec, finding executables and
+provisioning: no index server needed.
 
 The isolation tests first make sure the *machine* environment is polluted (this machine
 already exports REQUESTS_CA_BUNDLE, PIP_CERT, PIP_FIND_LINKS ... and has a user pip.conf;
@@ -36,15 +37,12 @@ from pytest_privrepo.clients import (
 from pytest_privrepo.clients.catalog import client_tool
 from pytest_privrepo.clients.env import BLACKHOLE_PROXY
 from pytest_privrepo.clients.provision import file_lock
-from pytest_privrepo.clients.uv import parse_changes
 from pytest_privrepo.errors import ClientError, ConfigError
 
 SIX_WHEEL = "six-1.16.0-py2.py3-none-any.whl"
 
 #: Variables a CI machine commonly exports; each must be invisible to the clients.
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
-
-
 
 
 @dataclass
@@ -562,106 +560,6 @@ def test_index_spec_userinfo_is_percent_encoded() -> None:
         IndexSpec.of("ftp://h/simple/")
     with pytest.raises(ConfigError):
         IndexSpec.of(42)  # type: ignore[arg-type]
-
-
-def _pem(path: Path, text: str) -> Path:
-    path.write_text(f"-----BEGIN CERTIFICATE-----\n{text}\n-----END CERTIFICATE-----\n")
-    return path
-
-
-def test_pip_index_args(tmp_path: Path) -> None:
-    env = ClientEnv(tmp_path / "client")
-    ca1, ca2 = _pem(tmp_path / "ca1.pem", "one"), _pem(tmp_path / "ca2.pem", "two")
-    client = tmp_path / "client.pem"
-    a = IndexSpec(
-        "https://127.0.0.1:1/simple/",
-        ca_cert=ca1,
-        client_cert=client,
-        username="u",
-        password="p",
-    )
-    b = IndexSpec("https://127.0.0.1:2/simple/", ca_cert=ca2, client_cert=client)
-    pip = Pip(env)
-    args = pip.index_args(a, [b, "http://127.0.0.1:3/simple/"])
-    assert args[:6] == [
-        "--index-url",
-        "https://u:p@127.0.0.1:1/simple/",
-        "--extra-index-url",
-        "https://127.0.0.1:2/simple/",
-        "--extra-index-url",
-        "http://127.0.0.1:3/simple/",
-    ]
-    bundle = Path(args[args.index("--cert") + 1])
-    assert bundle.is_relative_to(env.root)
-    assert "one" in bundle.read_text() and "two" in bundle.read_text()
-    assert args[args.index("--client-cert") + 1] == str(client)
-    assert Pip(env).index_args(a)[3] == str(ca1)  # one CA: used in place
-
-    with pytest.raises(ConfigError, match="one --client-cert"):
-        pip.index_args(a, [IndexSpec(b.url, client_cert=tmp_path / "other.pem")])
-    with pytest.raises(ConfigError, match="auth route"):
-        pip.index_args(a, auth="keyring")  # type: ignore[arg-type]
-
-    pip.index_args(IndexSpec(a.url, username="u", password="p"), auth="netrc")
-    user, _account, password = netrc.netrc(str(env.netrc)).authenticators("127.0.0.1")
-    assert (user, password) == ("u", "p")
-
-
-def test_uv_index_options(tmp_path: Path) -> None:
-    env = ClientEnv(tmp_path / "client")
-    ca = _pem(tmp_path / "ca.pem", "private")
-    corp = IndexSpec(
-        "https://127.0.0.1:1/simple/",
-        ca_cert=ca,
-        username="u",
-        password="p",
-        name="corp.internal",
-        client_cert=tmp_path / "c.pem",
-    )
-    extra = IndexSpec(
-        "https://127.0.0.1:2/simple/",
-        ca_cert=ca,
-        username="v",
-        password="q",
-        name="extra",
-    )
-    uv = Uv(env, "uv")
-    args, variables = uv.index_options(corp, [extra], auth="env")
-    assert args == [
-        "--index",
-        "extra=https://127.0.0.1:2/simple/",
-        "--default-index",
-        "corp.internal=https://127.0.0.1:1/simple/",
-    ]
-    assert variables["UV_INDEX_CORP_INTERNAL_USERNAME"] == "u"
-    assert variables["UV_INDEX_CORP_INTERNAL_PASSWORD"] == "p"
-    assert variables["UV_INDEX_EXTRA_USERNAME"] == "v"
-    assert variables["SSL_CERT_FILE"] == str(
-        ca
-    )  # only private indexes: no public roots
-    assert variables["SSL_CLIENT_CERT"] == str(tmp_path / "c.pem")
-
-    args, variables = uv.index_options(None, [corp])  # PyPI stays the default index
-    assert args == ["--index", "https://u:p@127.0.0.1:1/simple/"]
-    bundle = Path(variables["SSL_CERT_FILE"])
-    assert (
-        bundle != ca and bundle.stat().st_size > ca.stat().st_size
-    )  # certifi roots added
-
-
-def test_parse_uv_changes() -> None:
-    output = (
-        "Resolved 2 packages in 3ms\nUninstalled 1 package in 1ms\n"
-        " - six==1.15.0\n + six==1.16.0\n ~ demo==1.0\n + local @ file:///tmp/local\n"
-    )
-    changes = parse_changes(output)
-    assert [c[:3] for c in changes] == [
-        ("-", "six", "1.15.0"),
-        ("+", "six", "1.16.0"),
-        ("~", "demo", "1.0"),
-        ("+", "local", None),
-    ]
-    assert changes[-1].url == "file:///tmp/local"
 
 
 # ------------------------------------------------------------------------- executables

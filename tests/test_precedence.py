@@ -3,7 +3,7 @@
 The scenario: ``corp`` (private) and ``public`` both serve a project named ``demo``; the
 public one has a higher version. Each test asserts the client's own result (pip's
 ``--report``, uv.lock's ``source.registry``) *and* the indexes' request logs (was the public
-index even asked for the project page?).
+index even asked for the project page?). Poetry's precedence is in test_poetry_precedence.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import flat
+from helpers import HARD_PASSWORD, flat, pages
 from packaging.version import Version
 
 from pytest_privrepo.clients import IndexSpec, Pip, Uv
@@ -38,10 +38,6 @@ def public(privrepo):  # type: ignore[no-untyped-def]
     return index
 
 
-def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
-    return index.log.filter(path_prefix=f"/simple/{project}/")
-
-
 # -- pip --------------------------------------------------------------------------------------
 
 def test_pip_extra_index_url_merges_and_takes_highest_version(pip: Pip, corp, public) -> None:
@@ -50,7 +46,7 @@ def test_pip_extra_index_url_merges_and_takes_highest_version(pip: Pip, corp, pu
     assert result.versions == {"demo": "9.9"}
     assert result.url_of("demo") == f"{public.base_url}/files/demo/demo-9.9-py3-none-any.whl"
     # both indexes were asked: pip has no notion of index priority
-    assert _pages(corp, "demo") and _pages(public, "demo")
+    assert pages(corp, "demo") and pages(public, "demo")
     assert not corp.log.downloads
 
 
@@ -78,8 +74,8 @@ def test_uv_index_strategies(project: UvProject, corp, public, strategy, require
     assert lock["demo"].registry == (corp.url if expected[1] == "corp" else public.url)
     if strategy is None:
         # the safe default never asks a later index for a project an earlier one has
-        assert _pages(corp, "demo")
-        assert not _pages(public, "demo"), public.log.paths
+        assert pages(corp, "demo")
+        assert not pages(public, "demo"), public.log.paths
 
 
 def test_uv_first_index_refuses_version_from_later_index(project: UvProject, corp, public) -> None:
@@ -94,7 +90,7 @@ def test_uv_first_index_refuses_version_from_later_index(project: UvProject, cor
     # whitespace flattened: uv wraps its hints to the terminal width (80 columns here),
     # so where a line breaks depends on the port number and the uv version
     assert "`demo` was found on " + corp.url + ", but not at the requested version" in flat(out), out
-    assert not _pages(public, "demo")
+    assert not pages(public, "demo")
 
 
 # -- uv: explicit index pinned via [tool.uv.sources] -------------------------------------------
@@ -110,8 +106,8 @@ def test_uv_explicit_index_only_serves_pinned_packages(project: UvProject, corp,
 
     assert lock.versions() == {"demo": "1.0", "helper": "2.0"}
     assert lock.indexes() == {"demo": "corp", "helper": "public"}
-    assert not _pages(corp, "helper"), "the explicit index was asked for an unpinned package"
-    assert not _pages(public, "demo"), "the pinned package was looked up elsewhere"
+    assert not pages(corp, "helper"), "the explicit index was asked for an unpinned package"
+    assert not pages(public, "demo"), "the pinned package was looked up elsewhere"
 
 
 # -- uv: error codes from the first index ------------------------------------------------------
@@ -130,7 +126,7 @@ def test_uv_first_index_error_codes(privrepo, project: UvProject, public, anonym
 
     lock = project.lock(check=False)
 
-    assert _pages(locked, "demo") and {h.status for h in _pages(locked, "demo")} == {anonymous_status}
+    assert pages(locked, "demo") and {h.status for h in pages(locked, "demo")} == {anonymous_status}
     if falls_through:
         assert lock.command.ok, lock.command.output
         assert (lock["demo"].version, lock["demo"].index) == ("9.9", "public")
@@ -142,7 +138,7 @@ def test_uv_first_index_error_codes(privrepo, project: UvProject, public, anonym
             # the wording of uv < 0.9.5 (as for a 401)
             expected = "could not be queried due to a lack of valid authentication credentials (403 Forbidden)"
         assert expected in flat(out) and "demo was not found in the package registry" in flat(out), out
-        assert not _pages(public, "demo"), "uv moved on after an auth failure"
+        assert not pages(public, "demo"), "uv moved on after an auth failure"
 
 
 # -- uv: mTLS ---------------------------------------------------------------------------------
@@ -156,7 +152,41 @@ def test_uv_lock_mtls_private_index_first(privrepo, project: UvProject, public) 
 
     assert (lock["demo"].version, lock["demo"].index) == ("1.0", "corp")
     assert lock["demo"].registry.startswith("https://")
-    hits = _pages(corp, "demo")
+    hits = pages(corp, "demo")
     assert hits and all(h.client_cert and "corp-client@privrepo.test" in h.client_cert for h in hits)
     assert {(h.user, h.auth_ok) for h in hits} == {("alice", True)}
-    assert not _pages(public, "demo")
+    assert not pages(public, "demo")
+
+
+def test_pip_merges_indexes_uv_stops_at_first(privrepo, pip: Pip, uv: Uv) -> None:  # type: ignore[no-untyped-def]
+    """Same two indexes, different winners: pip takes the best version across all
+    indexes, uv (first-index) the first index that has the project, and uv searches
+    --index entries (our extra_indexes) before the default index."""
+    corp = privrepo.index("corp", auth=("alice", HARD_PASSWORD), tls="tls")
+    corp.add("demo", "2.0")
+    public = privrepo.index("public")
+    public.add("demo", "1.0")
+
+    pip_result = pip.install("demo", index=corp, extra_indexes=[public])
+    assert pip_result.versions == {"demo": "2.0"}
+    assert pip_result.url_of("demo").startswith(corp.base_url)
+
+    uv_venv = uv.venv(uv.env.root / "uv-venv")
+    uv_result = uv.pip_install("demo", venv=uv_venv, index=corp, extra_indexes=[public])
+    assert uv_result.installed == (("demo", "1.0"),)
+    assert [h.path.rsplit("/", 1)[-1] for h in public.log.downloads] == [
+        "demo-1.0-py3-none-any.whl"
+    ]
+    assert [h.path.rsplit("/", 1)[-1] for h in corp.log.downloads] == [
+        "demo-2.0-py3-none-any.whl"
+    ]
+
+    best = uv.pip_install(
+        "demo",
+        venv=uv_venv,
+        index=corp,
+        extra_indexes=[public],
+        index_strategy="unsafe-best-match",
+        reinstall=True,
+    )
+    assert best.installed == (("demo", "2.0"),)

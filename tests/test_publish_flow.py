@@ -14,6 +14,10 @@ Each combination of client x TLS mode x credential kind (user/password or token 
 Every client runs through :class:`~pytest_privrepo.clients.env.ClientEnv`, so this
 machine's ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``/``PIP_*``/``UV_*`` play no part: TLS
 works only because each command is given the index's CA (and client certificate).
+
+The same release flow drives uv's ``--check-url`` (skip what the index has; without
+credentials in the check URL uv uploads anyway). Each client's routes are in its own file
+(test_twine.py, test_uv_publish.py, ...).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from helpers import CI, TLS, TOKEN
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
@@ -35,11 +40,6 @@ from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.clients.venv import make_venv
 from pytest_privrepo.dists import DistFile, build_sdist, build_wheel
 
-CI = ("ci", "s3cret-pw")
-TOKEN = "pypi-tok-1234"
-
-TLS_MODES = [pytest.param(None, id="http"), pytest.param("tls", id="https"),
-             pytest.param("mtls", id="mtls")]
 AUTH_KINDS = ["basic", "token"]
 
 
@@ -194,7 +194,7 @@ def assert_uploaded(index: Index, dists: Sequence[DistFile], user: str,
 
 
 @pytest.mark.parametrize("auth_kind", AUTH_KINDS)
-@pytest.mark.parametrize("tls", TLS_MODES)
+@pytest.mark.parametrize("tls", TLS)
 @pytest.mark.parametrize("client", ["twine", "uv"])
 def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python: Path,
                               twine: Twine, uv: Uv, client: str, tls: str | None,
@@ -256,7 +256,7 @@ def test_publish_then_install(privrepo: Privrepo, tmp_path: Path, target_python:
     assert [(h.status, h.user, h.auth_ok) for h in downloads] == [(200, user, True)]
 
 
-@pytest.mark.parametrize("tls", TLS_MODES)
+@pytest.mark.parametrize("tls", TLS)
 def test_uv_check_url_skips_existing_files(privrepo: Privrepo, tmp_path: Path, uv: Uv,
                                            tls: str | None) -> None:
     """``--check-url`` compares hashes on the simple API and skips the identical file."""

@@ -1,5 +1,7 @@
 """The real pdm against ephemeral indexes: sources, credentials/certificates from pdm's global
-config, ``pdm lock -S static_urls`` (which index each file came from) and source precedence.
+config, ``pdm lock -S static_urls`` (which index each file came from), source precedence, and
+locking with a token (user ``__token__``) over HTTP, HTTPS and mTLS. Publishing is in
+test_pdm_publish.py.
 
 Each test asserts both what pdm wrote (pdm.lock, the project venv) and what the indexes saw.
 """
@@ -9,9 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import (
+    DEMO_METADATA,
+    DEMO_PAGES,
+    READ_TOKEN,
+    TLS,
+    assert_token_hits,
+    pages,
+    token_index,
+    token_spec,
+)
 from packaging.version import Version
 
-from pytest_privrepo import ConfigError
+from pytest_privrepo import ConfigError, Privrepo
 from pytest_privrepo.clients import ClientEnv, IndexSpec
 from pytest_privrepo.clients.pdm import Pdm, PdmProject
 
@@ -22,10 +34,6 @@ from pytest_privrepo.clients.pdm import Pdm, PdmProject
 @pytest.fixture
 def project(tmp_path: Path, pdm: Pdm) -> PdmProject:
     return PdmProject(tmp_path / "project", pdm).create(dependencies=["demo"])
-
-
-def _pages(index, project: str) -> list:  # type: ignore[no-untyped-def]
-    return index.log.filter(path_prefix=f"/simple/{project}/")
 
 
 @pytest.mark.parametrize("tls", [None, "tls", "mtls"])
@@ -73,16 +81,16 @@ def test_two_sources_merge_vs_respect_source_order(privrepo, pdm: Pdm, project: 
         assert (lock["demo"].version, lock["demo"].source) == ("1.0", "corp")
     else:  # pdm's default: every source merged, best version wins
         assert (lock["demo"].version, lock["demo"].source) == ("9.9", "public")
-    assert _pages(corp, "demo")
+    assert pages(corp, "demo")
     if respect_order and pdm.release < Version("2.22.0"):
         # pdm < 2.22.0 takes the first candidate it is offered, and unearth offers the first
         # source's files before it reads the next source: public is never asked
-        assert not _pages(public, "demo")
+        assert not pages(public, "demo")
     else:
         # pdm 2.22.0+ looks past the first candidate (it groups a version's files to prefer
         # wheels), so unearth reads the next source too: respect-source-order then filters
         # the candidates, it does not stop the search
-        assert _pages(public, "demo")
+        assert pages(public, "demo")
 
 
 def test_include_and_exclude_packages(privrepo, project: PdmProject) -> None:
@@ -105,9 +113,9 @@ def test_include_and_exclude_packages(privrepo, project: PdmProject) -> None:
 
     assert lock.versions() == {"demo": "1.0", "other": "2.0", "third": "3.0"}
     assert lock.sources() == {"demo": "corp", "other": "public", "third": "public"}
-    assert not _pages(public, "demo"), "a pinned package was looked up on another source"
-    assert not _pages(corp, "other"), "an excluded package was looked up on the source"
-    assert _pages(corp, "third") and _pages(public, "third")  # not matched: merged
+    assert not pages(public, "demo"), "a pinned package was looked up on another source"
+    assert not pages(corp, "other"), "an excluded package was looked up on the source"
+    assert pages(corp, "third") and pages(public, "third")  # not matched: merged
 
 
 def test_wrong_password_fails_with_pdms_error(privrepo, project: PdmProject) -> None:
@@ -122,7 +130,7 @@ def test_wrong_password_fails_with_pdms_error(privrepo, project: PdmProject) -> 
     out = lock.command.output
     # pdm reports the unresolvable requirement; the 401 is what the index answered
     assert "[CandidateNotFound]: Unable to find candidates for demo." in out, out
-    hits = _pages(corp, "demo")
+    hits = pages(corp, "demo")
     assert hits and {(h.user, h.auth_ok, h.status) for h in hits} == {("alice", False, 401)}
 
 
@@ -160,3 +168,22 @@ def test_source_credentials_need_pdm_2_17_2(tmp_path: Path, release: str, refuse
     else:
         pdm.configure_source("corp", spec)
         assert "alice" in pdm.config_file.read_text()
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_pdm_locks_with_token(privrepo: Privrepo, pdm_project: PdmProject,
+                              tls: str | None) -> None:
+    """``[[tool.pdm.source]]`` + ``pypi.corp.username = "__token__"`` / ``password`` in pdm's
+    global config; pdm.lock's static URLs map every file back to the source."""
+    index = token_index(privrepo, tls)
+    pdm_project.add_dependency("demo")
+    pdm_project.add_source("corp", token_spec(index))
+
+    lock = pdm_project.lock()
+
+    assert lock.versions() == {"demo": "1.0", "helper": "2.0"}
+    assert lock.sources() == {"demo": "corp", "helper": "corp"}
+    assert lock["helper"].urls == (f"{index.base_url}/files/helper/helper-2.0-py3-none-any.whl",)
+    assert READ_TOKEN not in pdm_project.lockfile.read_text() + pdm_project.pyproject.read_text()
+    # pdm reads a project's page more than once per lock: the set of paths is what is fixed
+    assert_token_hits(index, DEMO_PAGES | DEMO_METADATA)
