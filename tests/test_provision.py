@@ -164,15 +164,21 @@ def test_catalog_failure_hint_names_the_plugin_options(corp_tool, user_shell, tm
 
 
 def _python38() -> Path:
-    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8.*/bin/python3.8")))
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = sorted(glob.glob(os.path.join(root, "versions", "3.8.*", "bin", "python3.8")))
     assert found, "pyenv's Python 3.8 is part of this machine kind (pyenv versions): not found"
     return Path(found[-1])
 
 
-def test_a_python_this_pip_cannot_run_gets_an_upgraded_pip(tmp_path: Path) -> None:
+def test_a_python_this_pip_cannot_run_gets_an_upgraded_pip(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """pip 26 cannot run under Python 3.8 and the pip bundled with 3.8 (23.0.1) is older than
     the floor: the venv's pip is upgraded first, then installs the tool, from the user's
-    registry settings."""
+    registry settings; nothing is left in the user's temp dir (that pip upgrading itself
+    left a copy of its CA bundle there)."""
+    user_tmp = tmp_path / "user-tmp"
+    user_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(user_tmp))
     py38 = _python38()
     bundled = installed_pip_version(py38)
     python = provision("six", "1.16.0", cache_dir=tmp_path, python=py38, executable="python")
@@ -180,6 +186,7 @@ def test_a_python_this_pip_cannot_run_gets_an_upgraded_pip(tmp_path: Path) -> No
     assert pip_version is not None and pip_version >= INSTALLER_PIP_FLOOR, (bundled, pip_version)
     out = ClientEnv(tmp_path / "check").run([python, "-c", "import six, sys; print(six.__version__, sys.version_info[:2])"])
     assert out.stdout.strip() == "1.16.0 (3, 8)"
+    assert list(user_tmp.iterdir()) == []
 
 
 def test_machine_install_env_keeps_the_users_settings_and_drops_install_targets() -> None:

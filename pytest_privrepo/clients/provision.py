@@ -455,6 +455,10 @@ def provision(
             progress(f"installing {what} into {venv} (first run only; later runs reuse it)")
         env = ClientEnv(work, offline=False)  # only its root and run() are used:
         env.vars = machine_install_env()  # the install runs with the user's own settings
+        # ... except scratch space: pip's temp files go under the work dir, removed below.
+        # (A pip upgrading itself in a Python 3.8 venv left a copy of its CA bundle in /tmp
+        # on every run, seen here with pip 23.0.1 -> 25.0.1.)
+        env.vars.update(TMPDIR=str(env.tmp), TEMP=str(env.tmp), TMP=str(env.tmp))
         try:
             try:
                 _install(venv, python, py_xy, requirements, env, index_url)
