@@ -2,7 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
-from .errors import ClientError, ConfigError, PrivrepoError, ServerError
+from .access import IndexAccess
+from .errors import ClientError, ConfigError, PrivrepoError, ServerError, UnsupportedClient
 from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure, UploadLimits
 from .session import Privrepo
 from .tls import CertificateAuthority
@@ -13,6 +14,7 @@ __all__ = [
     "ConfigError",
     "Hit",
     "Index",
+    "IndexAccess",
     "IndexServer",
     "Privrepo",
     "PrivrepoError",
@@ -20,6 +22,7 @@ __all__ = [
     "ServerError",
     "StoredFile",
     "TLSFailure",
+    "UnsupportedClient",
     "UploadLimits",
     "__version__",
 ]

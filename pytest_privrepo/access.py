@@ -60,7 +60,7 @@ def _path(value: str | os.PathLike[str] | None) -> Path | None:
     return Path(value) if value is not None else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class IndexAccess:
     """Everything a client needs to reach one index, and nothing else.
 
@@ -84,6 +84,23 @@ class IndexAccess:
     ca_cert: Path | None = field(default=None, kw_only=True)
     client_cert: Path | None = field(default=None, kw_only=True)
     host: str | None = field(default=None, kw_only=True)
+
+    def __repr__(self) -> str:
+        """Like the dataclass repr, without the password and token, and with URL userinfo
+        (a URL handed over as ``https://u:pw@host/simple/``) shown as ``****``."""
+        shown = {
+            "url": redact(self.url, self._secrets()),
+            "name": self.name,
+            "upload_url": redact(self.upload_url, self._secrets()) if self.upload_url else None,
+            "username": self.username,
+            "ca_cert": self.ca_cert,
+            "client_cert": self.client_cert,
+            "host": self.host,
+        }
+        return "IndexAccess(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    def _secrets(self) -> list[str]:
+        return [s for s in (self.password, self.token) if s]
 
     @classmethod
     def of(cls, index: Any) -> IndexAccess:

@@ -114,7 +114,7 @@ def _parse_auth(values: Sequence[str], parser: argparse.ArgumentParser) -> list[
     for value in values:
         user, sep, password = value.partition(":")
         if not sep or not user or not password:
-            parser.error(f"--auth {value!r}: expected USER:PASS")
+            parser.error("--auth: expected USER:PASS (a user name, a colon, a password)")
         pairs.append((user, password))
     return pairs
 

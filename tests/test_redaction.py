@@ -512,3 +512,22 @@ def test_client_env_hides_the_secrets_it_passed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         IndexSpec.of(f"ftp://alice:{SECRET}@h/")
     assert SECRET not in str(err.value)
+
+
+def test_index_access_repr_hides_url_passwords_and_tokens() -> None:
+    from pytest_privrepo.access import IndexAccess
+
+    access = IndexAccess.of(f"http://alice:{SECRET}@127.0.0.1:1/simple/")
+    assert SECRET not in repr(access) and "alice:****@" in repr(access)
+    access = IndexAccess("https://127.0.0.1:1/simple/", username="alice", password=SECRET,
+                         token=SECRET + "-tok", upload_url="https://127.0.0.1:1/legacy/")
+    assert SECRET not in repr(access) and "username='alice'" in repr(access)
+
+
+def test_serve_does_not_echo_a_rejected_auth_value() -> None:
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "pytest_privrepo.cli", "serve", "--auth", f":{SECRET}"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "expected USER:PASS" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
