@@ -17,7 +17,6 @@ import os
 import shutil
 import stat
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +29,10 @@ from pytest_privrepo.clients import (
     IndexSpec,
     Pip,
     Uv,
-    find_executable,
     make_venv,
-    provision,
 )
 from pytest_privrepo.clients.catalog import client_tool
 from pytest_privrepo.clients.env import BLACKHOLE_PROXY
-from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.errors import ClientError, ConfigError
 
 SIX_WHEEL = "six-1.16.0-py2.py3-none-any.whl"
@@ -560,114 +556,3 @@ def test_index_spec_userinfo_is_percent_encoded() -> None:
         IndexSpec.of("ftp://h/simple/")
     with pytest.raises(ConfigError):
         IndexSpec.of(42)  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------------- executables
-def test_find_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.delenv("PRIVREPO_POETRY", raising=False)
-    with pytest.raises(ClientError) as info:
-        find_executable("poetry", None, "PRIVREPO_POETRY")
-    assert (
-        str(info.value)
-        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY "
-        "(or the privrepo_poetry ini key), or ask for a version to provision "
-        "(--privrepo-poetry-versions)"
-    )
-
-    with pytest.raises(
-        ClientError, match=r"--privrepo-poetry='/nowhere/poetry' does not exist"
-    ):
-        find_executable("poetry", "/nowhere/poetry", "PRIVREPO_POETRY")
-    monkeypatch.setenv("PRIVREPO_POETRY", str(tmp_path / "missing"))
-    with pytest.raises(ClientError, match=r"\$PRIVREPO_POETRY=.* does not exist"):
-        find_executable("poetry", None, "PRIVREPO_POETRY")
-
-    tool = tmp_path / "bin" / "poetry"
-    tool.parent.mkdir()
-    tool.write_text("#!/bin/sh\n")
-    with pytest.raises(ClientError, match="not an executable file"):
-        find_executable("poetry", str(tool), "PRIVREPO_POETRY")
-    tool.chmod(0o755)
-    monkeypatch.setenv("PRIVREPO_POETRY", str(tool))
-    assert find_executable("poetry", None, "PRIVREPO_POETRY") == tool
-    monkeypatch.delenv("PRIVREPO_POETRY")
-    monkeypatch.setenv("PATH", str(tool.parent))
-    assert find_executable("poetry", None, "PRIVREPO_POETRY") == tool
-
-
-# ------------------------------------------------------------------------- provisioning
-def test_file_lock_serialises(tmp_path: Path) -> None:
-    lock = tmp_path / "x.lock"
-    order: list[str] = []
-    inside = threading.Event()
-
-    def holder() -> None:
-        with file_lock(lock):
-            order.append("first in")
-            inside.set()
-            time.sleep(0.3)
-            order.append("first out")
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    inside.wait(5)
-    with file_lock(lock):
-        order.append("second in")
-    thread.join()
-    assert order == ["first in", "first out", "second in"]
-    with (
-        pytest.raises(ClientError, match="timed out"),
-        file_lock(lock),
-        file_lock(lock, timeout=0.2),
-    ):
-        pass
-
-
-def test_provision_rejects_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid version"):
-        provision("pip", "24.2; rm -rf /", cache_dir=tmp_path)
-    with pytest.raises(ConfigError, match="invalid tool"):
-        provision("../pip", None, cache_dir=tmp_path)
-
-
-@pytest.fixture(scope="session")
-def provision_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("provisioned")
-
-
-def _pypi_reachable() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-def test_provision_pip_from_the_registry(provision_cache: Path, tmp_path: Path) -> None:
-    """A real install from PyPI, ignoring the machine's pip.conf and CA variables; an
-    interrupted earlier attempt (no completion marker) is rebuilt; the second call is a
-    cache hit."""
-    assert _pypi_reachable(), "pypi.org:443 is not reachable: provisioning needs the registry"
-    tag = f"py{sys.version_info[0]}.{sys.version_info[1]}"
-    leftover = provision_cache / f"pip-24.2-{tag}"
-    (leftover / "bin").mkdir(parents=True)
-    (leftover / "bin" / "pip").write_text("broken")
-
-    started = time.monotonic()
-    exe = provision("pip", "24.2", cache_dir=provision_cache)
-    assert exe == leftover / "bin" / "pip"
-    assert time.monotonic() - started < 60
-    env = ClientEnv(tmp_path / "client")
-    assert env.run([exe, "--version"]).stdout.startswith("pip 24.2 ")
-
-    started = time.monotonic()
-    assert provision("pip", "24.2", cache_dir=provision_cache) == exe
-    assert time.monotonic() - started < 1.0
-    assert not list(provision_cache.glob(".*.work")), "scratch environment removed"
-
-    # The provisioned pip can drive installs, e.g. a pinned old pip against a venv.
-    venv = make_venv(env.root / "venv", env=env)
-    assert Pip(env, venv, pip=exe).version() == "24.2"

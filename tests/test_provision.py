@@ -11,6 +11,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,16 +20,20 @@ import pytest
 from pytest_privrepo import Privrepo
 from pytest_privrepo.clients.catalog import client_tool
 from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.provision import (
     INSTALLER_PIP_FLOOR,
     decisive_lines,
     default_cache_dir,
+    file_lock,
+    find_executable,
     installed_pip_version,
     machine_install_env,
     provision,
 )
 from pytest_privrepo.clients.result import CommandResult
-from pytest_privrepo.errors import ClientError
+from pytest_privrepo.clients.venv import make_venv
+from pytest_privrepo.errors import ClientError, ConfigError
 
 #: Settings of this machine (and of CI runners like it) that would add indexes or trust
 #: roots next to the ones a test gives; removed so only the test's settings can work.
@@ -253,3 +259,104 @@ def test_provision_failure_never_shows_the_users_password(corp_tool, user_shell,
     message = str(info.value)
     assert "401" in message and "alice:****@" in message
     assert secret not in message and secret not in repr(info.value.result)
+
+
+# ------------------------------------------------------------------------- executables
+def test_find_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("PRIVREPO_POETRY", raising=False)
+    with pytest.raises(ClientError) as info:
+        find_executable("poetry", None, "PRIVREPO_POETRY")
+    assert (
+        str(info.value)
+        == "poetry not found: install it, pass --privrepo-poetry=PATH or set PRIVREPO_POETRY "
+        "(or the privrepo_poetry ini key), or ask for a version to provision "
+        "(--privrepo-poetry-versions)"
+    )
+
+    with pytest.raises(
+        ClientError, match=r"--privrepo-poetry='/nowhere/poetry' does not exist"
+    ):
+        find_executable("poetry", "/nowhere/poetry", "PRIVREPO_POETRY")
+    monkeypatch.setenv("PRIVREPO_POETRY", str(tmp_path / "missing"))
+    with pytest.raises(ClientError, match=r"\$PRIVREPO_POETRY=.* does not exist"):
+        find_executable("poetry", None, "PRIVREPO_POETRY")
+
+    tool = tmp_path / "bin" / "poetry"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    with pytest.raises(ClientError, match="not an executable file"):
+        find_executable("poetry", str(tool), "PRIVREPO_POETRY")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PRIVREPO_POETRY", str(tool))
+    assert find_executable("poetry", None, "PRIVREPO_POETRY") == tool
+    monkeypatch.delenv("PRIVREPO_POETRY")
+    monkeypatch.setenv("PATH", str(tool.parent))
+    assert find_executable("poetry", None, "PRIVREPO_POETRY") == tool
+
+
+# ------------------------------------------------------------------------- provisioning
+def test_file_lock_serialises(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    order: list[str] = []
+    inside = threading.Event()
+
+    def holder() -> None:
+        with file_lock(lock):
+            order.append("first in")
+            inside.set()
+            time.sleep(0.3)
+            order.append("first out")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    inside.wait(5)
+    with file_lock(lock):
+        order.append("second in")
+    thread.join()
+    assert order == ["first in", "first out", "second in"]
+    with (
+        pytest.raises(ClientError, match="timed out"),
+        file_lock(lock),
+        file_lock(lock, timeout=0.2),
+    ):
+        pass
+
+
+def test_provision_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid version"):
+        provision("pip", "24.2; rm -rf /", cache_dir=tmp_path)
+    with pytest.raises(ConfigError, match="invalid tool"):
+        provision("../pip", None, cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def provision_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("provisioned")
+
+
+def test_provision_pip_from_the_registry(provision_cache: Path, tmp_path: Path) -> None:
+    """A real install from the registry, with this machine's own pip settings; an
+    interrupted earlier attempt (no completion marker) is rebuilt; the second call is a
+    cache hit (no install: no progress line, the same venv)."""
+    tag = f"py{sys.version_info[0]}.{sys.version_info[1]}"
+    leftover = provision_cache / f"pip-24.2-{tag}"
+    (leftover / "bin").mkdir(parents=True)
+    (leftover / "bin" / "pip").write_text("broken")
+
+    installs: list[str] = []
+    exe = provision("pip", "24.2", cache_dir=provision_cache, progress=installs.append)
+    assert exe == leftover / "bin" / "pip" and len(installs) == 1
+    env = ClientEnv(tmp_path / "client")
+    assert env.run([exe, "--version"]).stdout.startswith("pip 24.2 ")
+
+    marker = leftover / ".privrepo-complete"
+    built = marker.stat().st_mtime_ns
+    assert provision("pip", "24.2", cache_dir=provision_cache, progress=installs.append) == exe
+    assert len(installs) == 1 and marker.stat().st_mtime_ns == built
+    assert not list(provision_cache.glob(".*.work")), "scratch environment removed"
+    assert not list(provision_cache.glob(".*.lock")), "lock file removed"
+
+    # The provisioned pip can drive installs, e.g. a pinned old pip against a venv.
+    venv = make_venv(env.root / "venv", env=env)
+    assert Pip(env, venv, pip=exe).version() == "24.2"
