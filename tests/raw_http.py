@@ -100,6 +100,10 @@ def exchange(index: Index, data: bytes, *, timeout: float = 20.0, half_close: bo
                     # closed; over TLS, a server that read our half-close as an unexpected
                     # end of stream may end the session with an alert instead of a response
                     break
+                finally:
+                    # while fp is open: a response garbage-collected after it flushes a
+                    # closed file in __del__, an unraisable error on Python 3.13
+                    response.close()
                 responses.append(RawResponse(response.status, response.reason,
                                              response.headers, body))
                 if response.will_close:
