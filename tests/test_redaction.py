@@ -29,7 +29,6 @@ from pytest_privrepo.redact import (
     redact,
     redact_argv,
     redact_env,
-    redact_header,
     secrets_in_argv,
     secrets_in_env,
 )
