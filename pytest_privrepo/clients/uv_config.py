@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from tomlkit.items import AoT, Table
@@ -23,6 +24,7 @@ from pytest_privrepo.errors import ConfigError
 
 __all__ = [
     "UvConfig",
+    "append_index",
     "check_uv_index_name",
     "index_table",
     "uv_credential_env",
@@ -144,6 +146,36 @@ def uv_tls_env(
     return variables
 
 
+def append_index(
+    parent: MutableMapping[str, Any],
+    specs: dict[str, IndexAccess],
+    name: str,
+    index: IndexArg,
+    *,
+    owner: str,
+    **options: Any,
+) -> IndexAccess:
+    """Append one index table (:func:`index_table`, ``options`` as there) to ``parent``'s
+    ``index`` array, and remember the index's access under ``name`` in ``specs``.
+
+    One rule for uv.toml's ``[[index]]`` (:class:`UvConfig`) and pyproject's
+    ``[[tool.uv.index]]`` (``UvProject``): a name once per file, a name uv accepts and
+    whose ``UV_INDEX_<NAME>_*`` variables no other entry shares. ``owner`` starts the
+    error for a repeated name ("pyproject already has a uv index").
+    """
+    if name in specs:
+        raise ConfigError(f"{owner} named {name!r}")
+    check_uv_index_name(name, specs)
+    spec = IndexAccess.of(index)
+    entries = parent.get("index")
+    if entries is None:
+        entries = AoT([])
+        parent["index"] = entries
+    entries.append(index_table(name, spec.url, **options))
+    specs[name] = spec
+    return spec
+
+
 class UvConfig:
     """A uv.toml of the test's own holding ``[[index]]`` tables, for ``--config-file``.
 
@@ -179,26 +211,9 @@ class UvConfig:
     ) -> UvConfig:
         """Append an ``[[index]]`` table. uv searches the entries in file order, the
         ``default = true`` one last; ``publish_url`` for ``uv publish --index``."""
-        if name in self.specs:
-            raise ConfigError(f"{self.path.name} already has an index named {name!r}")
-        check_uv_index_name(name, self.specs)
-        spec = IndexAccess.of(index)
-        entries = self.doc.get("index")
-        if entries is None:
-            entries = AoT([])
-            self.doc["index"] = entries
-        entries.append(
-            index_table(
-                name,
-                spec.url,
-                default=default,
-                explicit=explicit,
-                authenticate=authenticate,
-                ignore_error_codes=ignore_error_codes,
-                publish_url=publish_url,
-            )
-        )
-        self.specs[name] = spec
+        append_index(self.doc, self.specs, name, index, owner=f"{self.path.name} already has an index",
+                     default=default, explicit=explicit, authenticate=authenticate,
+                     ignore_error_codes=ignore_error_codes, publish_url=publish_url)
         return self
 
     @property

@@ -36,13 +36,12 @@ from pathlib import Path
 
 import tomlkit
 from packaging.utils import canonicalize_name
-from tomlkit.items import AoT
 
 from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
-from pytest_privrepo.clients.uv_config import check_uv_index_name, index_table, uv_index_env
+from pytest_privrepo.clients.uv_config import append_index, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -206,25 +205,10 @@ class UvProject(PyprojectDocument):
         file order, with ``default = true`` last. ``publish_url`` enables
         :meth:`publish`. Credentials/TLS of ``index`` are remembered and passed to
         :meth:`lock` and :meth:`publish` by environment, never written to the file."""
-        if name in self.specs:
-            raise ConfigError(f"pyproject already has a uv index named {name!r}")
-        check_uv_index_name(name, self.specs)
-        spec = IndexAccess.of(index)
-        entry = index_table(
-            name,
-            spec.url,
-            default=default,
-            explicit=explicit,
-            authenticate=authenticate,
-            ignore_error_codes=ignore_error_codes,
-            publish_url=publish_url,
-        )
-        entries = self._tool("uv").get("index")
-        if entries is None:
-            entries = AoT([])
-            self._tool("uv")["index"] = entries
-        entries.append(entry)
-        self.specs[name] = spec
+        append_index(self._tool("uv"), self.specs, name, index,
+                     owner="pyproject already has a uv index",
+                     default=default, explicit=explicit, authenticate=authenticate,
+                     ignore_error_codes=ignore_error_codes, publish_url=publish_url)
         return self.save()
 
     def pin(self, package: str, index: str) -> UvProject:
