@@ -363,3 +363,18 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "serve":
         sys.exit(_serve(*sys.argv[2:5]))
     raise SystemExit("usage: python bench/_common.py serve ROOT none|tls|mtls auth|noauth")
+
+
+def add_cache_dir_option(parser: Any) -> None:
+    """``--cache-dir``: where the benchmarks find or provision clients (Poetry), as the
+    plugin's ``--privrepo-cache-dir``."""
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache of provisioned clients (default: $PRIVREPO_CACHE_DIR or the "
+                             "user cache, like the plugin's --privrepo-cache-dir)")
+
+
+def chosen_cache_dir(args: Any) -> str:
+    """The ``--cache-dir`` given, else the plugin's default (user cache or $PRIVREPO_CACHE_DIR)."""
+    from pytest_privrepo.clients import default_cache_dir
+
+    return args.cache_dir or str(default_cache_dir())

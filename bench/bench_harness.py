@@ -34,7 +34,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Resources, banner, median, print_rows, run_main, section  # noqa: E402
+from _common import (  # noqa: E402
+    Resources,
+    add_cache_dir_option,
+    banner,
+    chosen_cache_dir,
+    median,
+    print_rows,
+    run_main,
+    section,
+)
 
 POETRY_VERSION = "2.5.1"
 #: where Poetry is provisioned (--cache-dir; default: the plugin's user cache)
@@ -225,7 +234,6 @@ class Bench:
 def bench(res: Resources, args: argparse.Namespace) -> int:
     from importlib.metadata import version
 
-    from pytest_privrepo import Privrepo
 
     banner("pytest-privrepo harness overhead benchmark",
            [f"pytest-privrepo {version('pytest-privrepo')}", f"pip {version('pip')}",
@@ -278,14 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--components-only", action="store_true",
                         help="only time the steps the fixture path adds (e.g. to compare a checkout)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache of provisioned clients (default: $PRIVREPO_CACHE_DIR or the "
-                             "user cache, like the plugin's --privrepo-cache-dir)")
+    add_cache_dir_option(parser)
     args = parser.parse_args(argv)
     global CACHE_DIR
-    from pytest_privrepo.clients import default_cache_dir
-
-    CACHE_DIR = args.cache_dir or str(default_cache_dir())
+    CACHE_DIR = chosen_cache_dir(args)
     return run_main(lambda res: bench(res, args))
 
 

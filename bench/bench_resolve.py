@@ -38,6 +38,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    add_cache_dir_option,
+    chosen_cache_dir,
     Peer,
     Resources,
     banner,
@@ -340,14 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=900.0,
                         help="skip a cell whose linear estimate from the previous size exceeds "
                              "this many seconds (default 900)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache of provisioned clients (default: $PRIVREPO_CACHE_DIR or the "
-                             "user cache, like the plugin's --privrepo-cache-dir)")
+    add_cache_dir_option(parser)
     args = parser.parse_args(argv)
     global CACHE_DIR
-    from pytest_privrepo.clients import default_cache_dir
-
-    CACHE_DIR = args.cache_dir or str(default_cache_dir())
+    CACHE_DIR = chosen_cache_dir(args)
     return run_main(lambda res: bench(res, args))
 
 
