@@ -262,7 +262,11 @@ def test_half_sent_requests_at_close_are_not_hits_and_print_nothing(
         sockets[0].sendall(b"GET /simple/ HT")
         sockets[1].sendall(b"GET /simple/")
         sockets[2].sendall(f"GET /simple/ HTTP/1.1\r\nHost: {index.netloc}\r\n".encode())
-        time.sleep(0.2)  # the server threads are now blocked reading these
+        # wait until the server holds all three connections (their threads are reading)
+        deadline = time.monotonic() + 10
+        while len(index.server.open_connections()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(index.server.open_connections()) == 3
         repo.close()  # must not raise
     finally:
         for sock in sockets:
