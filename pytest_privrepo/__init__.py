@@ -2,8 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
-from .access import IndexAccess
+from .access import GatewayAccess, IndexAccess
 from .errors import ClientError, ConfigError, PrivrepoError, ServerError, UnsupportedClient
+from .gateway import EgressLog, EgressRecord, Gateway
 from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure, UploadLimits
 from .session import Privrepo
 from .tls import CertificateAuthority
@@ -12,6 +13,10 @@ __all__ = [
     "CertificateAuthority",
     "ClientError",
     "ConfigError",
+    "EgressLog",
+    "EgressRecord",
+    "Gateway",
+    "GatewayAccess",
     "Hit",
     "Index",
     "IndexAccess",

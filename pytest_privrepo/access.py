@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from .errors import ConfigError
 from .redact import redact
 
-__all__ = ["IndexAccess", "url_with_credentials"]
+__all__ = ["GatewayAccess", "IndexAccess", "url_with_credentials"]
 
 
 def url_with_credentials(
@@ -54,6 +54,21 @@ def url_with_credentials(
     if password is not None:
         userinfo += ":" + quote(password, safe="")
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+@dataclass(frozen=True)
+class GatewayAccess:
+    """How a client reaches the world beyond loopback: the gateway's proxy URL and the
+    public CA bundle that stands in for the machine's default trust store.
+
+    A value of its own for the same reason as :class:`IndexAccess`: ``ClientEnv`` (in
+    :mod:`pytest_privrepo.clients`) needs these two facts about the gateway (in
+    :mod:`pytest_privrepo.gateway`) and must not import it.
+    """
+
+    proxy_url: str
+    #: PEM bundle of the public CA: what the clients trust without being told
+    trust_bundle: Path
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:

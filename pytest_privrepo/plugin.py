@@ -36,6 +36,7 @@ from .clients.twine import Twine
 from .clients.uv import Uv
 from .clients.uv_project import UvProject
 from .errors import ConfigError
+from .gateway.proxy import Gateway
 from .session import Privrepo
 from .tls.ca import CertificateAuthority
 
@@ -111,14 +112,30 @@ def privrepo_ca() -> CertificateAuthority:
     return CertificateAuthority()
 
 
+@pytest.fixture(scope="session")
+def privrepo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The session's gateway (one per pytest process / xdist worker): the proxy every
+    ``client_env`` routes through, serving the named hosts and the PyPI stand-in of
+    ``privrepo`` and ``privrepo_session`` and refusing every other host."""
+    gateway = Gateway(root=tmp_path_factory.mktemp("privrepo-gateway")).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        gateway.check()
+
+
 @pytest.fixture
-def privrepo(tmp_path: Path, privrepo_ca: CertificateAuthority) -> Iterator[Privrepo]:
+def privrepo(tmp_path: Path, privrepo_ca: CertificateAuthority,
+             privrepo_gateway: Gateway) -> Iterator[Privrepo]:
     """Start ephemeral indexes for one test; everything stops when the test ends.
 
-    ``privrepo.index("corp", auth=("alice", "s3cret"), tls="mtls")`` returns a running index.
+    ``privrepo.index("corp", auth=("alice", "s3cret"), tls="mtls")`` returns a running index;
+    ``host="pypi.corp.example"`` serves it at that name, ``privrepo.pypi`` is the PyPI
+    stand-in, ``privrepo.egress`` what went through the gateway during the test.
     Files (PEMs, distributions) live under the test's tmp dir.
     """
-    repo = Privrepo(tmp_path / "privrepo", ca=privrepo_ca)
+    repo = Privrepo(tmp_path / "privrepo", ca=privrepo_ca, gateway=privrepo_gateway)
     try:
         yield repo
     finally:
@@ -127,13 +144,15 @@ def privrepo(tmp_path: Path, privrepo_ca: CertificateAuthority) -> Iterator[Priv
 
 @pytest.fixture(scope="session")
 def privrepo_session(tmp_path_factory: pytest.TempPathFactory,
-                     privrepo_ca: CertificateAuthority) -> Iterator[Privrepo]:
+                     privrepo_ca: CertificateAuthority,
+                     privrepo_gateway: Gateway) -> Iterator[Privrepo]:
     """Like ``privrepo`` but shared by every test of the session (per xdist worker).
 
     Use it for expensive, read-only setups; tests that mutate an index or assert on its
     request log should use the function-scoped ``privrepo`` (or clear the log first).
     """
-    repo = Privrepo(tmp_path_factory.mktemp("privrepo-session"), ca=privrepo_ca)
+    repo = Privrepo(tmp_path_factory.mktemp("privrepo-session"), ca=privrepo_ca,
+                    gateway=privrepo_gateway)
     try:
         yield repo
     finally:
@@ -153,9 +172,10 @@ def privrepo_cache_dir(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture
-def client_env(tmp_path: Path) -> ClientEnv:
-    """An isolated environment (HOME, XDG, caches, netrc, no inherited client config, offline)."""
-    return ClientEnv(tmp_path / "client-env")
+def client_env(tmp_path: Path, privrepo_gateway: Gateway) -> ClientEnv:
+    """An isolated environment (HOME, XDG, caches, netrc, no inherited client config),
+    offline except for the hosts declared on ``privrepo_gateway``."""
+    return ClientEnv(tmp_path / "client-env", gateway=privrepo_gateway)
 
 
 ClientFactory = Callable[..., Any]

@@ -37,8 +37,7 @@ def known_secrets(values: Iterable[object]) -> set[str]:
     found: set[str] = set()
     for value in values:
         if isinstance(value, Privrepo):
-            for index in value.indexes.values():
-                found.update(index.policy.credentials.secrets)
+            found.update(value.secrets)
     return found
 
 

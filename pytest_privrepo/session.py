@@ -8,21 +8,38 @@ thread ran into, so a failure inside the server is reported in the test, not los
 from __future__ import annotations
 
 import ipaddress
+import secrets as _secrets_module
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
 from .errors import ConfigError, ServerError
+from .gateway.egress import EgressLog, EgressRecord
+from .gateway.hosts import (
+    PYPI_FILES_HOST,
+    PYPI_HOST,
+    PYPI_HOSTS,
+    PYPI_UPLOAD_HOST,
+    check_host_name,
+    default_port,
+    is_loopback_host,
+)
+from .gateway.proxy import Gateway, Route
 from .index.auth import AuthPolicy, AuthSpec, Credentials
+from .index.log import Hit
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
 from .index.form import UploadLimits
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
 
 __all__ = ["Privrepo"]
 
@@ -58,6 +75,10 @@ class Privrepo:
 
     ``root`` holds every file it writes (PEM files, distributions). Without a root a temporary
     directory is created and removed again by :meth:`close`.
+
+    ``gateway`` is the proxy named hosts and the PyPI stand-in are reached through (the
+    pytest plugin shares one per session); without one, the first named index starts a
+    gateway of this privrepo's own, stopped by :meth:`close`.
     """
 
     def __init__(
@@ -66,6 +87,7 @@ class Privrepo:
         *,
         ca: CertificateAuthority | None = None,
         host: str = "127.0.0.1",
+        gateway: Gateway | None = None,
     ) -> None:
         if root is None:
             self._tmp: str | None = tempfile.mkdtemp(prefix="privrepo-")
@@ -81,6 +103,136 @@ class Privrepo:
         self._indexes: dict[str, Index] = {}
         self._servers: list[IndexServer] = []
         self._closed = False
+        self._gateway: Gateway | None = None
+        self._own_gateway = False
+        self._detach: list[Callable[[], None]] = []
+        self._named: dict[tuple[str, int], IndexServer] = {}
+        self._pypi: Index | None = None
+        #: every request the clients sent through the gateway while this privrepo was open
+        self.egress = EgressLog(internal_names=self._internal_names)
+        if gateway is not None:
+            self._attach(gateway, own=False)
+
+    # -- the gateway ----------------------------------------------------------------------
+    def _attach(self, gateway: Gateway, *, own: bool) -> None:
+        self._gateway, self._own_gateway = gateway, own
+        self._detach.append(gateway.subscribe(self.egress.append))
+        self._detach.append(gateway.add_credential_owner(self._credential_owners))
+
+    @property
+    def gateway(self) -> Gateway:
+        """The proxy the clients reach named hosts through (started on first use when this
+        privrepo was given none)."""
+        self._check_open()
+        with self._ca_lock:
+            if self._gateway is None:
+                self._attach(Gateway(root=self.root / "gateway").start(), own=True)
+            assert self._gateway is not None
+            return self._gateway
+
+    @property
+    def secrets(self) -> set[str]:
+        """Every password and token of this privrepo's indexes and its PyPI stand-in."""
+        found: set[str] = set()
+        for index in self._all_indexes():
+            found.update(index.policy.credentials.secrets)
+        return found
+
+    def _all_indexes(self) -> list[Index]:
+        return [*self._indexes.values(), *([self._pypi] if self._pypi is not None else [])]
+
+    def _credential_owners(self, authorization: str | None) -> frozenset[str]:
+        """The indexes whose credentials ``authorization`` carries (for the egress log)."""
+        from werkzeug.datastructures import Authorization
+
+        try:
+            parsed = Authorization.from_header(authorization)
+        except ValueError:
+            return frozenset()
+        if parsed is None:
+            return frozenset()
+        return frozenset(i.name for i in self._all_indexes()
+                         if i.policy.credentials.enabled and i.policy.decide(parsed).ok)
+
+    def _internal_names(self) -> list[str]:
+        return [p for i in self._indexes.values() for p in i.projects]
+
+    def _egress_hook(self, gateway: Gateway, public_port: int) -> Callable[["Request", Hit], None]:
+        def record(request: "Request", hit: Hit) -> None:
+            name, _, port = (hit.host or "").partition(":")
+            authorization = request.headers.get("Authorization")
+            gateway.record(EgressRecord(
+                host=name.lower(), port=int(port) if port.isdigit() else public_port,
+                method=hit.method, path=hit.path, status=hit.status, index=hit.index,
+                user=hit.user, credentials_offered=bool(authorization),
+                credentials_of=gateway.credentials_of(authorization),
+                client_cert=hit.client_cert,
+            ))
+        return record
+
+    def _named_server(self, host: str, port: int, mode: str | None,
+                      names: tuple[str, ...], ca: CertificateAuthority,
+                      explicit: bool = True) -> IndexServer:
+        """The server of one declared host:port (all of ``names``), started and routed on
+        first use; later indexes on that host:port share it under their prefixes (and its
+        TLS mode, unless ``explicit`` asks for another, as with ``share=``)."""
+        server = self._named.get((host, port))
+        if server is not None:
+            if explicit and server.tls != mode:
+                raise ConfigError(
+                    f"host {host}:{port} is already declared with tls={server.tls!r}; an index "
+                    f"on it cannot have tls={mode!r}: one host:port has one TLS mode"
+                )
+            return server
+        gateway = self.gateway
+        scheme = "https" if mode else "http"
+        for name in names:
+            if gateway.route(name, port) is not None:
+                raise ConfigError(f"host {name}:{port} is already declared in this session "
+                                  "(by another privrepo)")
+        ctx = ca.server_context(mode, names) if mode else None
+        server = IndexServer("127.0.0.1", 0, ssl_context=ctx, tls=mode, public=(host, port),
+                             on_hit=self._egress_hook(gateway, port))
+        server.start()
+        try:
+            for name in names:
+                gateway.add_route(Route(name, port, scheme, (server.host, server.port), mode))
+                self._detach.append(lambda n=name: gateway.remove_route(n, port))
+        except BaseException:
+            server.stop()
+            raise
+        self._servers.append(server)
+        for name in names:
+            self._named[(name, port)] = server
+        return server
+
+    @property
+    def pypi(self) -> Index:
+        """The PyPI stand-in, created on first use: ``https://pypi.org/simple/``, the JSON
+        API Poetry reads, files on ``files.pythonhosted.org``, uploads on
+        ``upload.pypi.org/legacy/`` (they land in ``privrepo.pypi.uploads``).
+
+        Signed by the gateway's public CA, which every client in a routed ClientEnv trusts
+        by default, as a real machine trusts PyPI. Reads are anonymous; uploads need its
+        token (``privrepo.pypi.token``), as PyPI's do. Until a test asks for it, PyPI's
+        names are refused like any undeclared host.
+        """
+        self._check_open()
+        if self._pypi is None:
+            gateway = self.gateway
+            server = self._named_server(PYPI_HOST, 443, "tls", PYPI_HOSTS, gateway.public_ca)
+            index = Index(
+                "pypi", prefix="", directory=self.root / "pypi",
+                policy=AuthPolicy(Credentials.build(None, f"pypi-{_secrets_module.token_urlsafe(24)}"),
+                                  public_read=True, realm="pypi"),
+                ca_cert=None, client_cert=None,
+                files_url=f"https://{PYPI_FILES_HOST}/packages",
+                upload_endpoint=f"https://{PYPI_UPLOAD_HOST}/legacy/",
+                json_api=True,
+            )
+            server.mount(index)
+            self._pypi = index
+        return self._pypi
 
     # -- TLS ------------------------------------------------------------------------------
     @property
@@ -139,6 +291,11 @@ class Privrepo:
         (default ``/<name>``), as Artifactory or Nexus host many repositories on one origin.
         ``upload_limits`` replaces the default bounds on one upload request (parts, field
         sizes, METADATA, archive scans; see :class:`UploadLimits`).
+
+        ``host="pypi.corp.example"`` declares a named host: the index answers at
+        ``https://pypi.corp.example/...`` (``port`` is then the public port, default 443,
+        or 80 without TLS) through :attr:`gateway`, with a certificate for that name from
+        this privrepo's CA. Indexes on one named host share it under their prefixes.
         """
         self._check_open()
         if upload_limits is not None and not isinstance(upload_limits, UploadLimits):
@@ -169,6 +326,21 @@ class Privrepo:
             mode = share.tls
             server = share.server
             prefix = check_prefix(prefix if prefix is not None else f"/{name}")
+            started = False
+        elif host is not None and not is_loopback_host(str(host)):
+            name_ = check_host_name(host)
+            if not isinstance(port, int) or not 0 <= port <= 65535:
+                raise ConfigError(f"invalid port {port!r}")
+            if cert_hosts is not DEFAULT_SERVER_HOSTS:
+                raise ConfigError("cert_hosts= is for loopback indexes: a named index's "
+                                  "certificate is issued for its host name")
+            public_port = port or default_port("https" if mode else "http")
+            if tls is None and not port:  # the host's existing TLS mode, on either port
+                public_port = next((p for (h, p) in self._named if h == name_), public_port)
+            server = self._named_server(name_, public_port, mode, (name_,), self.ca,
+                                        explicit=tls is not None)
+            mode = server.tls
+            prefix = check_prefix(prefix or "")
             started = False
         else:
             if host is not None:
@@ -237,14 +409,23 @@ class Privrepo:
             return
         self._closed = True
         problems: list[BaseException] = []
+        for detach in reversed(self._detach):
+            detach()
         for server in self._servers:
             try:
                 server.stop()
             except BaseException as exc:  # keep stopping the others
                 problems.append(exc)
+        if self._own_gateway and self._gateway is not None:
+            try:
+                self._gateway.stop()
+            except BaseException as exc:
+                problems.append(exc)
         try:
             for server in self._servers:
                 server.check()
+            if self._own_gateway and self._gateway is not None:
+                self._gateway.check()
         except ServerError as exc:
             problems.insert(0, exc)
         if self._tmp is not None:

@@ -36,6 +36,7 @@ from .catalog import (
 from .env import (
     BLACKHOLE_PROXY,
     DEFAULT_KEYRING_BACKEND,
+    DEFAULT_STORE,
     DEFAULT_TIMEOUT,
     GIT_ALLOWED_PROTOCOLS,
     GIT_PROTOCOL_REWRITE,
@@ -191,6 +192,7 @@ __all__ = [
     "ClientTool",
     "CommandResult",
     "DEFAULT_KEYRING_BACKEND",
+    "DEFAULT_STORE",
     "DEFAULT_TIMEOUT",
     "FLIT_ROUTES",
     "FLIT_TOOL",

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pytest_privrepo.access import GatewayAccess
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
 from pytest_privrepo.redact import MASK, redact_argv, secrets_in_env
@@ -42,6 +43,7 @@ from pytest_privrepo.redact import MASK, redact_argv, secrets_in_env
 __all__ = [
     "BLACKHOLE_PROXY",
     "DEFAULT_KEYRING_BACKEND",
+    "DEFAULT_STORE",
     "DEFAULT_TIMEOUT",
     "GIT_ALLOWED_PROTOCOLS",
     "GIT_PROTOCOL_REWRITE",
@@ -187,6 +189,13 @@ LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
 _NO_PROXY = ",".join(LOOPBACK_HOSTS)
 
+#: The variables that make the gateway's public CA the clients' default trust store, the
+#: one that makes a real machine trust PyPI. ``SSL_CERT_FILE`` is OpenSSL's default store:
+#: Python's ``ssl.create_default_context`` (httpx: pdm, hatch), truststore on Linux (pip >=
+#: 24.2) and uv (which lets it replace its built-in roots) read it; each of them still
+#: lets an explicit CA setting win (see tests/test_gateway_trust.py).
+DEFAULT_STORE: tuple[str, ...] = ("SSL_CERT_FILE",)
+
 #: A proxy that refuses every connection (port 9, "discard", is closed on loopback): with it
 #: set and loopback in NO_PROXY, a client fails fast on any request that would leave the
 #: machine, instead of reaching PyPI or hanging on a timeout.
@@ -213,11 +222,20 @@ _BLOCKED_SSH = (
 )
 
 
-def _offline_vars() -> dict[str, str]:
+def _proxy_vars(proxy: str) -> dict[str, str]:
     return {
-        name: BLACKHOLE_PROXY
+        name: proxy
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
     }
+
+
+def _gateway_access(gateway: object) -> GatewayAccess | None:
+    if gateway is None or isinstance(gateway, GatewayAccess):
+        return gateway
+    access = getattr(gateway, "access", None)
+    if isinstance(access, GatewayAccess):
+        return access
+    raise ConfigError(f"gateway= must be a Gateway or a GatewayAccess, not {gateway!r}")
 
 
 def _is_removed(name: str) -> bool:
@@ -265,6 +283,7 @@ class ClientEnv:
         *,
         inherit: Mapping[str, str] | None = None,
         offline: bool = True,
+        gateway: GatewayAccess | object | None = None,
     ) -> None:
         #: with ``offline`` (the default) every non-loopback request goes to a dead proxy
         #: (:data:`BLACKHOLE_PROXY`) and fails at once: a test can never reach the real
@@ -272,6 +291,14 @@ class ClientEnv:
         #: git's non-HTTP transports are blocked in both modes: no proxy can guard them and
         #: no client of a package index needs them (:data:`GIT_ALLOWED_PROTOCOLS`).
         self.offline = offline
+        #: with a gateway (a :class:`~pytest_privrepo.access.GatewayAccess`, or an object
+        #: with one as ``.access``) every non-loopback request goes to it instead of the
+        #: dead proxy: declared hosts are served, every other host is refused and recorded;
+        #: its public CA becomes the clients' default trust store (:data:`DEFAULT_STORE`)
+        self.gateway: GatewayAccess | None = _gateway_access(gateway)
+        if self.gateway is not None and not offline:
+            raise ConfigError("a ClientEnv routed through a gateway is offline by design: "
+                              "drop offline=False or gateway=")
         self._root = Path(root).absolute()
         for directory in (
             self._root,
@@ -439,7 +466,10 @@ class ClientEnv:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ALLOW_PROTOCOL": GIT_ALLOWED_PROTOCOLS,
             "GIT_SSH_COMMAND": shlex.quote(str(self.blocked_ssh)),
-            **(_offline_vars() if self.offline else {}),
+            **(_proxy_vars(self.gateway.proxy_url if self.gateway else BLACKHOLE_PROXY)
+               if self.offline else {}),
+            **({name: str(self.gateway.trust_bundle) for name in DEFAULT_STORE}
+               if self.gateway else {}),
         }
 
     # ------------------------------------------------------------------ variables
@@ -651,6 +681,8 @@ class ClientEnv:
             import certifi
 
             parts.append(Path(certifi.where()).read_bytes())
+            if self.gateway is not None:  # the public world's roots (the PyPI stand-in)
+                parts.append(self.gateway.trust_bundle.read_bytes())
         if len(parts) == 1 and not include_certifi:
             return next(iter(seen))  # one file: use it as is, no copy needed
         data = b"\n".join(p.rstrip(b"\n") for p in parts) + b"\n"

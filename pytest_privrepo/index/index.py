@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from packaging.utils import canonicalize_name
 from werkzeug.wrappers import Request, Response
@@ -139,8 +139,19 @@ class Index:
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: Path | None = None,
         upload_limits: UploadLimits | None = None,
+        files_url: str | None = None,
+        upload_endpoint: str | None = None,
+        json_api: bool = False,
     ) -> None:
         self.name = check_index_name(name)
+        #: absolute base of the file links (``https://files.pythonhosted.org/packages``)
+        #: when files live on another host than the pages, as on PyPI; None: relative links
+        #: to this index's ``/files/``
+        self.files_url = files_url.rstrip("/") if files_url else None
+        #: the upload URL when it is not ``<base_url>/legacy/`` (PyPI's upload host)
+        self.upload_endpoint = upload_endpoint
+        #: serve PyPI's JSON API (``/pypi/<name>/json``), which Poetry's PyPI source reads
+        self.json_api = bool(json_api)
         self.prefix = check_prefix(prefix)
         self._server: IndexServer | None = None
         #: where this index answers; bound by :meth:`IndexServer.mount`, None until then
@@ -211,7 +222,19 @@ class Index:
     @property
     def upload_url(self) -> str:
         """The legacy upload endpoint, with its trailing slash."""
-        return self.base_url + "/legacy/"
+        return self.upload_endpoint or self.base_url + "/legacy/"
+
+    @property
+    def files_path(self) -> str:
+        """The path below the prefix that file links point into (``/files/``)."""
+        if self.files_url:
+            return urlsplit(self.files_url).path.rstrip("/") + "/"
+        return "/files/"
+
+    def file_url(self, stored: StoredFile) -> str:
+        """The absolute URL of one served file."""
+        base = self.files_url or self.base_url + "/files"
+        return f"{base}/{stored.project}/{quote(stored.filename)}"
 
     @property
     def host(self) -> str:
@@ -446,7 +469,8 @@ class Index:
                 entries = [
                     FileEntry(
                         filename=f.filename,
-                        url=f"../../files/{project}/{quote(f.filename)}",
+                        url=(self.file_url(f) if self.files_url
+                             else f"../../files/{project}/{quote(f.filename)}"),
                         sha256=f.sha256,
                         size=f.dist.size,
                         upload_time=f.upload_time,

@@ -31,7 +31,8 @@ class Origin:
     """``scheme://host:port<prefix>``: the fixed part of every URL of one mounted index."""
 
     scheme: Literal["http", "https"]
-    #: the address the server listens on, canonical (``127.0.0.1``, ``::1``)
+    #: the address the server listens on, canonical (``127.0.0.1``, ``::1``), or the
+    #: declared name a named index answers at through the gateway (``pypi.corp.example``)
     host: str
     port: int
     #: ``""`` or ``/a/b`` (see :func:`~pytest_privrepo.index.index.check_prefix`)
@@ -39,7 +40,10 @@ class Origin:
 
     @property
     def netloc(self) -> str:
-        """``host:port`` as it stands in a URL (``[::1]:8080``)."""
+        """``host:port`` as it stands in a URL (``[::1]:8080``); the host alone on the
+        scheme's default port (``https://pypi.org/``, as clients hard-code PyPI's URL)."""
+        if (self.scheme, self.port) in (("https", 443), ("http", 80)):
+            return format_host(self.host)
         return f"{format_host(self.host)}:{self.port}"
 
     @property

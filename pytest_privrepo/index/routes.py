@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 from .auth import AuthDecision
+from .json_api import render_project, render_release
 from .responses import text_response
 from .simple import MIME_JSON, negotiate
 
@@ -37,7 +38,10 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
         return index.handle_upload(request, rest, decision)
     if not index.policy.may_read(decision):
         return index.deny(decision, "read")
-    if rest == "/simple" or rest.startswith(("/simple/", "/files/")):
+    files = index.files_path
+    if index.json_api and rest.startswith("/pypi/"):
+        return _serve_json_api(index, request, rest)
+    if rest == "/simple" or rest.startswith(("/simple/", files)):
         if request.method not in _READ_METHODS:
             return text_response(405, f"Method Not Allowed: {rest.split('/')[1]} pages and "
                                       "files are read with GET or HEAD", {"Allow": "GET, HEAD"})
@@ -59,13 +63,35 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
         if name != canonical or not slash:
             return _moved(request, f"{index.prefix}/simple/{canonical}/")
         return _serve_page(index, request, canonical)
-    if rest.startswith("/files/"):
-        parts = rest[len("/files/"):].split("/")
+    if rest.startswith(files):
+        parts = rest[len(files):].split("/")
         if len(parts) != 2:
             raise NotFound()
         project, filename = parts
         return _serve_file(index, request, project, filename)
     raise NotFound()
+
+
+def _serve_json_api(index: "Index", request: Request, rest: str) -> Response:
+    """``/pypi/<name>/json`` and ``/pypi/<name>/<version>/json`` (see :mod:`.json_api`)."""
+    if request.method not in _READ_METHODS:
+        return text_response(405, "Method Not Allowed: the JSON API is read with GET or HEAD",
+                             {"Allow": "GET, HEAD"})
+    parts = rest[len("/pypi/"):].split("/")
+    if parts[-1] == "":
+        parts = parts[:-1]
+    if len(parts) not in (2, 3) or parts[-1] != "json":
+        raise NotFound()
+    try:
+        project = canonicalize_name(parts[0], validate=True)
+    except InvalidName:
+        raise NotFound() from None
+    files = index.files(project)
+    body = (render_project(files, index.file_url) if len(parts) == 2
+            else render_release(files, parts[1], index.file_url)) if files else None
+    if body is None:
+        return text_response(404, "404 Not Found", {"Cache-Control": "no-cache"})
+    return Response(body, 200, {"Content-Type": "application/json", "Cache-Control": "no-cache"})
 
 
 def _serve_page(index: "Index", request: Request, project: str | None) -> Response:

@@ -248,9 +248,16 @@ class IndexServer(HTTPServerBase):
     log: RequestLog  # type: ignore[assignment]
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 ssl_context: ssl.SSLContext | None = None, tls: str | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, tls: str | None = None,
+                 public: tuple[str, int] | None = None,
+                 on_hit: Callable[[Request, Hit], None] | None = None) -> None:
         super().__init__(host, port, ssl_context, threaded=True)
         self.tls = tls
+        #: the declared ``(name, port)`` this server answers at through the gateway, None
+        #: for a server reached at its own loopback address; the indexes' URLs use it
+        self.public = public
+        #: called with every request and its record (the gateway's egress log)
+        self.on_hit = on_hit
         self.log = RequestLog()
         #: handshakes the server refused or that broke off (negative TLS tests)
         self.tls_failures: list[TLSFailure] = []
@@ -271,12 +278,14 @@ class IndexServer(HTTPServerBase):
         with self._mount_lock:
             for prefix, other in self._mounts:
                 if prefix == index.prefix:
+                    where = self.public or (self.host, self.port)
                     raise ConfigError(
-                        f"index {index.name!r} cannot share {format_host(self.host)}:{self.port}"
+                        f"index {index.name!r} cannot share {format_host(where[0])}:{where[1]}"
                         f" with {other.name!r} under the same path prefix {prefix or '/'!r}"
                     )
             scheme: Literal["http", "https"] = "http" if self.ssl_context is None else "https"
-            index.bind(self, Origin(scheme, self.host, self.port, index.prefix), self.tls)
+            host, port = self.public or (self.host, self.port)
+            index.bind(self, Origin(scheme, host, port, index.prefix), self.tls)
             self._mounts.append((index.prefix, index))
             self._mounts.sort(key=lambda m: len(m[0]), reverse=True)
 
@@ -412,4 +421,9 @@ class IndexServer(HTTPServerBase):
         self.log.append(hit)
         if index is not None:
             index.log.append(hit)
+        if self.on_hit is not None:
+            try:
+                self.on_hit(request, hit)
+            except Exception as exc:  # surfaced by check(); the client still gets its answer
+                self._record_handler_error(exc)
         return response(environ, start_response)
