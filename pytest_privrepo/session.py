@@ -329,6 +329,9 @@ class Privrepo:
             started = False
         elif host is not None and not is_loopback_host(str(host)):
             name_ = check_host_name(host)
+            if name_ in PYPI_HOSTS:
+                raise ConfigError(f"host {name_!r} is PyPI's: use privrepo.pypi, the stand-in "
+                                  "signed by the public CA the clients trust by default")
             if not isinstance(port, int) or not 0 <= port <= 65535:
                 raise ConfigError(f"invalid port {port!r}")
             if cert_hosts is not DEFAULT_SERVER_HOSTS:

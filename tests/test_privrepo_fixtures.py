@@ -143,3 +143,50 @@ def test_a_failed_start_leaves_nothing_running(privrepo):
     with pytest.raises(ConfigError):
         privrepo.index("second", port=first.port)
     assert set(_privrepo_threads()) - before == {first.server.server_thread}
+
+
+def test_named_hosts_live_for_one_test_and_the_gateway_for_the_session(pytester):
+    """Downstream use: a named index and the PyPI stand-in in one test are gone in the next
+    (their names are refused again), while both tests share one gateway; a failing leak
+    check shows in the report without the secret."""
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        SEEN = {}
+
+        def fetch(gateway, url, **kw):
+            s = requests.Session(); s.trust_env = False
+            return s.get(url, proxies=gateway.proxies, timeout=20, **kw)
+
+        def test_first(privrepo, privrepo_gateway, client_env):
+            corp = privrepo.index("corp", host="pypi.corp.example", tls="tls",
+                                  auth=("alice", "hush-31337"))
+            privrepo.pypi.add("pkg", "1.0")
+            assert client_env.vars["HTTPS_PROXY"] == privrepo_gateway.proxy_url
+            assert client_env.vars["SSL_CERT_FILE"] == str(privrepo_gateway.trust_bundle)
+            assert fetch(privrepo_gateway, corp.url, verify=corp.ca_cert,
+                         auth=("alice", "hush-31337")).status_code == 200
+            SEEN["gateway"] = privrepo_gateway.port
+
+        def test_second(privrepo, privrepo_gateway):
+            assert privrepo_gateway.port == SEEN["gateway"]
+            for url in ("https://pypi.corp.example/simple/", "https://pypi.org/simple/"):
+                with pytest.raises(requests.exceptions.ProxyError, match="not a declared host"):
+                    fetch(privrepo_gateway, url)
+            assert len(privrepo.egress.refused) == 2
+
+        def test_leak_is_reported(privrepo):
+            corp = privrepo.index("corp", auth=("alice", "hush-31337"))
+            corp.add("internal", "1.0")
+            privrepo.pypi
+            fetch(privrepo.gateway, "https://pypi.org/simple/internal/",
+                  verify=str(privrepo.gateway.trust_bundle), auth=("alice", "hush-31337"))
+            privrepo.egress.assert_no_leaks()
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*2 leak(s) through the gateway*",
+                                 "*credentials of index corp reached GET pypi.org:443/simple/internal/*"])
+    assert "hush-31337" not in result.stdout.str()
