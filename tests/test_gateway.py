@@ -12,6 +12,8 @@ import threading
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_privrepo import ConfigError, Gateway, Privrepo
 from helpers import CLIENT_CN
@@ -191,3 +193,34 @@ def test_a_gateway_stops_every_thread(tmp_path, http) -> None:
         assert get(http, repo.gateway, corp.url, verify=corp.ca_cert).status_code == 200
     held.close()
     assert set(threading.enumerate()) <= before
+
+
+_TOKEN = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=0, max_size=8)
+_TARGET = st.one_of(
+    st.sampled_from(["pypi.corp.example:80", "pypi.corp.example:443", "pypi.org:443",
+                     "http://pypi.corp.example/simple/", "http://pypi.org/x", "[::1]:1",
+                     "http://[::1/", "http://pypi.corp.example:99999/", ":443", "x:y"]),
+    st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=40),
+)
+_HEADER = st.tuples(st.text(alphabet="abcXYZ-:", min_size=0, max_size=10),
+                    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30))
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=st.one_of(st.sampled_from(["CONNECT", "GET", "POST"]), _TOKEN), target=_TARGET,
+       version=st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2", "", "HTTP/1.1 extra"]),
+       headers=st.lists(_HEADER, max_size=4), tail=st.binary(max_size=64))
+def test_fuzzed_proxy_requests_never_break_the_gateway(privrepo, method, target, version,
+                                                       headers, tail) -> None:
+    """Whatever arrives: an answer that is a 2xx tunnel or a 4xx (never a 5xx), and no
+    error inside the gateway."""
+    if not privrepo.indexes:
+        privrepo.index("corp", host="pypi.corp.example")
+    head = f"{method} {target} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    answer = raw(privrepo.gateway, head.encode("latin-1") + b"\r\n" + tail)
+    if answer:
+        status = answer.split(b" ", 2)[1][:1]
+        assert status in (b"2", b"3", b"4"), answer[:200]
+    privrepo.gateway.check()
+    privrepo.check()

@@ -26,6 +26,7 @@ import selectors
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +88,19 @@ class _BadHead(Exception):
 
 
 def _read_head(conn: socket.socket) -> _Head | None:
-    """Read up to the blank line; None when the client sent nothing (or went away)."""
+    """Read up to the blank line; None when the client sent nothing (or went away).
+
+    The whole head must arrive within :data:`IDLE_TIMEOUT` (not each read: a client that
+    sends a byte every few seconds would hold its thread for ever)."""
     data = b""
+    deadline = time.monotonic() + IDLE_TIMEOUT
     while b"\r\n\r\n" not in data:
         if len(data) > MAX_HEAD:
             raise _BadHead(431, f"request head is longer than {MAX_HEAD} bytes")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request head not received in time")
+        conn.settimeout(left)
         chunk = conn.recv(65536)
         if not chunk:
             return None
@@ -337,6 +346,7 @@ class Gateway:
                 return
             if head is None:
                 return
+            conn.settimeout(IDLE_TIMEOUT)
             if head.method == "CONNECT":
                 self._connect(conn, head)
             elif head.target.lower().startswith(("http://", "https://")):
