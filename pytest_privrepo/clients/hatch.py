@@ -48,8 +48,11 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from urllib.parse import urlsplit
+
 from ..access import IndexAccess
 from ..errors import ConfigError
+from .env import LOOPBACK_HOSTS
 from .indexes import IndexArg
 from .result import CommandResult
 from .runner import ClientRunner, Route
@@ -68,6 +71,13 @@ INDEX_VARIABLES_SINCE = Version("1.3.0")
 CERTIFICATES_SINCE = Version("1.4.0")
 #: Upload failures read ``Error uploading to repository: <url> - <error>`` since this release.
 ERROR_PREFIX_SINCE = Version("1.7.0")
+
+#: Since Hatch 1.7.0 ``hatch publish`` builds ``httpx.Client(transport=HTTPTransport(...))``
+#: (hatch commit 80cd11ee, #619; Hatch 1.18.2 the same with httpx2), and httpx reads proxy
+#: variables only for a client without its own transport: publish ignores ``HTTPS_PROXY``
+#: (hatch#1908, open) and connects to the upload host itself, past the gateway. Such a
+#: Hatch is refused any upload URL outside loopback, which it would reach on the real network.
+IGNORES_PROXY_SINCE = Version("1.7.0")
 #: Hatch uploads with httpx2 (not httpx) since this release.
 HTTPX2_SINCE = Version("1.17.0")
 
@@ -87,6 +97,17 @@ class Hatch(ClientRunner):
         if self.release >= ERROR_PREFIX_SINCE:
             return f"Error uploading to repository: {url} - {error}"
         return error
+
+    def _check_reachable(self, url: str) -> None:
+        host = urlsplit(url).hostname or ""
+        if host in LOOPBACK_HOSTS or self.release < IGNORES_PROXY_SINCE:
+            return
+        raise ConfigError(
+            f"hatch {self.version()} ignores HTTPS_PROXY when it publishes (it passes httpx "
+            f"its own transport; hatch#1908), so it would connect to {host} itself instead "
+            "of through the gateway: publish with Hatch to a loopback index, or use "
+            f"Hatch < {IGNORES_PROXY_SINCE} for named hosts and PyPI"
+        )
 
     def publish(
         self,
@@ -117,6 +138,7 @@ class Hatch(ClientRunner):
         access = IndexAccess.of(index).overridden(
             username=username, password=password, certificates=certificates)
         url = access.needs_upload_url("publish()")
+        self._check_reachable(url)
         user, secret, ca = access.username, access.password, access.ca_cert
         # Hatch runs in the environment's root: paths given here are made absolute
         client = (Path(client_cert).absolute() if client_cert is not None

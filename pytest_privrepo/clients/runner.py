@@ -134,6 +134,12 @@ class ClientRunner:
     #: the distribution whose metadata gives the version without starting the client
     #: (default: :attr:`tool`); None: always ask the client
     distribution: ClassVar[str | None] = None
+    #: variables besides ``SSL_CERT_FILE`` (which a routed ClientEnv sets for every client)
+    #: through which this client reads its default trust store; in an environment routed
+    #: through a gateway they are set to its public CA, so the client trusts the PyPI
+    #: stand-in as it trusts PyPI. A runner that passes an explicit CA those variables
+    #: would override drops them for that run (see :meth:`run_env`).
+    default_store: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -175,8 +181,13 @@ class ClientRunner:
         return [*self.command, *(os.fspath(a) for a in args)]
 
     def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
-        """Variables every run of this client gets (on top of the ClientEnv's)."""
-        return {}
+        """Variables every run of this client gets (on top of the ClientEnv's): its
+        :attr:`default_store` variables when the environment is routed through a gateway.
+        A run's ``extra_env`` wins, so ``{"REQUESTS_CA_BUNDLE": None}`` drops one."""
+        gateway = self.env.gateway
+        if gateway is None:
+            return {}
+        return {name: gateway.trust_bundle for name in self.default_store}
 
     def run(
         self,
