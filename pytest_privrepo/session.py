@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
@@ -32,6 +32,7 @@ from .gateway.hosts import (
 )
 from .gateway.proxy import Gateway, Route
 from .index.auth import AuthPolicy, AuthSpec, Credentials
+from .index.behaviour import Behaviour, behaviour_for
 from .index.log import Hit
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
@@ -273,7 +274,7 @@ class Privrepo:
         tls: str | None = None,
         public_read: bool = False,
         uploaders: Iterable[str] | None = None,
-        anonymous_status: int = 401,
+        anonymous_status: int | None = None,
         share: Index | None = None,
         prefix: str | None = None,
         host: str | None = None,
@@ -284,6 +285,8 @@ class Privrepo:
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: str | Path | None = None,
         upload_limits: UploadLimits | None = None,
+        profile: str | Behaviour | None = None,
+        **behaviour: Any,
     ) -> Index:
         """Start (or mount) an index and return it, ready to serve.
 
@@ -291,6 +294,14 @@ class Privrepo:
         (default ``/<name>``), as Artifactory or Nexus host many repositories on one origin.
         ``upload_limits`` replaces the default bounds on one upload request (parts, field
         sizes, METADATA, archive scans; see :class:`UploadLimits`).
+
+        ``profile="gitlab"`` (a name in :data:`~pytest_privrepo.index.behaviour.PROFILES`,
+        or a :class:`~pytest_privrepo.index.behaviour.Behaviour`) makes the index answer as
+        that product does: its host name and URL layout (unless ``host=``/``prefix=`` say
+        otherwise), user names for tokens, statuses, page features, duplicate answers; TLS
+        unless ``tls=False``. Any :class:`Behaviour` field can also be given on its own
+        (``challenge=False``, ``wrong_credentials_status=403``); one that contradicts the
+        named profile is a :class:`ConfigError`.
 
         ``host="pypi.corp.example"`` declares a named host: the index answers at
         ``https://pypi.corp.example/...`` (``port`` is then the public port, default 443,
@@ -303,6 +314,16 @@ class Privrepo:
         check_index_name(name)
         if name in self._indexes:
             raise ConfigError(f"an index named {name!r} already exists in this privrepo")
+        if anonymous_status is not None:
+            behaviour["anonymous_status"] = anonymous_status
+        conduct = behaviour_for(profile, **behaviour)
+        if profile is not None:
+            if tls is None:
+                tls = "tls"  # the products are reached over HTTPS; tls=False for HTTP
+            if host is None and share is None:
+                host = conduct.default_host
+            if prefix is None and share is None:
+                prefix = conduct.default_prefix.format(name=name)
         mode = check_tls_mode(tls)
         if not isinstance(cert_hosts, (list, tuple)) or not all(isinstance(h, str) for h in cert_hosts):
             raise ConfigError(f"cert_hosts must be a list of host names, not {cert_hosts!r}")
@@ -310,8 +331,11 @@ class Privrepo:
             Credentials.build(auth, token),
             public_read=bool(public_read),
             uploaders=frozenset(uploaders) if uploaders is not None else None,
-            anonymous_status=anonymous_status,
+            anonymous_status=conduct.anonymous_status,
             realm=realm or f"pytest-privrepo {name}",
+            challenge=conduct.challenge,
+            wrong_credentials_status=conduct.wrong_credentials_status,
+            token_users=conduct.token_users,
         )
         if share is not None:
             if not isinstance(share, Index) or share.server not in self._servers:
@@ -371,6 +395,7 @@ class Privrepo:
                 max_upload_size=int(max_upload_size),
                 upload_dir=Path(upload_dir) if upload_dir else None,
                 upload_limits=upload_limits,
+                behaviour=conduct,
             )
             server.mount(index)
         except BaseException:

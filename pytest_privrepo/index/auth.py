@@ -210,12 +210,18 @@ class AuthPolicy:
     #: status for a request without credentials: 401 (with challenge), 403 or 404
     anonymous_status: int = 401
     realm: str = "pytest-privrepo"
+    #: a 401 carries ``WWW-Authenticate`` (clients send credentials only after one)
+    challenge: bool = True
+    #: what wrong credentials on a read get: 401, 403 or 404
+    wrong_credentials_status: int = 401
+    #: user names a token is accepted with (``None``: any user name, as Azure's PATs)
+    token_users: tuple[str, ...] | None = (TOKEN_USER, "")
 
     def __post_init__(self) -> None:
-        if self.anonymous_status not in (401, 403, 404):
-            raise ConfigError(
-                f"anonymous_status must be 401, 403 or 404, not {self.anonymous_status!r}"
-            )
+        for label, status in (("anonymous_status", self.anonymous_status),
+                              ("wrong_credentials_status", self.wrong_credentials_status)):
+            if status not in (401, 403, 404):
+                raise ConfigError(f"{label} must be 401, 403 or 404, not {status!r}")
         if self.uploaders is not None:
             unknown = set(self.uploaders) - set(self.credentials.users) - {TOKEN_USER}
             if unknown:
@@ -229,13 +235,21 @@ class AuthPolicy:
         if scheme == "basic":
             user = authorization.username or ""
             secret = authorization.password or ""
-            if user == "" and secret:  # Artifactory style: empty user + token
-                user = TOKEN_USER
+            if user not in self.credentials.users and self.takes_token_as(user) and secret:
+                # a token under one of the index's token user names (``__token__``, an
+                # empty user for Artifactory's JWT, ``aws``, ``oauth2accesstoken``, any)
+                return AuthDecision(TOKEN_USER, scheme,
+                                    self.credentials.verify(TOKEN_USER, secret))
         elif scheme == "bearer":
             user, secret = TOKEN_USER, authorization.token or ""
         else:
             return AuthDecision(None, scheme, False)
         return AuthDecision(user, scheme, self.credentials.verify(user, secret))
+
+    def takes_token_as(self, user: str) -> bool:
+        """A token sent with ``user`` as its user name is checked as a token."""
+        return bool(self.credentials.tokens) and (
+            self.token_users is None or user in self.token_users or user == TOKEN_USER)
 
     def may_read(self, decision: AuthDecision) -> bool:
         return self.public_read or not self.credentials.enabled or decision.ok is True
@@ -265,13 +279,17 @@ class AuthPolicy:
             if self.anonymous_status == 403:
                 return Refusal(403, "Access denied")
             if action == "upload":
-                return Refusal(401, "Authentication required for uploads", challenge=True)
-            return Refusal(401, "Authentication required", challenge=True)
+                return Refusal(401, "Authentication required for uploads", challenge=self.challenge)
+            return Refusal(401, "Authentication required", challenge=self.challenge)
         if decision.ok is False:
             message = "Invalid or non-existent authentication information."
             if action == "upload":
                 return Refusal(403, message)
-            return Refusal(401, message, challenge=True)
+            if self.wrong_credentials_status == 404:
+                return Refusal(404, "Not Found")
+            if self.wrong_credentials_status == 403:
+                return Refusal(403, message)
+            return Refusal(401, message, challenge=self.challenge)
         if action == "upload":
             return Refusal(
                 403,

@@ -26,7 +26,8 @@ from werkzeug.wrappers import Request, Response
 from ..access import IndexAccess
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
-from .auth import TOKEN_USER, AuthDecision, AuthPolicy
+from .auth import AuthDecision, AuthPolicy
+from .behaviour import Behaviour
 from .form import UploadLimits
 from .log import RequestLog
 from .origin import Origin
@@ -142,8 +143,11 @@ class Index:
         files_url: str | None = None,
         upload_endpoint: str | None = None,
         json_api: bool = False,
+        behaviour: Behaviour | None = None,
     ) -> None:
         self.name = check_index_name(name)
+        #: how this index bends the protocol (a product profile; Warehouse's by default)
+        self.behaviour = behaviour if behaviour is not None else Behaviour()
         #: absolute base of the file links (``https://files.pythonhosted.org/packages``)
         #: when files live on another host than the pages, as on PyPI; None: relative links
         #: to this index's ``/files/``
@@ -217,23 +221,23 @@ class Index:
     @property
     def url(self) -> str:
         """The simple API root, with its trailing slash."""
-        return self.base_url + "/simple/"
+        return self.base_url + self.behaviour.simple_path + "/"
 
     @property
     def upload_url(self) -> str:
-        """The legacy upload endpoint, with its trailing slash."""
-        return self.upload_endpoint or self.base_url + "/legacy/"
+        """The legacy upload endpoint (``<base_url>/legacy/``, or the profile's)."""
+        return self.upload_endpoint or self.base_url + self.behaviour.upload_path
 
     @property
     def files_path(self) -> str:
         """The path below the prefix that file links point into (``/files/``)."""
         if self.files_url:
             return urlsplit(self.files_url).path.rstrip("/") + "/"
-        return "/files/"
+        return self.behaviour.files_path + "/"
 
     def file_url(self, stored: StoredFile) -> str:
         """The absolute URL of one served file."""
-        base = self.files_url or self.base_url + "/files"
+        base = self.files_url or self.base_url + self.behaviour.files_path
         return f"{base}/{stored.project}/{quote(stored.filename)}"
 
     @property
@@ -255,7 +259,7 @@ class Index:
         users = self.policy.credentials.users
         if users:
             return next(iter(users))
-        return TOKEN_USER if self.policy.credentials.tokens else None
+        return self.behaviour.token_user if self.policy.credentials.tokens else None
 
     @property
     def password(self) -> str | None:
@@ -434,10 +438,14 @@ class Index:
         with self._lock:
             existing = staged.duplicate_of(self)
             if existing is not None:
+                behaviour = self.behaviour
+                refuse = (not self.overwrite and (existing.sha256 != staged.sha256
+                                                  or behaviour.refuse_identical))
+                if refuse:
+                    raise staged.refuse_duplicate(existing, behaviour.duplicate_status,
+                                                  behaviour.duplicate_message)
                 if existing.sha256 == staged.sha256:
                     return None
-                if not self.overwrite:
-                    raise staged.refuse_duplicate(existing)
             target_dir = self.upload_root / staged.project  # only now: a refusal leaves no dir
             target_dir.mkdir(parents=True, exist_ok=True)
             target = target_dir / staged.filename
@@ -469,8 +477,8 @@ class Index:
                 entries = [
                     FileEntry(
                         filename=f.filename,
-                        url=(self.file_url(f) if self.files_url
-                             else f"../../files/{project}/{quote(f.filename)}"),
+                        url=(self.file_url(f) if self.files_url else
+                             f"../..{self.behaviour.files_path}/{project}/{quote(f.filename)}"),
                         sha256=f.sha256,
                         size=f.dist.size,
                         upload_time=f.upload_time,
@@ -483,9 +491,9 @@ class Index:
                 ]
                 display = self._display[project]
                 page = (
-                    render_project_json(project, entries)
+                    render_project_json(project, entries, self.behaviour)
                     if fmt == "json"
-                    else render_project_html(display, entries)
+                    else render_project_html(display, entries, self.behaviour)
                 )
             self._pages[key] = page
             return page
@@ -502,7 +510,8 @@ class Index:
     def deny(self, decision: AuthDecision, action: Literal["read", "upload"]) -> Response:
         """The answer to a request :attr:`policy` refused: its rule, one response shape."""
         refusal = self.policy.refusal(decision, action, self.name)
-        return refusal_response(refusal, self.policy.realm, upload=action == "upload")
+        return refusal_response(refusal, self.policy.realm, upload=action == "upload",
+                                empty=self.behaviour.empty_refusal_body)
 
     def open_file(self, project: str, filename: str) -> tuple[StoredFile, BinaryIO] | None:
         """The file served as ``filename`` and an open handle on its bytes, or None.

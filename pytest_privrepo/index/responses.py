@@ -36,12 +36,17 @@ def text_response(status: int, message: str, headers: Mapping[str, str] | None =
     return Response(message + "\n", status, headers, mimetype="text/plain")
 
 
-def refusal_response(refusal: Refusal, realm: str, *, upload: bool) -> Response:
+def refusal_response(refusal: Refusal, realm: str, *, upload: bool,
+                     empty: bool = False) -> Response:
     """The answer for one :meth:`~pytest_privrepo.index.auth.AuthPolicy.refusal`.
 
     A challenge (401) names ``realm`` and keeps the standard phrase, for pages and uploads
     alike; any other upload refusal carries its message as the phrase, as Warehouse's do.
+    ``empty``: no body at all (Google Artifact Registry's anonymous 403).
     """
+    if empty:
+        headers = {"WWW-Authenticate": f'Basic realm="{realm}"'} if refusal.challenge else {}
+        return Response(b"", refusal.status, headers)
     if refusal.challenge:
         return text_response(refusal.status, refusal.message,
                              {"WWW-Authenticate": f'Basic realm="{realm}"'})

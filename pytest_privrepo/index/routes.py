@@ -22,7 +22,7 @@ from werkzeug.wsgi import wrap_file
 from .auth import AuthDecision
 from .json_api import render_project, render_release
 from .responses import text_response
-from .simple import MIME_JSON, negotiate
+from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate
 
 if TYPE_CHECKING:
     from .index import Index
@@ -33,24 +33,30 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) -> Response:
-    """Answer one request whose path, below ``index``'s prefix, is ``rest``."""
-    if rest in ("/legacy", "/legacy/"):
+    """Answer one request whose path, below ``index``'s prefix, is ``rest``.
+
+    The paths are the index's behaviour's (``/simple``, ``/files``, ``/legacy/``, or a
+    product's: devpi's ``/+simple`` and ``/+f``, GitLab's upload at the prefix itself).
+    """
+    behaviour = index.behaviour
+    if _is_upload(behaviour.upload_path, request, rest):
         return index.handle_upload(request, rest, decision)
     if not index.policy.may_read(decision):
         return index.deny(decision, "read")
+    simple = behaviour.simple_path
     files = index.files_path
     if index.json_api and rest.startswith("/pypi/"):
         return _serve_json_api(index, request, rest)
-    if rest == "/simple" or rest.startswith(("/simple/", files)):
+    if rest == simple or rest.startswith((simple + "/", files)):
         if request.method not in _READ_METHODS:
             return text_response(405, f"Method Not Allowed: {rest.split('/')[1]} pages and "
                                       "files are read with GET or HEAD", {"Allow": "GET, HEAD"})
-    if rest == "/simple":
-        return _moved(request, index.prefix + "/simple/")
-    if rest == "/simple/":
+    if rest == simple:
+        return _moved(request, index.prefix + simple + "/")
+    if rest == simple + "/":
         return _serve_page(index, request, None)
-    if rest.startswith("/simple/"):
-        name = rest[len("/simple/"):]
+    if rest.startswith(simple + "/"):
+        name = rest[len(simple) + 1:]
         slash = name.endswith("/")
         if slash:
             name = name[:-1]
@@ -61,7 +67,7 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
         except InvalidName:
             raise NotFound() from None
         if name != canonical or not slash:
-            return _moved(request, f"{index.prefix}/simple/{canonical}/")
+            return _moved(request, f"{index.prefix}{simple}/{canonical}/")
         return _serve_page(index, request, canonical)
     if rest.startswith(files):
         parts = rest[len(files):].split("/")
@@ -70,6 +76,29 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
         project, filename = parts
         return _serve_file(index, request, project, filename)
     raise NotFound()
+
+
+def _is_upload(upload_path: str, request: Request, rest: str) -> bool:
+    """``rest`` is the upload endpoint: ``/legacy`` or ``/legacy/`` (the handler redirects
+    the first), or, for a product that takes uploads at the prefix itself (``""``, GitLab,
+    Artifactory) or at ``<prefix>/`` (Nexus, devpi, pypiserver), a POST there."""
+    if upload_path in ("", "/"):
+        return rest == "/" and request.method == "POST"
+    return rest in (upload_path, upload_path.rstrip("/"))
+
+
+def _missing(index: "Index", project: str | None) -> Response:
+    """A page the index does not have: 404, a product's other status, or its redirect
+    (GitLab's 302 and pypiserver's 303 to PyPI)."""
+    behaviour = index.behaviour
+    if project is not None and behaviour.missing_redirect:
+        return redirect(behaviour.missing_redirect.format(name=project),
+                        behaviour.missing_redirect_status)
+    if behaviour.missing_status == 401:  # Azure: "not found" is an auth failure
+        headers = {"WWW-Authenticate": f'Basic realm="{index.policy.realm}"'} \
+            if index.policy.challenge else {}
+        return text_response(401, "Authentication required", headers)
+    return text_response(behaviour.missing_status, "404 Not Found", {"Cache-Control": "no-cache"})
 
 
 def _serve_json_api(index: "Index", request: Request, rest: str) -> Response:
@@ -95,10 +124,13 @@ def _serve_json_api(index: "Index", request: Request, rest: str) -> Response:
 
 
 def _serve_page(index: "Index", request: Request, project: str | None) -> Response:
-    mime = negotiate(request.accept_mimetypes, request.args.get("format"))
+    if index.behaviour.pep691:
+        mime = negotiate(request.accept_mimetypes, request.args.get("format"))
+    else:  # HTML whatever the client asks for (Nexus, GitLab without its feature flag)
+        mime = MIME_TEXT_HTML
     page = index.page(project, mime)
     if page is None:
-        return text_response(404, "404 Not Found", {"Cache-Control": "no-cache"})
+        return _missing(index, project)
     content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
     return Response(
         page,
@@ -110,7 +142,7 @@ def _serve_page(index: "Index", request: Request, project: str | None) -> Respon
 def _serve_file(index: "Index", request: Request, project: str, filename: str) -> Response:
     if filename.endswith(".metadata"):
         stored = index.file(project, filename[: -len(".metadata")])
-        if stored is None or stored.metadata_sha256 is None:
+        if stored is None or stored.metadata_sha256 is None or not index.behaviour.pep658:
             raise NotFound()
         return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
     opened = index.open_file(project, filename)

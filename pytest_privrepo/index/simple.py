@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
 from packaging.version import InvalidVersion, Version
 from werkzeug.datastructures import MIMEAccept
@@ -25,6 +26,7 @@ __all__ = [
     "MIME_JSON",
     "MIME_HTML",
     "MIME_TEXT_HTML",
+    "Features",
     "FileEntry",
     "negotiate",
     "render_project_html",
@@ -70,6 +72,30 @@ def negotiate(accept: MIMEAccept, format_override: str | None = None) -> str:
         if q > best_q:
             best_q, best = q, offer
     return best or MIME_TEXT_HTML
+
+
+class Features(Protocol):
+    """What a page may show (a :class:`~pytest_privrepo.index.behaviour.Behaviour` is one)."""
+
+    @property
+    def pep658(self) -> bool: ...
+    @property
+    def yanked(self) -> bool: ...
+    @property
+    def upload_time(self) -> bool: ...
+    @property
+    def empty_requires_python(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Everything:
+    pep658: bool = True
+    yanked: bool = True
+    upload_time: bool = True
+    empty_requires_python: bool = False
+
+
+_ALL = _Everything()
 
 
 @dataclass(frozen=True)
@@ -125,16 +151,21 @@ def render_root_json(names: Sequence[tuple[str, str]]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def render_project_html(name: str, files: Sequence[FileEntry]) -> bytes:
-    """PEP 503 page: one anchor per file with hash, requires-python, yanked and metadata."""
+def render_project_html(name: str, files: Sequence[FileEntry],
+                        features: Features | None = None) -> bytes:
+    """PEP 503 page: one anchor per file with hash, requires-python, yanked and metadata
+    (each as far as ``features``, the index's behaviour, offers them)."""
+    features = features or _ALL
     lines = []
     for f in files:
         attrs = [f'href="{html.escape(f.url)}#sha256={f.sha256}"']
         if f.requires_python:
             attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
-        if f.yanked is not None:
+        elif features.empty_requires_python:
+            attrs.append('data-requires-python=""')
+        if f.yanked is not None and features.yanked:
             attrs.append(f'data-yanked="{html.escape(f.yanked)}"')
-        if f.metadata_sha256:
+        if f.metadata_sha256 and features.pep658:
             value = f"sha256={f.metadata_sha256}"
             attrs.append(f'data-core-metadata="{value}"')
             attrs.append(f'data-dist-info-metadata="{value}"')
@@ -148,12 +179,14 @@ def render_project_html(name: str, files: Sequence[FileEntry]) -> bytes:
     ).encode()
 
 
-def render_project_json(name: str, files: Sequence[FileEntry]) -> bytes:
-    """PEP 691 + PEP 700 page."""
+def render_project_json(name: str, files: Sequence[FileEntry],
+                        features: Features | None = None) -> bytes:
+    """PEP 691 + PEP 700 page (as far as ``features`` offers metadata, yanking, times)."""
+    features = features or _ALL
     out_files = []
     for f in files:
         metadata: dict[str, str] | bool = (
-            {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+            {"sha256": f.metadata_sha256} if f.metadata_sha256 and features.pep658 else False
         )
         entry: dict[str, object] = {
             "filename": f.filename,
@@ -162,10 +195,11 @@ def render_project_json(name: str, files: Sequence[FileEntry]) -> bytes:
             "requires-python": f.requires_python,
             "core-metadata": metadata,
             "dist-info-metadata": metadata,
-            "yanked": (f.yanked or True) if f.yanked is not None else False,
+            "yanked": (f.yanked or True) if f.yanked is not None and features.yanked else False,
             "size": f.size,
-            "upload-time": _upload_time(f.upload_time),
         }
+        if features.upload_time:
+            entry["upload-time"] = _upload_time(f.upload_time)
         out_files.append(entry)
     body = {
         "meta": {"api-version": API_VERSION},

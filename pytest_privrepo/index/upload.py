@@ -112,13 +112,18 @@ class StagedUpload:
         """The stored file this upload would duplicate: the same name, or a variant of it."""
         return _existing(index, self.project, self.filename)
 
-    def refuse_duplicate(self, existing: StoredFile) -> "UploadRejected":
-        """Warehouse's refusal of another file under an existing name (twine matches it)."""
+    def refuse_duplicate(self, existing: StoredFile, status: int = 400,
+                         message: str = "File already exists") -> "UploadRejected":
+        """The refusal of another file under an existing name: Warehouse's by default
+        (twine matches its ``File already exists`` prefix), else a product's ``status``
+        and ``message`` (its :class:`~pytest_privrepo.index.behaviour.Behaviour`)."""
         same = (f"{self.filename!r}" if existing.filename == self.filename else
                 f"{self.filename!r} is the same distribution as {existing.filename!r}")
-        return UploadRejected(400, f"File already exists ({same}, with sha256 hash "
-                                   f"{existing.sha256!r}). Uploading a different file "
-                                   "under an existing name is not allowed.")
+        if message != "File already exists":
+            return UploadRejected(status, f"{message} ({same})")
+        return UploadRejected(status, f"File already exists ({same}, with sha256 hash "
+                                      f"{existing.sha256!r}). Uploading a different file "
+                                      "under an existing name is not allowed.")
 
     def accepted(self, stored: StoredFile, *, replaced: bool) -> Upload:
         """The record of this upload once ``stored`` serves it."""
@@ -132,10 +137,11 @@ def _reply(status: int, reason: str) -> Response:
 
 
 def handle_upload(index: "Index", base: Request, rest: str, decision: AuthDecision) -> Response:
-    """Answer a request to ``<prefix>/legacy`` or ``<prefix>/legacy/``."""
-    if rest == "/legacy":
+    """Answer a request to the upload endpoint (``<prefix>/legacy/``, or the profile's)."""
+    upload_path = index.behaviour.upload_path
+    if upload_path.endswith("/") and len(upload_path) > 1 and rest == upload_path[:-1]:
         return text_response(308, "Use the URL with a trailing slash",
-                             {"Location": f"{index.prefix}/legacy/"})
+                             {"Location": f"{index.prefix}{upload_path}"})
     if base.method != "POST":
         return text_response(405, "Method Not Allowed: uploads are POST requests",
                              {"Allow": "POST"})
@@ -244,6 +250,10 @@ def _stage(index: "Index", request: UploadRequest, decision: AuthDecision
     sha256 = stream.hexdigest("sha256")
     existing = _existing(index, canonical, filename)
     if existing is not None and existing.sha256 == sha256:
+        behaviour = index.behaviour
+        if behaviour.refuse_identical and not index.overwrite:  # GitLab, Nexus
+            raise UploadRejected(behaviour.duplicate_status,
+                                 f"{behaviour.duplicate_message} ({filename!r})")
         return None
 
     stream.flush()
