@@ -4,6 +4,11 @@
 prints where the index is and how to configure clients for it, prints one line per request
 (so a user sees what their client actually asked for, and what it got), and runs until
 SIGINT or SIGTERM, then stops the server, removes its temporary files and exits 0.
+
+``privrepo serve --host-name pypi.corp.example`` serves a named index instead: the
+Privrepo starts its gateway, and the summary says what a user needs to reach that name by
+hand (the proxy variables, the CA file, client lines that carry both), since the name
+exists nowhere but behind that proxy.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ examples:
   privrepo serve --mtls --auth alice:s3cret   HTTPS, client certificate, a user
   privrepo serve --token tok --dir ./dists    serve ./dists, keep uploads there
   privrepo serve --tls --host-name pypi.corp.example
-                                              a named host, behind a local proxy
+                                              a named host behind a local proxy
   privrepo demo                               the whole flow, real Poetry
 
 Run "privrepo COMMAND --help" for the options of one command."""
@@ -67,9 +72,11 @@ and every client line carries them. The proxy serves NAME and refuses every
 other host; nothing is forwarded off the machine."""
 
 SERVE_EPILOG = """\
-The summary goes to standard output (with --json: exactly one JSON line),
-request lines to standard error. Stopping removes the temporary directory
-and exits 0."""
+The summary goes to standard output (with --json: exactly one JSON line; with
+--host-name it adds "host_name" and "proxy_env", the proxy variables), request
+lines to standard error, with a "proxy: ... refused" line for each request
+the proxy refused (a host other than NAME). Stopping removes the temporary
+directory and exits 0."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -276,6 +276,18 @@ def test_serve_host_name_bad_input(tmp_path: Path, args: list[str], message: str
     assert list(tmp_path.iterdir()) == []
 
 
+def test_serve_help_explains_host_name() -> None:
+    result = subprocess.run([sys.executable, "-m", "pytest_privrepo.cli", "serve", "--help"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    text = " ".join(result.stdout.split())  # ignore argparse's line breaks
+    assert result.returncode == 0
+    for needle in ("[--host HOST | --host-name NAME]",
+                   "With --host-name NAME the index is a named host",
+                   "prints the proxy variables (HTTPS_PROXY, NO_PROXY) and the CA file",
+                   'adds "host_name" and "proxy_env"', '"proxy: ... refused"'):
+        assert needle in text, needle
+
+
 # -- the snippets of a named index ------------------------------------------------------------
 
 def proxy_prefix(gateway_url: str, scheme: str = "https") -> list[str]:
