@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,19 +25,32 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import CI, file_sha256
-from test_snippets import SHELLS, assert_only, code_lines, dist_dir, paste
+from test_snippets import (
+    NULL_KEYRING,
+    SHELLS,
+    assert_only,
+    code_lines,
+    dist_dir,
+    paste,
+    pdm_launcher,
+)
 
 from pytest_privrepo import ConfigError, Privrepo
 from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.env import BLACKHOLE_PROXY, LOOPBACK_HOSTS, ClientEnv
+from pytest_privrepo.clients.pdm import Pdm, PdmProject
 from pytest_privrepo.clients.pip import Pip
+from pytest_privrepo.clients.poetry import Poetry
+from pytest_privrepo.clients.poetry_project import PoetryProject
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.dists import build_wheel
 from pytest_privrepo.snippets import (
     PACKAGE_PLACEHOLDER,
     all_snippets,
+    pdm_lines,
     pip_lines,
+    poetry_lines,
     proxy_env,
     twine_lines,
     uv_lines,
@@ -421,4 +435,48 @@ def test_pasted_named_uv_block_installs_and_publishes(privrepo: Privrepo, uv: Uv
     assert uv.pip_list(venv).get("snip-dep") == "1.0"
     assert [(u.filename, u.user) for u in index.uploads] == [(wheel.name, "alice")]
     assert_only(index, "alice", mtls=False)
+    assert {r.host for r in privrepo.egress} == {HOST}
+
+
+def test_pasted_named_poetry_block_adds_and_publishes(privrepo: Privrepo, poetry: Poetry,
+                                                      tmp_path: Path) -> None:
+    """Poetry's primary source turns its implicit PyPI off, so through the gateway only the
+    named host is asked; the install and the publish both carry the proxy variables."""
+    index = privrepo.index("corp", host=HOST, auth=("alice", PASSWORD), tls="mtls")
+    index.add("snip-dep", "1.0")
+    project = PoetryProject(tmp_path / "project", poetry).create("snip-app", "1.0")
+
+    result = paste(poetry_lines(index, privrepo.gateway.access), env=poetry.env,
+                   cwd=project.path, shell="exported", tools={"poetry": [poetry.executable]},
+                   package="snip-dep", extra_env=CORPORATE_PROXY_SHELL)
+
+    assert result.ok, result.output
+    assert project.lock_result().versions().get("snip-dep") == "1.0"
+    built = sorted((project.path / "dist").iterdir())
+    assert sorted(u.filename for u in index.uploads) == sorted(p.name for p in built)
+    assert_only(index, "alice", mtls=True)
+    assert {r.host for r in privrepo.egress} == {HOST}
+    privrepo.egress.assert_no_leaks()
+
+
+def test_pasted_named_pdm_block_adds_and_publishes(privrepo: Privrepo, pdm: Pdm,
+                                                   tmp_path: Path) -> None:
+    """pdm merges its implicit PyPI source; through the gateway pypi.org is refused, so the
+    block's ``pdm add`` runs with PDM_IGNORE_STORED_INDEX=1 and PyPI is never asked (the
+    harness's own PDM_IGNORE_STORED_INDEX is removed, as a user has none)."""
+    index = privrepo.index("corp", host=HOST, auth=("alice", PASSWORD), tls="tls")
+    index.add("snip-dep", "1.0")
+    wheel = privrepo.build_dist(tmp_path / "d", "snip-pdm", "1.0")
+    project = PdmProject(tmp_path / "project", pdm).create()
+    project.dist_dir.mkdir()
+    shutil.copy2(wheel, project.dist_dir / wheel.name)
+
+    result = paste(pdm_lines(index, privrepo.gateway.access), env=pdm.env, cwd=project.path,
+                   shell="exported", tools={"pdm": [pdm.exe]}, scripts={"keyring": NULL_KEYRING},
+                   package="snip-dep", launch=pdm_launcher(pdm, project.path),
+                   extra_env={**CORPORATE_PROXY_SHELL, "PDM_IGNORE_STORED_INDEX": None})
+
+    assert result.ok, result.output
+    assert project.installed().get("snip-dep") == "1.0"
+    assert [(u.filename, u.user) for u in index.uploads] == [(wheel.name, "alice")]
     assert {r.host for r in privrepo.egress} == {HOST}
