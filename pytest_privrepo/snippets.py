@@ -15,6 +15,13 @@ session carries ``REQUESTS_CA_BUNDLE=<index CA>`` for that one command
 (:func:`requests_ca_env`); uv, Hatch and pdm get the CA in ``SSL_CERT_FILE`` or their
 own option. ``tests/test_snippets.py`` pastes every block into bash with those variables
 exported and in a clean environment.
+
+A named index (``privrepo.index(..., host="pypi.corp.example")``, ``privrepo serve
+--host-name``) exists only behind the privrepo gateway, so every line that connects carries
+the proxy variables for that one command (:func:`proxy_env`); the snippets need the gateway
+for it (``gateway=privrepo.gateway.access``) and refuse a named index without one, since
+their lines would send the client to whatever the real DNS says that name is.
+``tests/test_cli_gateway.py`` runs them through the gateway of a real ``privrepo serve``.
 """
 
 from __future__ import annotations
@@ -22,10 +29,14 @@ from __future__ import annotations
 import shlex
 from typing import Protocol
 
-from .access import IndexAccess
+from urllib.parse import urlsplit
+
+from .access import GatewayAccess, IndexAccess
+from .clients.env import LOOPBACK_HOSTS
 from .clients.indexes import IndexLike as ClientIndexLike
 from .clients.uv_config import uv_env_name
 from .errors import ConfigError
+from .gateway.hosts import is_loopback_host
 
 __all__ = [
     "DIST_PLACEHOLDER",
@@ -38,6 +49,7 @@ __all__ = [
     "pdm_lines",
     "pip_lines",
     "poetry_lines",
+    "proxy_env",
     "requests_ca_env",
     "twine_lines",
     "uv_lines",
@@ -75,6 +87,38 @@ def _q(value: object) -> str:
     return shlex.quote(str(value))
 
 
+def proxy_env(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+    """The proxy variables that take one command to a named index through the gateway
+    (empty for a loopback index): ``HTTPS_PROXY`` (``HTTP_PROXY`` for a plain-HTTP index)
+    = the gateway, ``NO_PROXY`` = loopback only, each in both spellings.
+
+    Why both spellings: Python's ``urllib.request.getproxies_environment`` (what requests
+    2.x: pip, twine, Poetry, flit; and httpx 0.28: pdm, hatch read) lets the lower-case
+    variable win when both are set, reqwest (uv) reads the upper-case one first; a shell
+    that exports ``https_proxy`` for a corporate proxy would otherwise keep its own. Why
+    ``NO_PROXY``: an exported ``no_proxy=.corp.example`` would send the client past the
+    gateway to the real DNS name. Every other host the command asks for (PyPI included)
+    is refused by the gateway with 403: nothing leaves the machine.
+    """
+    index = _access(index)
+    host = urlsplit(index.url).hostname or ""
+    if is_loopback_host(host):
+        return []
+    if gateway is None:
+        raise ConfigError(
+            f"index {index.name!r} is at {host}, a named host that exists only behind the "
+            "privrepo gateway: pass gateway=privrepo.gateway.access so the snippets route "
+            "their commands through it"
+        )
+    if not isinstance(gateway, GatewayAccess):
+        raise ConfigError(f"gateway= must be a GatewayAccess (privrepo.gateway.access), "
+                          f"not {gateway!r}")
+    variable = "HTTPS_PROXY" if index.url.startswith("https:") else "HTTP_PROXY"
+    no_proxy = ",".join(LOOPBACK_HOSTS)
+    return [f"{variable}={_q(gateway.proxy_url)}", f"{variable.lower()}={_q(gateway.proxy_url)}",
+            f"NO_PROXY={_q(no_proxy)}", f"no_proxy={_q(no_proxy)}"]
+
+
 def requests_ca_env(index: IndexAccess | IndexLike) -> list[str]:
     """``REQUESTS_CA_BUNDLE=<index CA>`` (empty without TLS): the prefix for every command
     whose HTTPS goes through a requests session that sets ``verify`` itself.
@@ -95,12 +139,13 @@ def requests_ca_env(index: IndexAccess | IndexLike) -> list[str]:
     return [f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}"] if index.ca_cert else []
 
 
-def poetry_lines(index: IndexAccess | IndexLike) -> list[str]:
+def poetry_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """The source (primary, so Poetry asks no other index), its upload repository,
     credentials and certificates, then ``poetry add``, ``poetry build`` and ``poetry
     publish``. Installs pass the source's CA per request (Poetry's ``Authenticator``), so
     only the publish command needs :func:`requests_ca_env`."""
     index = _access(index)
+    proxy = proxy_env(index, gateway)
     n = index.name
     lines = [
         f"poetry source add --priority=primary {_q(n)} {_q(index.url)}",
@@ -112,8 +157,8 @@ def poetry_lines(index: IndexAccess | IndexLike) -> list[str]:
         lines.append(f"poetry config certificates.{n}.cert {_q(index.ca_cert)}")
     if index.client_cert:
         lines.append(f"poetry config certificates.{n}.client-cert {_q(index.client_cert)}")
-    lines.append(f"poetry add {PACKAGE_PLACEHOLDER}")
-    publish = " ".join([*requests_ca_env(index), f"poetry publish -r {_q(n)}"])
+    lines.append(" ".join([*proxy, f"poetry add {PACKAGE_PLACEHOLDER}"]))
+    publish = " ".join([*proxy, *requests_ca_env(index), f"poetry publish -r {_q(n)}"])
     lines.append(f"poetry build && {publish}")
     return lines
 
@@ -130,11 +175,12 @@ def _cert_args(index: IndexAccess) -> list[str]:
     return args
 
 
-def pip_lines(index: IndexAccess | IndexLike) -> list[str]:
+def pip_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """``pip install`` with the index as the only index (credentials in the URL)."""
     index = _access(index)
     args = [f"--index-url {_q(index.url_with_credentials())}", *_cert_args(index)]
-    return [" ".join([*requests_ca_env(index), "pip install", *args, PACKAGE_PLACEHOLDER])]
+    return [" ".join([*proxy_env(index, gateway), *requests_ca_env(index), "pip install", *args,
+                      PACKAGE_PLACEHOLDER])]
 
 
 def _uv_tls_env(index: IndexAccess) -> list[str]:
@@ -146,7 +192,7 @@ def _uv_tls_env(index: IndexAccess) -> list[str]:
     return env
 
 
-def uv_lines(index: IndexAccess | IndexLike) -> list[str]:
+def uv_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """``uv pip install`` with the index as a named extra index (searched before PyPI) and
     ``uv publish --publish-url``.
 
@@ -160,6 +206,7 @@ def uv_lines(index: IndexAccess | IndexLike) -> list[str]:
     says how to build a bundle of public roots plus the CA.
     """
     index = _access(index)
+    proxy = proxy_env(index, gateway)
     lines: list[str] = []
     if index.ca_cert:
         lines.append(
@@ -168,7 +215,7 @@ def uv_lines(index: IndexAccess | IndexLike) -> list[str]:
             "of public roots plus this CA: "
             f'cat "$(python3 -m certifi)" {_q(index.ca_cert)} > ca-bundle.pem'
         )
-    env = [f"UV_INDEX={_q(f'{index.name}={index.url}')}"]
+    env = [*proxy, f"UV_INDEX={_q(f'{index.name}={index.url}')}"]
     if index.username and index.password:
         e = uv_env_name(index.name or "")
         env += [f"UV_INDEX_{e}_USERNAME={_q(index.username)}",
@@ -178,11 +225,11 @@ def uv_lines(index: IndexAccess | IndexLike) -> list[str]:
     args = [f"--publish-url {_q(index.upload_url)}"]
     if index.username and index.password:
         args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
-    lines.append(" ".join([*_uv_tls_env(index), "uv publish", *args, DIST_PLACEHOLDER]))
+    lines.append(" ".join([*proxy, *_uv_tls_env(index), "uv publish", *args, DIST_PLACEHOLDER]))
     return lines
 
 
-def twine_lines(index: IndexAccess | IndexLike) -> list[str]:
+def twine_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """``twine upload`` with everything on the command line (twine 7: ``--cert``,
     ``--client-cert`` takes one PEM with key + certificate)."""
     index = _access(index)
@@ -190,15 +237,16 @@ def twine_lines(index: IndexAccess | IndexLike) -> list[str]:
     if index.username and index.password:
         args.append(f"--username {_q(index.username)} --password {_q(index.password)}")
     args += _cert_args(index)
-    return [" ".join([*requests_ca_env(index), "twine upload", *args, DIST_PLACEHOLDER])]
+    return [" ".join([*proxy_env(index, gateway), *requests_ca_env(index), "twine upload", *args,
+                      DIST_PLACEHOLDER])]
 
 
-def hatch_lines(index: IndexAccess | IndexLike) -> list[str]:
+def hatch_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """``hatch publish``. No Hatch release can combine ``--ca-cert`` with ``--client-cert``
     (1.17+ on httpx2 refuse it; older ones on httpx 0.28 silently drop the client
     certificate), so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
     index = _access(index)
-    env: list[str] = []
+    env: list[str] = proxy_env(index, gateway)
     args = [f"-r {_q(index.upload_url)}"]
     if index.username and index.password:
         args.append(f"-u {_q(index.username)} -a {_q(index.password)}")
@@ -211,7 +259,7 @@ def hatch_lines(index: IndexAccess | IndexLike) -> list[str]:
     return [" ".join([*env, "hatch publish -n", *args, DIST_PLACEHOLDER])]
 
 
-def flit_lines(index: IndexAccess | IndexLike) -> list[str]:
+def flit_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """``flit publish`` (run in the project directory). flit has no certificate options:
     it trusts ``REQUESTS_CA_BUNDLE`` and cannot send a client certificate at all."""
     index = _access(index)
@@ -219,7 +267,7 @@ def flit_lines(index: IndexAccess | IndexLike) -> list[str]:
     if index.client_cert:
         lines.append("# flit cannot send a client certificate: it cannot publish to this "
                      "mTLS index")
-    env = [f"FLIT_INDEX_URL={_q(index.upload_url)}"]
+    env = [*proxy_env(index, gateway), f"FLIT_INDEX_URL={_q(index.upload_url)}"]
     if index.username and index.password:
         env += [f"FLIT_USERNAME={_q(index.username)}", f"FLIT_PASSWORD={_q(index.password)}"]
     env += requests_ca_env(index)
@@ -235,7 +283,7 @@ def pdm_credential_vars(index: IndexAccess | IndexLike) -> tuple[str, str]:
     return f"INDEX_{e}_USERNAME", f"INDEX_{e}_PASSWORD"
 
 
-def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
+def pdm_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
     """pdm: the source in pyproject.toml, its certificates in pdm's global config under
     ``pypi.<name>`` (pdm matches them by name), a ``repository.<name>`` for ``pdm publish
     -r <name>``, then ``pdm add`` and ``pdm publish``.
@@ -259,6 +307,7 @@ def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
       ``SSL_CERT_FILE`` set, for that command only, so the user's shell keeps its settings.
     """
     index = _access(index)
+    proxy = proxy_env(index, gateway)
     n = index.name
     lines: list[str] = []
     url = index.url
@@ -273,9 +322,9 @@ def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
         ]
         scheme, rest = url.split("://", 1)
         url = f"{scheme}://${{{user_var}}}:${{{password_var}}}@{rest}"
-    tls_env: list[str] = []  # for the commands that connect: pdm add, pdm publish
+    tls_env: list[str] = [*proxy]  # for the commands that connect: pdm add, pdm publish
     if index.ca_cert and index.client_cert:
-        tls_env = [f"SSL_CERT_FILE={_q(index.ca_cert)}", "REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="]
+        tls_env += [f"SSL_CERT_FILE={_q(index.ca_cert)}", "REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="]
         lines.append(
             "# pdm with httpx 0.28 drops the client certificate when it has a CA file "
             "(ca_certs, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE): pdm add and pdm publish get the "
@@ -285,13 +334,19 @@ def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
         lines.append(f"pdm config pypi.{n}.ca_certs {_q(index.ca_cert)}")
     if index.client_cert:
         lines.append(f"pdm config pypi.{n}.client_cert {_q(index.client_cert)}")
+    add_env: list[str] = []
+    if proxy:
+        add_env.append("PDM_IGNORE_STORED_INDEX=1")
+        lines.append("# through the gateway pdm's implicit PyPI source is refused (403) and pdm "
+                     "add fails on it: PDM_IGNORE_STORED_INDEX=1 leaves only this project's "
+                     "sources")
     lines += [
         "cat >> pyproject.toml <<'EOF'",
         "[[tool.pdm.source]]",
         f'name = "{n}"',
         f'url = "{url}"',
         "EOF",
-        " ".join([*tls_env, f"pdm add {PACKAGE_PLACEHOLDER}"]),
+        " ".join([*tls_env, *add_env, f"pdm add {PACKAGE_PLACEHOLDER}"]),
         f"pdm config repository.{n}.url {_q(index.upload_url)}",
     ]
     if index.ca_cert and not index.client_cert:
@@ -305,15 +360,16 @@ def pdm_lines(index: IndexAccess | IndexLike) -> list[str]:
     return lines
 
 
-def all_snippets(index: IndexAccess | IndexLike) -> dict[str, list[str]]:
-    """Every client's lines, keyed by client name."""
+def all_snippets(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> dict[str, list[str]]:
+    """Every client's lines, keyed by client name (``gateway``: the gateway a named index
+    is reached through, see :func:`proxy_env`)."""
     index = _access(index)
     return {
-        "poetry": poetry_lines(index),
-        "pip": pip_lines(index),
-        "uv": uv_lines(index),
-        "pdm": pdm_lines(index),
-        "twine": twine_lines(index),
-        "hatch": hatch_lines(index),
-        "flit": flit_lines(index),
+        "poetry": poetry_lines(index, gateway),
+        "pip": pip_lines(index, gateway),
+        "uv": uv_lines(index, gateway),
+        "pdm": pdm_lines(index, gateway),
+        "twine": twine_lines(index, gateway),
+        "hatch": hatch_lines(index, gateway),
+        "flit": flit_lines(index, gateway),
     }
