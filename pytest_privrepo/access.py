@@ -70,6 +70,17 @@ class GatewayAccess:
     #: PEM bundle of the public CA: what the clients trust without being told
     trust_bundle: Path
 
+    @classmethod
+    def of(cls, gateway: Any) -> GatewayAccess:
+        """``gateway`` as a :class:`GatewayAccess`: one as it is, or an object with one as
+        ``.access`` (a :class:`~pytest_privrepo.gateway.proxy.Gateway`)."""
+        if isinstance(gateway, GatewayAccess):
+            return gateway
+        access = getattr(gateway, "access", None)
+        if isinstance(access, GatewayAccess):
+            return access
+        raise ConfigError(f"expected a Gateway or a GatewayAccess, not {gateway!r}")
+
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:
     return Path(value) if value is not None else None

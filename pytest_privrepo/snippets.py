@@ -19,7 +19,7 @@ exported and in a clean environment.
 A named index (``privrepo.index(..., host="pypi.corp.example")``, ``privrepo serve
 --host-name``) exists only behind the privrepo gateway, so every line that connects carries
 the proxy variables for that one command (:func:`proxy_env`); the snippets need the gateway
-for it (``gateway=privrepo.gateway.access``) and refuse a named index without one, since
+for it (``gateway=privrepo.gateway``) and refuse a named index without one, since
 their lines would send the client to whatever the real DNS says that name is.
 ``tests/test_cli_gateway.py`` runs them through the gateway of a real ``privrepo serve``.
 """
@@ -87,7 +87,7 @@ def _q(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def proxy_env(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def proxy_env(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """The proxy variables that take one command to a named index through the gateway
     (empty for a loopback index): ``HTTPS_PROXY`` (``HTTP_PROXY`` for a plain-HTTP index)
     = the gateway, ``NO_PROXY`` = loopback only, each in both spellings.
@@ -107,12 +107,10 @@ def proxy_env(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = No
     if gateway is None:
         raise ConfigError(
             f"index {index.name!r} is at {host}, a named host that exists only behind the "
-            "privrepo gateway: pass gateway=privrepo.gateway.access so the snippets route "
+            "privrepo gateway: pass gateway=privrepo.gateway so the snippets route "
             "their commands through it"
         )
-    if not isinstance(gateway, GatewayAccess):
-        raise ConfigError(f"gateway= must be a GatewayAccess (privrepo.gateway.access), "
-                          f"not {gateway!r}")
+    gateway = GatewayAccess.of(gateway)
     variable = "HTTPS_PROXY" if index.url.startswith("https:") else "HTTP_PROXY"
     no_proxy = ",".join(LOOPBACK_HOSTS)
     return [f"{variable}={_q(gateway.proxy_url)}", f"{variable.lower()}={_q(gateway.proxy_url)}",
@@ -139,7 +137,7 @@ def requests_ca_env(index: IndexAccess | IndexLike) -> list[str]:
     return [f"REQUESTS_CA_BUNDLE={_q(index.ca_cert)}"] if index.ca_cert else []
 
 
-def poetry_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def poetry_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """The source (primary, so Poetry asks no other index), its upload repository,
     credentials and certificates, then ``poetry add``, ``poetry build`` and ``poetry
     publish``. Installs pass the source's CA per request (Poetry's ``Authenticator``), so
@@ -175,7 +173,7 @@ def _cert_args(index: IndexAccess) -> list[str]:
     return args
 
 
-def pip_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def pip_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """``pip install`` with the index as the only index (credentials in the URL)."""
     index = _access(index)
     args = [f"--index-url {_q(index.url_with_credentials())}", *_cert_args(index)]
@@ -192,7 +190,7 @@ def _uv_tls_env(index: IndexAccess) -> list[str]:
     return env
 
 
-def uv_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def uv_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """``uv pip install`` with the index as a named extra index (searched before PyPI) and
     ``uv publish --publish-url``.
 
@@ -229,7 +227,7 @@ def uv_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = Non
     return lines
 
 
-def twine_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def twine_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """``twine upload`` with everything on the command line (twine 7: ``--cert``,
     ``--client-cert`` takes one PEM with key + certificate)."""
     index = _access(index)
@@ -241,7 +239,7 @@ def twine_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = 
                       DIST_PLACEHOLDER])]
 
 
-def hatch_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def hatch_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """``hatch publish``. No Hatch release can combine ``--ca-cert`` with ``--client-cert``
     (1.17+ on httpx2 refuse it; older ones on httpx 0.28 silently drop the client
     certificate), so for mTLS the CA goes into ``SSL_CERT_FILE`` instead."""
@@ -259,7 +257,7 @@ def hatch_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = 
     return [" ".join([*env, "hatch publish -n", *args, DIST_PLACEHOLDER])]
 
 
-def flit_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def flit_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """``flit publish`` (run in the project directory). flit has no certificate options:
     it trusts ``REQUESTS_CA_BUNDLE`` and cannot send a client certificate at all."""
     index = _access(index)
@@ -283,7 +281,7 @@ def pdm_credential_vars(index: IndexAccess | IndexLike) -> tuple[str, str]:
     return f"INDEX_{e}_USERNAME", f"INDEX_{e}_PASSWORD"
 
 
-def pdm_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> list[str]:
+def pdm_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> list[str]:
     """pdm: the source in pyproject.toml, its certificates in pdm's global config under
     ``pypi.<name>`` (pdm matches them by name), a ``repository.<name>`` for ``pdm publish
     -r <name>``, then ``pdm add`` and ``pdm publish``.
@@ -360,7 +358,7 @@ def pdm_lines(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = No
     return lines
 
 
-def all_snippets(index: IndexAccess | IndexLike, gateway: GatewayAccess | None = None) -> dict[str, list[str]]:
+def all_snippets(index: IndexAccess | IndexLike, gateway: GatewayAccess | object | None = None) -> dict[str, list[str]]:
     """Every client's lines, keyed by client name (``gateway``: the gateway a named index
     is reached through, see :func:`proxy_env`)."""
     index = _access(index)

@@ -375,8 +375,9 @@ def test_named_snippets_without_the_gateway_are_refused(privrepo: Privrepo) -> N
     index = privrepo.index("corp", host=HOST, tls="tls")
     with pytest.raises(ConfigError, match=rf"at {HOST}, a named host .* pass gateway=privrepo"):
         all_snippets(index)
-    with pytest.raises(ConfigError, match="must be a GatewayAccess"):
-        pip_lines(index, privrepo.gateway)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="expected a Gateway or a GatewayAccess"):
+        pip_lines(index, "http://127.0.0.1:1")
+    assert pip_lines(index, privrepo.gateway) == pip_lines(index, privrepo.gateway.access)
 
 
 # -- pasted blocks through the gateway --------------------------------------------------------

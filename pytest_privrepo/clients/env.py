@@ -229,15 +229,6 @@ def _proxy_vars(proxy: str) -> dict[str, str]:
     }
 
 
-def _gateway_access(gateway: object) -> GatewayAccess | None:
-    if gateway is None or isinstance(gateway, GatewayAccess):
-        return gateway
-    access = getattr(gateway, "access", None)
-    if isinstance(access, GatewayAccess):
-        return access
-    raise ConfigError(f"gateway= must be a Gateway or a GatewayAccess, not {gateway!r}")
-
-
 def _is_removed(name: str) -> bool:
     upper = name.upper()  # Windows names are case-insensitive; *_proxy comes in both cases
     return (
@@ -295,7 +286,8 @@ class ClientEnv:
         #: with one as ``.access``) every non-loopback request goes to it instead of the
         #: dead proxy: declared hosts are served, every other host is refused and recorded;
         #: its public CA becomes the clients' default trust store (:data:`DEFAULT_STORE`)
-        self.gateway: GatewayAccess | None = _gateway_access(gateway)
+        self.gateway: GatewayAccess | None = (
+            GatewayAccess.of(gateway) if gateway is not None else None)
         if self.gateway is not None and not offline:
             raise ConfigError("a ClientEnv routed through a gateway is offline by design: "
                               "drop offline=False or gateway=")

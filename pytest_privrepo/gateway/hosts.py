@@ -61,6 +61,12 @@ def check_host_name(host: object) -> str:
         raise ConfigError(f"host name must be a non-empty string such as 'pypi.corp.example', "
                           f"not {host!r}")
     name = host.lower()
+    if is_loopback_host(name):
+        raise ConfigError(
+            f"host {host!r} is a loopback address: it is served directly (use host= without "
+            "a name, or no host at all); a named host needs a DNS name such as "
+            "'pypi.corp.example'"
+        )
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:
