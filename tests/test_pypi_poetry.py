@@ -50,7 +50,7 @@ import os
 
 import pytest
 
-from pytest_privrepo import ClientError
+from pytest_privrepo import ClientError, ConfigError
 from pytest_privrepo.clients import ClientEnv, Poetry
 from pytest_privrepo.clients.poetry_project import PoetryProject
 from pytest_privrepo.gateway.hosts import PYPI_HOST, PYPI_HOSTS, PYPI_UPLOAD_HOST
@@ -114,6 +114,7 @@ def test_a_primary_source_deactivates_the_implicit_pypi(privrepo, corp, poetry, 
     assert lock.sources() == {"internal-lib": "corp", "corp-utils": "corp", "shared": "corp"}
     assert lock["corp-utils"].version == "1.0"      # PyPI's 99.0 was never considered
     # Not one request for any PyPI host, though the stand-in was up and had two of the names.
+    assert privrepo.egress.asked_for("internal-lib", host=PYPI_HOST) == []
     assert _pypi_records(privrepo) == [] and len(privrepo.pypi.log) == 0
     assert {r.host for r in privrepo.egress} == {CORP_HOST}
     assert {r.credentials_of for r in privrepo.egress} == {frozenset({"corp"})}
@@ -320,3 +321,14 @@ def test_the_runner_makes_the_public_ca_poetrys_default_store(poetry, tmp_path):
     assert out == [bundle, bundle]
     offline = Poetry(ClientEnv(tmp_path / "offline"), poetry.executable)
     assert offline.default_store() is None and offline.run_env() == {}
+
+
+def test_the_pypi_source_takes_no_url_and_every_other_source_needs_one(poetry, tmp_path):
+    proj = _project(tmp_path, poetry)
+    with pytest.raises(ConfigError, match="the source named 'pypi' is PyPI itself"):
+        proj.add_source("PyPI", "https://pypi.org/simple/")
+    with pytest.raises(ConfigError, match="source 'corp' needs a url"):
+        proj.add_source("corp")
+    proj.add_source("pypi", priority="supplemental")
+    assert [dict(s) for s in proj.doc["tool"]["poetry"]["source"]] == [
+        {"name": "pypi", "priority": "supplemental"}]
