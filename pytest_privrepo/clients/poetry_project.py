@@ -205,14 +205,26 @@ class PoetryProject(PyprojectDocument):
         tool = self.doc.setdefault("tool", tomlkit.table())
         return tool.setdefault("poetry", tomlkit.table())  # type: ignore[no-any-return]
 
-    def add_source(self, name: str, url: str | IndexArg, *, priority: str | None = None,
-                   default: bool = False, secondary: bool = False) -> PoetryProject:
+    def add_source(self, name: str, url: str | IndexArg | None = None, *,
+                   priority: str | None = None, default: bool = False,
+                   secondary: bool = False) -> PoetryProject:
         """Append a ``[[tool.poetry.source]]`` (1.8's ``default``/``secondary`` keys allowed).
 
         ``url`` is the source URL as written, or an index (an ``Index`` or
         :class:`~pytest_privrepo.access.IndexAccess`: its simple URL); credentials and
-        certificates go to Poetry's config (:meth:`Poetry.configure`), never into the file."""
-        if not isinstance(url, str):
+        certificates go to Poetry's config (:meth:`Poetry.configure`), never into the file.
+        The source named ``pypi`` has no URL: it is PyPI itself, which Poetry 1.8.5 and
+        2.5.1 refuse to relocate ("The PyPI repository cannot be configured with a custom
+        url.", ``poetry/factory.py``); listing it keeps PyPI next to primary sources, which
+        otherwise deactivate it."""
+        if url is None:
+            if name.lower() != "pypi":
+                raise ConfigError(f"source {name!r} needs a url (only the source named "
+                                  "'pypi' has none)")
+        elif name.lower() == "pypi":
+            raise ConfigError("the source named 'pypi' is PyPI itself: Poetry refuses a url "
+                              "for it, pass none")
+        elif not isinstance(url, str):
             url = IndexAccess.of(url).url
         if priority is not None and priority not in PRIORITIES:
             raise ConfigError(f"unknown source priority {priority!r}: use one of {', '.join(PRIORITIES)}")
@@ -224,7 +236,8 @@ class PoetryProject(PyprojectDocument):
             raise ConfigError(f"pyproject already has a source named {name!r}")
         entry = tomlkit.table()
         entry["name"] = name
-        entry["url"] = url
+        if url is not None:
+            entry["url"] = url
         if priority:
             entry["priority"] = priority
         if default:
