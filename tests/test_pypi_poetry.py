@@ -34,7 +34,7 @@ Behaviour recorded here (both versions unless said otherwise):
   configured;
 - trust: Poetry's requests 2.34.2 verifies against certifi and ignores ``SSL_CERT_FILE``,
   so in a routed environment the runner makes certifi answer with the public CA bundle
-  (:meth:`pytest_privrepo.clients.Poetry.default_store`). A private TLS source without
+  (:meth:`pytest_privrepo.clients.ClientEnv.certifi_store`). A private TLS source without
   ``certificates.<name>.cert`` then fails the handshake while PyPI answers in the same run,
   and the lock stops (1.8.5 prints the ``SSLError``, 2.5.1 "All attempts to connect to
   <host> failed."); with it, it works. ``REQUESTS_CA_BUNDLE`` would be wrong for this:
@@ -314,13 +314,13 @@ def test_the_runner_makes_the_public_ca_poetrys_default_store(poetry, tmp_path):
     bundle = str(poetry.env.gateway.trust_bundle)
     poetry.env.set(PYTHONPATH=tmp_path / "mine")
     env = poetry.run_env()
-    assert env["PYTHONPATH"].split(os.pathsep) == [str(poetry.default_store()), str(tmp_path / "mine")]
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(poetry.env.certifi_store()), str(tmp_path / "mine")]
     python = poetry.executable.parent / "python"
     code = "import certifi, requests.certs; print(certifi.where()); print(requests.certs.where())"
     out = poetry.env.run([str(python), "-c", code], extra_env=env).stdout.split()
     assert out == [bundle, bundle]
     offline = Poetry(ClientEnv(tmp_path / "offline"), poetry.executable)
-    assert offline.default_store() is None and offline.run_env() == {}
+    assert offline.env.certifi_store() is None and offline.run_env() == {}
 
 
 def test_the_pypi_source_takes_no_url_and_every_other_source_needs_one(poetry, tmp_path):

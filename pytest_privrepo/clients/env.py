@@ -222,6 +222,21 @@ _BLOCKED_SSH = (
 )
 
 
+_CERTIFI_MODULE = '''"""certifi for pytest-privrepo's ClientEnv: the gateway's public CA is the default store."""
+__version__ = "0+privrepo"
+_BUNDLE = {bundle!r}
+
+
+def where() -> str:
+    return _BUNDLE
+
+
+def contents() -> str:
+    with open(_BUNDLE, encoding="ascii") as handle:
+        return handle.read()
+'''
+
+
 def _proxy_vars(proxy: str) -> dict[str, str]:
     return {
         name: proxy
@@ -643,6 +658,32 @@ class ClientEnv:
             except (ProcessLookupError, PermissionError):
                 pass
         process.kill()
+
+    def certifi_store(self) -> Path | None:
+        """The directory (``<root>/certifi-store``) of a ``certifi`` whose ``where()`` is the
+        gateway's public CA, or None without a gateway: the default trust store of clients
+        that verify with requests (see :attr:`ClientRunner.trust_store
+        <pytest_privrepo.clients.runner.ClientRunner.trust_store>`), put first on their
+        ``PYTHONPATH``.
+
+        Why a module and not a variable: requests 2.34 (Poetry 1.8.5/2.5.1, twine 6.1.0/7.0.0,
+        flit 4.2.0) verifies against ``certifi.where()`` and reads no ``SSL_CERT_FILE``; and
+        ``REQUESTS_CA_BUNDLE`` replaces a *session's* ``verify``
+        (``Session.merge_environment_settings``), which is where Poetry's uploader
+        (``poetry/publishing/uploader.py``) and twine (``twine/repository.py``) put an
+        explicit CA: with it, ``poetry publish -r corp`` and ``twine --cert`` fail against
+        the CA they were given (probed on those versions). Replacing certifi's answer changes
+        only what "trusted by default" means, as a machine that trusts the real PyPI has it.
+        """
+        if self.gateway is None:
+            return None
+        directory = self._root / "certifi-store"
+        module = directory / "certifi" / "__init__.py"
+        text = _CERTIFI_MODULE.format(bundle=str(self.gateway.trust_bundle))
+        if not module.exists() or module.read_text(encoding="utf-8") != text:
+            module.parent.mkdir(parents=True, exist_ok=True)
+            module.write_text(text, encoding="utf-8")
+        return directory
 
     def ca_bundle(
         self, certs: Iterable[str | os.PathLike[str]], *, include_certifi: bool = False

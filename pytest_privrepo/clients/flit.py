@@ -92,10 +92,9 @@ class Flit(ClientRunner):
 
     tool = "flit"
     default_timeout = 120.0
-    #: flit 4.2.0 uploads with requests, which verifies with certifi unless
-    #: REQUESTS_CA_BUNDLE is set; that variable is also flit's only CA setting, so
-    #: publish() replaces it with the index's CA when there is one (probed with real runs)
-    default_store = ("REQUESTS_CA_BUNDLE",)
+    #: flit 4.2.0 uploads with requests' certifi; its only CA setting, REQUESTS_CA_BUNDLE
+    #: (publish() sets it to the index's CA), replaces it
+    trust_store = "certifi"
 
     @property
     def pypirc(self) -> Path:

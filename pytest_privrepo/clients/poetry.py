@@ -13,7 +13,7 @@ configuration by every route Poetry supports, so a test can prove each route wor
   under service ``poetry-repository-<name>`` and not in auth.toml.
 
 In a ClientEnv routed through the gateway, every run sees the gateway's public CA as
-certifi's bundle (:meth:`Poetry.default_store`): that is where Poetry's requests looks for
+certifi's bundle (:meth:`ClientEnv.certifi_store <pytest_privrepo.clients.env.ClientEnv.certifi_store>`): that is where Poetry's requests looks for
 its default roots, so the PyPI stand-in is trusted the way a real machine trusts PyPI.
 
 Projects (pyproject.toml, lock, build, publish) live in :mod:`.poetry_project`.
@@ -52,21 +52,6 @@ def poetry_env_name(name: str) -> str:
 
 #: ``certifi`` as seen by Poetry in a routed ClientEnv: only the two functions certifi has
 #: (certifi 2026.10.19 ``certifi/core.py``), answering with the public CA bundle.
-_CERTIFI_MODULE = '''"""certifi for pytest-privrepo: the gateway's public CA is the default store."""
-__version__ = "0+privrepo"
-_BUNDLE = {bundle!r}
-
-
-def where() -> str:
-    return _BUNDLE
-
-
-def contents() -> str:
-    with open(_BUNDLE, encoding="ascii") as handle:
-        return handle.read()
-'''
-
-
 class Poetry(ClientRunner):
     """One Poetry executable, run in an isolated environment.
 
@@ -77,6 +62,14 @@ class Poetry(ClientRunner):
     tool = "poetry"
     default_timeout = 300.0
     version_args = ("--no-ansi", "--no-interaction", "--version")
+    #: Poetry 1.8.5 and 2.5.1 send every request through requests 2.34.2, which verifies
+    #: against certifi (``requests/utils.py``: ``DEFAULT_CA_BUNDLE_PATH = certs.where()``)
+    #: and reads no ``SSL_CERT_FILE`` (with only that the stand-in fails: 1.8.5
+    #: ``CERTIFICATE_VERIFY_FAILED``, 2.5.1 "All attempts to connect to pypi.org failed.").
+    #: Source requests pass ``certificates.<name>.cert`` per request
+    #: (``utils/authenticator.py``), the uploader on its session
+    #: (``publishing/uploader.py``), so REQUESTS_CA_BUNDLE would break ``publish -r``.
+    trust_store = "certifi"
 
     def __init__(self, env: ClientEnv | str | os.PathLike[str],
                  executable: str | os.PathLike[str] | ClientEnv, *,
@@ -94,45 +87,6 @@ class Poetry(ClientRunner):
         )
 
     # -- running --------------------------------------------------------------------------
-    def default_store(self) -> Path | None:
-        """The directory (``<env>/poetry-certifi``) of a ``certifi`` whose ``where()`` is the
-        gateway's public CA bundle, or None when the ClientEnv has no gateway.
-
-        Why not ``SSL_CERT_FILE``: Poetry 1.8.5 and 2.5.1 send every request through requests
-        2.34.2, which verifies against certifi (``requests/utils.py``: ``DEFAULT_CA_BUNDLE_PATH
-        = certs.where()``) and never reads ``SSL_CERT_FILE``: with only that, the PyPI stand-in
-        fails (1.8.5: ``CERTIFICATE_VERIFY_FAILED``, 2.5.1: "All attempts to connect to pypi.org
-        failed."). Why not ``REQUESTS_CA_BUNDLE``: requests lets it replace a *session's*
-        ``verify`` (``Session.merge_environment_settings`` reads it whenever the request's own
-        ``verify`` is None), and Poetry's uploader sets ``certificates.<name>.cert`` exactly
-        there (``poetry/publishing/uploader.py``: ``session.verify = str(cert)``), so with it
-        ``poetry publish -r corp`` fails the handshake against corp's own CA (both versions:
-        tests/test_pypi_poetry.py). Source requests pass ``verify`` per request
-        (``poetry/utils/authenticator.py``, ``Authenticator.request``) and keep their
-        certificate either way. Replacing certifi's answer changes only what "trusted by
-        default" means, which is what a machine that trusts the real PyPI has.
-        """
-        gateway = self.env.gateway
-        if gateway is None:
-            return None
-        directory = self.env.root / "poetry-certifi"
-        module = directory / "certifi" / "__init__.py"
-        text = _CERTIFI_MODULE.format(bundle=str(gateway.trust_bundle))
-        if not module.exists() or module.read_text() != text:
-            module.parent.mkdir(parents=True, exist_ok=True)
-            module.write_text(text)
-        return directory
-
-    def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
-        """In a routed ClientEnv: ``PYTHONPATH`` starts with :meth:`default_store`, so the
-        gateway's public CA is Poetry's default trust store, as certifi is on a real
-        machine (a ``PYTHONPATH`` the test set, e.g. for the keyring, follows it)."""
-        store = self.default_store()
-        if store is None:
-            return {}
-        return {"PYTHONPATH": os.pathsep.join(
-            [str(store), *filter(None, [self.env.vars.get("PYTHONPATH")])])}
-
     def run(self, *args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
             input: str | None = None, check: bool = True, timeout: float | None = OWN_TIMEOUT,
             extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:

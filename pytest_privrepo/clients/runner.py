@@ -134,12 +134,13 @@ class ClientRunner:
     #: the distribution whose metadata gives the version without starting the client
     #: (default: :attr:`tool`); None: always ask the client
     distribution: ClassVar[str | None] = None
-    #: variables besides ``SSL_CERT_FILE`` (which a routed ClientEnv sets for every client)
-    #: through which this client reads its default trust store; in an environment routed
-    #: through a gateway they are set to its public CA, so the client trusts the PyPI
-    #: stand-in as it trusts PyPI. A runner that passes an explicit CA those variables
-    #: would override drops them for that run (see :meth:`run_env`).
-    default_store: ClassVar[tuple[str, ...]] = ()
+    #: where the client finds its default trust store, which in an environment routed
+    #: through a gateway is the gateway's public CA (so it trusts the PyPI stand-in as it
+    #: trusts PyPI): ``"ssl"``, OpenSSL's default paths (``SSL_CERT_FILE``, which the
+    #: ClientEnv sets: pip's truststore, uv, pdm, Hatch); ``"certifi"``, requests' certifi
+    #: (:meth:`ClientEnv.certifi_store <pytest_privrepo.clients.env.ClientEnv.certifi_store>`
+    #: first on ``PYTHONPATH``: Poetry, twine, flit). Explicit CA settings win either way.
+    trust_store: ClassVar[str] = "ssl"
 
     def __init__(
         self,
@@ -181,13 +182,14 @@ class ClientRunner:
         return [*self.command, *(os.fspath(a) for a in args)]
 
     def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
-        """Variables every run of this client gets (on top of the ClientEnv's): its
-        :attr:`default_store` variables when the environment is routed through a gateway.
-        A run's ``extra_env`` wins, so ``{"REQUESTS_CA_BUNDLE": None}`` drops one."""
-        gateway = self.env.gateway
-        if gateway is None:
+        """Variables every run of this client gets (on top of the ClientEnv's): for a
+        ``"certifi"`` :attr:`trust_store` in a routed environment, ``PYTHONPATH`` starting
+        with the public-CA certifi (a ``PYTHONPATH`` the test set follows it)."""
+        store = self.env.certifi_store() if self.trust_store == "certifi" else None
+        if store is None:
             return {}
-        return {name: gateway.trust_bundle for name in self.default_store}
+        return {"PYTHONPATH": os.pathsep.join(
+            [str(store), *filter(None, [self.env.vars.get("PYTHONPATH")])])}
 
     def run(
         self,

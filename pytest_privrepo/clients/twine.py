@@ -79,11 +79,8 @@ class Twine(ClientRunner):
 
     tool = "twine"
     default_timeout = 120.0
-    #: twine 6.1.0 and 7.0.0 (requests) verify with certifi unless REQUESTS_CA_BUNDLE is
-    #: set, and that variable overrides --cert / TWINE_CERT / .pypirc ca_cert (requests'
-    #: merge_environment_settings replaces a session's verify; probed with real uploads),
-    #: so upload() drops it whenever it hands twine a CA
-    default_store = ("REQUESTS_CA_BUNDLE",)
+    #: twine 6.1.0 and 7.0.0 verify with requests' certifi (``--cert`` goes on the session)
+    trust_store = "certifi"
 
     @property
     def pypirc(self) -> Path:
@@ -124,8 +121,6 @@ class Twine(ClientRunner):
 
         argv: list[str] = ["upload", "--non-interactive", "--disable-progress-bar"]
         extra_env: dict[str, str | None] = {}
-        if ca:
-            extra_env["REQUESTS_CA_BUNDLE"] = None  # it would override the explicit CA
         if route == "cli":
             argv += ["--repository-url", url]
             if user:
