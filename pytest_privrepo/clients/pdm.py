@@ -282,7 +282,8 @@ class Pdm(ClientRunner):
     def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
         """pdm's config, cache and interpreter in this environment, no prompts, no update
         check, never an active venv; ``SSL_CERT_FILE`` for sources with a client
-        certificate (see :meth:`configure_source`)."""
+        certificate (see :meth:`configure_source`), keeping the default store (the
+        gateway's public CA) in a routed ClientEnv."""
         env: dict[str, str | os.PathLike[str] | None] = {
             "PDM_CONFIG_FILE": self.config_file,
             "PDM_CACHE_DIR": self.env.xdg_cache / "pdm",
@@ -301,7 +302,16 @@ class Pdm(ClientRunner):
             "ALL_PROXY": None,
             "all_proxy": None,
         }
-        bundle = self.env.ca_bundle(self._env_cas.values())
+        cas = list(self._env_cas.values())
+        if cas and self.env.gateway is not None:
+            # SSL_CERT_FILE is also where a routed ClientEnv keeps the default store (the
+            # gateway's public CA): replacing it with the sources' CAs alone made every
+            # request to the PyPI stand-in fail ("[ConnectError]: [SSL:
+            # CERTIFICATE_VERIFY_FAILED]", pdm 2.29.3, an mTLS source next to the implicit
+            # PyPI; tests/test_pypi_precedence.py). pdm's truststore context reads it on
+            # Linux and adds certifi's roots itself, so only the gateway's are added here.
+            cas.append(self.env.gateway.trust_bundle)
+        bundle = self.env.ca_bundle(cas)
         if bundle is not None:
             env["SSL_CERT_FILE"] = bundle
         return env

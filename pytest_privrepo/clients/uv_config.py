@@ -27,6 +27,7 @@ __all__ = [
     "append_index",
     "check_uv_index_name",
     "index_table",
+    "needs_public_roots",
     "uv_credential_env",
     "uv_env_name",
     "uv_index_env",
@@ -100,9 +101,10 @@ def uv_index_env(
     """``UV_INDEX_<NAME>_USERNAME/PASSWORD``, ``SSL_CERT_FILE`` and ``SSL_CLIENT_CERT``
     for named indexes (``{name: spec}``): what a run needs besides the file naming them.
 
-    ``SSL_CERT_FILE`` *replaces* uv's built-in roots, so ``public_roots`` adds certifi's
-    for runs that must still reach a public HTTPS index. uv presents one
-    ``SSL_CLIENT_CERT`` to every host, so two different client certificates are errors.
+    ``SSL_CERT_FILE`` *replaces* uv's built-in roots, so ``public_roots`` adds the public
+    ones for runs that must still reach a public HTTPS index (:func:`needs_public_roots`).
+    uv presents one ``SSL_CLIENT_CERT`` to every host, so two different client
+    certificates are errors.
     """
     variables: dict[str, str] = {}
     for name, spec in specs.items():
@@ -123,11 +125,31 @@ def uv_credential_env(name: str, spec: IndexAccess) -> dict[str, str]:
     return variables
 
 
+def needs_public_roots(specs: Iterable[IndexAccess], *, implicit_pypi: bool) -> bool:
+    """Whether a uv run with these indexes must still trust the public roots once
+    ``SSL_CERT_FILE`` names their CAs: when uv also uses its implicit default index (PyPI:
+    no ``--default-index``, no ``default = true`` entry) or an https index without a CA of
+    its own (it is trusted the way PyPI is).
+
+    Why one rule: uv 0.13.9 reads ``SSL_CERT_FILE`` *instead of* its built-in roots (and,
+    in a routed :class:`~pytest_privrepo.clients.env.ClientEnv`, instead of the gateway's
+    public CA that stands in for them): a ``uv lock`` of a project with one private TLS
+    index and the implicit PyPI failed with "invalid peer certificate: UnknownIssuer" for
+    ``https://pypi.org/simple/...`` when only the private CA was passed
+    (tests/test_pypi_precedence.py). ``uv pip install`` and ``uv lock`` both decide here.
+    """
+    return implicit_pypi or any(
+        s.ca_cert is None and s.url.startswith("https:") for s in specs
+    )
+
+
 def uv_tls_env(
     env: ClientEnv, specs: Iterable[IndexAccess], *, public_roots: bool
 ) -> dict[str, str]:
-    """``SSL_CERT_FILE`` (the indexes' CAs merged, plus certifi's roots with
-    ``public_roots``) and ``SSL_CLIENT_CERT`` for one uv run (see :func:`uv_index_env`)."""
+    """``SSL_CERT_FILE`` (the indexes' CAs merged, plus the public roots with
+    ``public_roots``: certifi's and, in a routed ClientEnv, the gateway's public CA; see
+    :meth:`~pytest_privrepo.clients.env.ClientEnv.ca_bundle`) and ``SSL_CLIENT_CERT`` for
+    one uv run (see :func:`uv_index_env`, :func:`needs_public_roots`)."""
     specs = list(specs)
     variables: dict[str, str] = {}
     cas = [s.ca_cert for s in specs if s.ca_cert is not None]

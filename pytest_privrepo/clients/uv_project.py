@@ -41,7 +41,7 @@ from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
-from pytest_privrepo.clients.uv_config import append_index, uv_index_env
+from pytest_privrepo.clients.uv_config import append_index, needs_public_roots, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -220,9 +220,20 @@ class UvProject(PyprojectDocument):
         return self.save()
 
     # -- commands ---------------------------------------------------------------------
+    @property
+    def implicit_pypi(self) -> bool:
+        """uv also searches PyPI: no ``[[tool.uv.index]]`` entry is ``default = true``, so
+        ``https://pypi.org/simple`` is the default index, searched after every entry."""
+        entries = self.doc.get("tool", {}).get("uv", {}).get("index") or []
+        return not any(entry.get("default") for entry in entries)
+
     def lock_env(self) -> dict[str, str]:
-        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them."""
-        return uv_index_env(self.uv.env, self.specs)
+        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them;
+        ``SSL_CERT_FILE`` keeps the public roots where uv still needs them (the implicit
+        PyPI, an https index without a CA: :func:`~pytest_privrepo.clients.uv_config.
+        needs_public_roots`)."""
+        public = needs_public_roots(self.specs.values(), implicit_pypi=self.implicit_pypi)
+        return uv_index_env(self.uv.env, self.specs, public_roots=public)
 
     def run(
         self,
