@@ -46,13 +46,15 @@ pdm 2.29.3:
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from helpers import flat, pages
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
-from pytest_privrepo.clients import Pip, Uv
+from pytest_privrepo.clients import IndexSpec, Pip, Uv
+from pytest_privrepo.clients.pdm import Pdm
 from pytest_privrepo.clients.pdm_project import PdmProject
 from pytest_privrepo.clients.uv_project import UvProject
 from pytest_privrepo.gateway import PYPI_FILES_HOST, PYPI_HOST
@@ -376,3 +378,27 @@ def test_uv_netrc_two_named_hosts(privrepo: Privrepo, uv: Uv, two_hosts) -> None
     # uv asks anonymously first and sends the netrc login after the 401
     for index in (one, two):
         assert {h.status for h in index.log if h.user is None} == {401}
+
+
+# -- the runners' one rule: the public roots stay trusted while PyPI takes part ----------------
+
+def test_trust_bundles_keep_the_public_roots_only_while_pypi_takes_part(
+        privrepo: Privrepo, pip: Pip, uv_project: UvProject, pdm: Pdm, corp: Index) -> None:
+    """pip's --cert, uv's and pdm's SSL_CERT_FILE replace (some of) the default store, so each
+    bundle carries the gateway's public CA exactly when the run may reach PyPI."""
+    public = privrepo.gateway.trust_bundle.read_text().strip()
+
+    args, _ = pip.index_options(None, [corp])  # the default PyPI + corp
+    assert public in Path(args[args.index("--cert") + 1]).read_text()
+    args, _ = pip.index_options(corp)  # --index-url corp: PyPI is out
+    assert args[args.index("--cert") + 1] == str(corp.ca_cert)
+
+    uv_project.add_index("corp", corp)  # PyPI stays uv's implicit default index
+    assert public in Path(uv_project.lock_env()["SSL_CERT_FILE"]).read_text()
+    uv_project.add_index("own", IndexSpec(corp.url + "own/", ca_cert=corp.ca_cert), default=True)
+    assert uv_project.lock_env()["SSL_CERT_FILE"] == str(corp.ca_cert)  # PyPI replaced
+
+    mtls = privrepo.index("mtls", host="mtls.corp.example", tls="mtls")
+    pdm.configure_source("mtls", mtls)  # its CA goes to SSL_CERT_FILE (see Pdm.configure_source)
+    bundle = Path(pdm.run_env()["SSL_CERT_FILE"]).read_text()
+    assert public in bundle and Path(mtls.ca_cert).read_text().strip() in bundle

@@ -17,7 +17,15 @@ What this wrapper encodes about pdm:
   writes the TOML file at ``PDM_CONFIG_FILE`` itself.
 * Config entries for sources the project does not list would be added as extra indexes
   (plus the implicit PyPI): ``PDM_IGNORE_STORED_INDEX=1`` turns that off, so only the
-  project's sources take part.
+  project's sources take part. ``PdmProject(implicit_pypi=True)`` drops it again for one
+  project, to test what users get: pdm 2.29.3 puts the implicit PyPI *first*.
+* Trust (pdm 2.29.3, ``pdm/models/session.py``): a source's ``ca_certs`` wins; without it
+  ``REQUESTS_CA_BUNDLE``, then ``CURL_CA_BUNDLE``, then a truststore context that also loads
+  certifi's roots. On Linux truststore reads ``SSL_CERT_FILE``, so in a routed ClientEnv pdm
+  trusts the PyPI stand-in (the public CA) with no variable of its own, and a private
+  source without ``ca_certs`` fails ("[ConnectError]: [SSL: CERTIFICATE_VERIFY_FAILED]";
+  tests/test_pypi_precedence.py). The harness sets no ``REQUESTS_CA_BUNDLE``: it would
+  replace that default store for every source without ``ca_certs``.
 * pdm.lock records no index unless ``pdm lock -S static_urls``; then every file entry has
   the URL it was found at, which :class:`PdmLockResult` maps back to a source name.
 

@@ -5,6 +5,8 @@ The project side of :mod:`pytest_privrepo.clients.pdm`, as Poetry and uv have th
 credentials and certificates go to pdm's global config through :class:`Pdm`), locks with
 ``-S static_urls`` and maps every locked file back to the source it came from
 (:class:`PdmLockResult`), and publishes by each of pdm's routes (see pdm.py's docstring).
+With ``implicit_pypi`` pdm adds its default PyPI source, as for any user (see
+:class:`PdmProject`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ dependency-confusion test asserts on.
 
 Credentials never go into pyproject.toml or the lock: each named index gets
 ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` for the ``uv lock`` run. TLS is per run as well:
-``SSL_CERT_FILE`` (a bundle of every index's CA) and ``SSL_CLIENT_CERT`` (one PEM).
+``SSL_CERT_FILE`` (a bundle of every index's CA, plus the public roots while no entry is
+``default = true`` and uv still reaches its implicit PyPI) and ``SSL_CLIENT_CERT`` (one
+PEM).
 
 ``uv publish --index NAME`` (:meth:`UvProject.publish`) is the project's publish route:
 it needs the index's ``publish-url`` in pyproject.toml, checks the index URL for the
