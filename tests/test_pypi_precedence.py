@@ -53,7 +53,8 @@ from helpers import flat, pages
 from packaging.version import Version
 
 from pytest_privrepo import Index, Privrepo
-from pytest_privrepo.clients import IndexSpec, Pip, Uv
+from pytest_privrepo.access import IndexAccess
+from pytest_privrepo.clients import ClientEnv, IndexSpec, Pip, Uv
 from pytest_privrepo.clients.pdm import Pdm
 from pytest_privrepo.clients.pdm_project import PdmProject
 from pytest_privrepo.clients.uv_project import UvProject
@@ -62,8 +63,9 @@ from pytest_privrepo.gateway import PYPI_FILES_HOST, PYPI_HOST
 CORP_HOST = "pypi.corp.example"
 CORP_PASSWORD = "pw-corp-7f3a"  # never in a record, a message or the lock files
 
-#: Where PyPI's files of each project are, as the stand-in links them.
+#: Where each index's pages link the files: PyPI's files host, corp's own.
 PYPI_FILES = f"https://{PYPI_FILES_HOST}/packages"
+CORP_FILES = f"https://{CORP_HOST}/files"
 
 
 def pypi_requests(privrepo: Privrepo) -> list[str]:
@@ -107,7 +109,7 @@ def squatted(pypi: Index) -> Index:
     return pypi
 
 
-def without_ca(index: Index):  # type: ignore[no-untyped-def]
+def without_ca(index: Index) -> IndexAccess:
     """The index as a client gets it, but without its CA: trusted only by the default store."""
     return dataclasses.replace(index.access, ca_cert=None)
 
@@ -118,15 +120,15 @@ def test_pip_index_url_never_asks_pypi(privrepo: Privrepo, pip: Pip, corp: Index
     result = pip.install("internal-lib", index=corp, dry_run=True)
 
     assert result.versions == {"internal-lib": "1.0"}
-    assert result.url_of("internal-lib") == f"https://{CORP_HOST}/files/internal-lib/internal_lib-1.0-py3-none-any.whl"
+    assert result.url_of("internal-lib") == f"{CORP_FILES}/internal-lib/internal_lib-1.0-py3-none-any.whl"
     assert pypi_requests(privrepo) == [], "--index-url replaces PyPI, yet PyPI was asked"
     assert privrepo.egress.hosts == {CORP_HOST}
     assert {(r.user, r.credentials_of) for r in privrepo.egress} == {("alice", frozenset({"corp"}))}
     privrepo.egress.assert_no_leaks()
 
 
-def test_pip_extra_index_url_installs_the_squatted_pypi_version(privrepo: Privrepo, pip: Pip, corp: Index,
-                                                                 squatted: Index) -> None:
+def test_pip_extra_index_url_installs_the_squatted_pypi_version(
+        privrepo: Privrepo, pip: Pip, corp: Index, squatted: Index) -> None:
     result = pip.install(["internal-lib", "public-lib"], extra_indexes=[corp], dry_run=True)
 
     assert result.versions == {"internal-lib": "9.0", "public-lib": "2.0"}
@@ -138,7 +140,8 @@ def test_pip_extra_index_url_installs_the_squatted_pypi_version(privrepo: Privre
     # metadata); corp's credentials went nowhere but corp
     assert leak_kinds(privrepo) == {("internal-name", PYPI_HOST, "internal-lib"),
                                     ("internal-name", PYPI_FILES_HOST, "internal-lib")}
-    with pytest.raises(AssertionError, match="internal project 'internal-lib' was asked of pypi.org") as failure:
+    with pytest.raises(AssertionError,
+                       match="internal project 'internal-lib' was asked of pypi.org") as failure:
         privrepo.egress.assert_no_leaks()
     assert CORP_PASSWORD not in str(failure.value)
     assert not privrepo.egress.credentials_elsewhere()
@@ -172,7 +175,7 @@ def test_pip_needs_cert_for_the_private_index_but_not_for_pypi(privrepo: Privrep
     assert "--cert" in trusted.command.argv
     assert trusted.versions == {"internal-lib": "1.0", "public-lib": "2.0"}
     assert trusted.url_of("public-lib") == f"{PYPI_FILES}/public-lib/public_lib-2.0-py3-none-any.whl"
-    assert trusted.url_of("internal-lib").startswith(f"https://{CORP_HOST}/files/")
+    assert trusted.url_of("internal-lib").startswith(f"{CORP_FILES}/")
 
     alone = pip.run("install", "--dry-run", "--ignore-installed", "--retries", "0",
                     "--cert", corp.ca_cert, "public-lib", check=False)
@@ -194,8 +197,9 @@ def test_pip_needs_cert_for_the_private_index_but_not_for_pypi(privrepo: Privrep
     ids=["first-index", "unsafe-best-match"],
 )
 def test_uv_lock_private_index_before_the_implicit_pypi(privrepo: Privrepo, uv_project: UvProject,
-                                                        corp: Index, squatted: Index, strategy,
-                                                        expected) -> None:  # type: ignore[no-untyped-def]
+                                                        corp: Index, squatted: Index,
+                                                        strategy: str | None,
+                                                        expected: tuple[str, str]) -> None:
     """One run that needs the session CA (corp) and the public roots (PyPI): uv_project's
     SSL_CERT_FILE merges both (it held only corp's CA before, and PyPI failed)."""
     uv_project.add_dependency("internal-lib").add_dependency("public-lib")
@@ -220,7 +224,8 @@ def test_uv_lock_private_index_before_the_implicit_pypi(privrepo: Privrepo, uv_p
 @pytest.mark.parametrize(("strategy", "version"), [(None, "1.0"), ("unsafe-best-match", "9.0")],
                          ids=["first-index", "unsafe-best-match"])
 def test_uv_pip_install_index_before_the_default_pypi(privrepo: Privrepo, uv: Uv, corp: Index,
-                                                      squatted: Index, strategy, version) -> None:  # type: ignore[no-untyped-def]
+                                                      squatted: Index, strategy: str | None,
+                                                      version: str) -> None:
     result = uv.pip_install(["internal-lib", "public-lib"], extra_indexes=[corp],
                             index_strategy=strategy, dry_run=True)
 
@@ -242,7 +247,9 @@ def test_uv_needs_the_session_ca_in_ssl_cert_file_but_not_for_pypi(privrepo: Pri
 
     assert not untrusted.ok
     out = flat(untrusted.command.output)
-    assert f"https://{CORP_HOST}/simple/" in out and "invalid peer certificate: UnknownIssuer" in out, out
+    assert (f"error: Failed to fetch: https://{CORP_HOST}/simple/internal-lib/ cause: error sending "
+            f"request for url (https://{CORP_HOST}/simple/internal-lib/) cause: client error (Connect) "
+            "cause: invalid peer certificate: UnknownIssuer") in out, out
     assert CORP_PASSWORD not in untrusted.command.output
     assert corp.server.wait_for_tls_failure().reason
     assert not list(corp.log)
@@ -260,10 +267,11 @@ def test_uv_needs_the_session_ca_in_ssl_cert_file_but_not_for_pypi(privrepo: Pri
     [("merged", ("9.0", f"{PYPI_FILES}/internal-lib/internal_lib-9.0-py3-none-any.whl")),
      ("respect-source-order", ("9.0", f"{PYPI_FILES}/internal-lib/internal_lib-9.0-py3-none-any.whl")),
      ("pypi-source-after-corp",
-      ("1.0", f"https://{CORP_HOST}/files/internal-lib/internal_lib-1.0-py3-none-any.whl"))],
+      ("1.0", f"{CORP_FILES}/internal-lib/internal_lib-1.0-py3-none-any.whl"))],
 )
 def test_pdm_source_merged_with_the_implicit_pypi(privrepo: Privrepo, pdm_project: PdmProject, corp: Index,
-                                                  squatted: Index, order: str, expected) -> None:  # type: ignore[no-untyped-def]
+                                                  squatted: Index, order: str,
+                                                  expected: tuple[str, str]) -> None:
     pdm_project.implicit_pypi = True
     pdm_project.add_dependency("internal-lib").add_dependency("public-lib")
     pdm_project.add_source("corp", corp)
@@ -330,7 +338,7 @@ def test_pdm_mtls_source_next_to_the_implicit_pypi(privrepo: Privrepo, pdm_proje
 # -- netrc with two named hosts ---------------------------------------------------------------
 
 @pytest.fixture
-def two_hosts(privrepo: Privrepo, client_env) -> tuple[Index, Index]:  # type: ignore[no-untyped-def]
+def two_hosts(privrepo: Privrepo, client_env: ClientEnv) -> tuple[Index, Index]:
     """Two indexes on two hosts, two logins in one netrc (netrc matches by host only)."""
     one = privrepo.index("one", host="one.corp.example", tls="tls", auth=("alice", "pw-one-1a"))
     two = privrepo.index("two", host="two.corp.example", tls="tls", auth=("bob", "pw-two-2b"))
@@ -341,7 +349,7 @@ def two_hosts(privrepo: Privrepo, client_env) -> tuple[Index, Index]:  # type: i
     return one, two
 
 
-def anonymous(index: Index):  # type: ignore[no-untyped-def]
+def anonymous(index: Index) -> IndexAccess:
     """The index without credentials (the netrc has them), with its CA."""
     return dataclasses.replace(index.access, username=None, password=None)
 
@@ -355,7 +363,7 @@ def assert_each_host_got_its_own_login(privrepo: Privrepo, one: Index, two: Inde
     privrepo.egress.assert_no_leaks()
 
 
-def test_pip_netrc_two_named_hosts(privrepo: Privrepo, pip: Pip, two_hosts) -> None:  # type: ignore[no-untyped-def]
+def test_pip_netrc_two_named_hosts(privrepo: Privrepo, pip: Pip, two_hosts: tuple[Index, Index]) -> None:
     one, two = two_hosts
     result = pip.install(["lib-one", "lib-two"], index=anonymous(one), extra_indexes=[anonymous(two)],
                          auth="none")
@@ -368,7 +376,7 @@ def test_pip_netrc_two_named_hosts(privrepo: Privrepo, pip: Pip, two_hosts) -> N
     assert pages(one, "lib-two") and pages(two, "lib-one")  # pip merges: both asked for both
 
 
-def test_uv_netrc_two_named_hosts(privrepo: Privrepo, uv: Uv, two_hosts) -> None:  # type: ignore[no-untyped-def]
+def test_uv_netrc_two_named_hosts(privrepo: Privrepo, uv: Uv, two_hosts: tuple[Index, Index]) -> None:
     one, two = two_hosts
     result = uv.pip_install(["lib-one", "lib-two"], index=anonymous(one), extra_indexes=[anonymous(two)],
                             auth="none")

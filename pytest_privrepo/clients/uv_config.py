@@ -126,17 +126,18 @@ def uv_credential_env(name: str, spec: IndexAccess) -> dict[str, str]:
 
 
 def needs_public_roots(specs: Iterable[IndexAccess], *, implicit_pypi: bool) -> bool:
-    """Whether a uv run with these indexes must still trust the public roots once
-    ``SSL_CERT_FILE`` names their CAs: when uv also uses its implicit default index (PyPI:
-    no ``--default-index``, no ``default = true`` entry) or an https index without a CA of
-    its own (it is trusted the way PyPI is).
+    """Whether a run whose one trust file names these indexes' CAs must also carry the
+    public roots: when the client still uses its implicit PyPI (uv without
+    ``--default-index`` or a ``default = true`` entry; pip without ``--index-url``) or an
+    https index without a CA of its own (it is trusted the way PyPI is).
 
-    Why one rule: uv 0.13.9 reads ``SSL_CERT_FILE`` *instead of* its built-in roots (and,
-    in a routed :class:`~pytest_privrepo.clients.env.ClientEnv`, instead of the gateway's
-    public CA that stands in for them): a ``uv lock`` of a project with one private TLS
+    Why one rule for pip and uv: both take one trust file per run and it replaces the
+    default store (in a routed :class:`~pytest_privrepo.clients.env.ClientEnv` the
+    gateway's public CA, standing in for the machine's roots). uv 0.13.9 reads
+    ``SSL_CERT_FILE`` instead of its built-in roots: a ``uv lock`` with one private TLS
     index and the implicit PyPI failed with "invalid peer certificate: UnknownIssuer" for
-    ``https://pypi.org/simple/...`` when only the private CA was passed
-    (tests/test_pypi_precedence.py). ``uv pip install`` and ``uv lock`` both decide here.
+    ``https://pypi.org/simple/...`` when only the private CA was passed; pip 24.2 stops
+    trusting ``SSL_CERT_FILE`` once ``--cert`` is given (tests/test_pypi_precedence.py).
     """
     return implicit_pypi or any(
         s.ca_cert is None and s.url.startswith("https:") for s in specs
