@@ -27,7 +27,6 @@ __all__ = [
     "append_index",
     "check_uv_index_name",
     "index_table",
-    "needs_public_roots",
     "uv_credential_env",
     "uv_env_name",
     "uv_index_env",
@@ -138,6 +137,9 @@ def needs_public_roots(specs: Iterable[IndexAccess], *, implicit_pypi: bool) -> 
     index and the implicit PyPI failed with "invalid peer certificate: UnknownIssuer" for
     ``https://pypi.org/simple/...`` when only the private CA was passed; pip 24.2 stops
     trusting ``SSL_CERT_FILE`` once ``--cert`` is given (tests/test_pypi_precedence.py).
+
+    A helper of pip.py and uv.py, not in ``__all__`` (like pdm.py's ``provision_extras``):
+    ``pytest_privrepo.clients`` re-exports exactly its modules' ``__all__``.
     """
     return implicit_pypi or any(
         s.ca_cert is None and s.url.startswith("https:") for s in specs
