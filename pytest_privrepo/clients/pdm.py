@@ -17,7 +17,15 @@ What this wrapper encodes about pdm:
   writes the TOML file at ``PDM_CONFIG_FILE`` itself.
 * Config entries for sources the project does not list would be added as extra indexes
   (plus the implicit PyPI): ``PDM_IGNORE_STORED_INDEX=1`` turns that off, so only the
-  project's sources take part.
+  project's sources take part. ``PdmProject(implicit_pypi=True)`` drops it again for one
+  project, to test what users get: pdm 2.29.3 puts the implicit PyPI *first*.
+* Trust (pdm 2.29.3, ``pdm/models/session.py``): a source's ``ca_certs`` wins; without it
+  ``REQUESTS_CA_BUNDLE``, then ``CURL_CA_BUNDLE``, then a truststore context that also loads
+  certifi's roots. On Linux truststore reads ``SSL_CERT_FILE``, so in a routed ClientEnv pdm
+  trusts the PyPI stand-in (the public CA) with no variable of its own, and a private
+  source without ``ca_certs`` fails ("[ConnectError]: [SSL: CERTIFICATE_VERIFY_FAILED]";
+  tests/test_pypi_precedence.py). The harness sets no ``REQUESTS_CA_BUNDLE``: it would
+  replace that default store for every source without ``ca_certs``.
 * pdm.lock records no index unless ``pdm lock -S static_urls``; then every file entry has
   the URL it was found at, which :class:`PdmLockResult` maps back to a source name.
 
@@ -282,7 +290,8 @@ class Pdm(ClientRunner):
     def run_env(self) -> dict[str, str | os.PathLike[str] | None]:
         """pdm's config, cache and interpreter in this environment, no prompts, no update
         check, never an active venv; ``SSL_CERT_FILE`` for sources with a client
-        certificate (see :meth:`configure_source`)."""
+        certificate (see :meth:`configure_source`), keeping the default store (the
+        gateway's public CA) in a routed ClientEnv."""
         env: dict[str, str | os.PathLike[str] | None] = {
             "PDM_CONFIG_FILE": self.config_file,
             "PDM_CACHE_DIR": self.env.xdg_cache / "pdm",
@@ -301,7 +310,16 @@ class Pdm(ClientRunner):
             "ALL_PROXY": None,
             "all_proxy": None,
         }
-        bundle = self.env.ca_bundle(self._env_cas.values())
+        cas = list(self._env_cas.values())
+        if cas and self.env.gateway is not None:
+            # SSL_CERT_FILE is also where a routed ClientEnv keeps the default store (the
+            # gateway's public CA): replacing it with the sources' CAs alone made every
+            # request to the PyPI stand-in fail ("[ConnectError]: [SSL:
+            # CERTIFICATE_VERIFY_FAILED]", pdm 2.29.3, an mTLS source next to the implicit
+            # PyPI; tests/test_pypi_precedence.py). pdm's truststore context reads it on
+            # Linux and adds certifi's roots itself, so only the gateway's are added here.
+            cas.append(self.env.gateway.trust_bundle)
+        bundle = self.env.ca_bundle(cas)
         if bundle is not None:
             env["SSL_CERT_FILE"] = bundle
         return env

@@ -5,6 +5,8 @@ The project side of :mod:`pytest_privrepo.clients.pdm`, as Poetry and uv have th
 credentials and certificates go to pdm's global config through :class:`Pdm`), locks with
 ``-S static_urls`` and maps every locked file back to the source it came from
 (:class:`PdmLockResult`), and publishes by each of pdm's routes (see pdm.py's docstring).
+With ``implicit_pypi`` pdm adds its default PyPI source, as for any user (see
+:class:`PdmProject`).
 """
 
 from __future__ import annotations
@@ -142,11 +144,21 @@ def parse_pdm_lock(path: str | os.PathLike[str], source_urls: Mapping[str, str] 
 class PdmProject(PyprojectDocument):
     """A pdm project directory; :meth:`create` writes a non-distributable ``[project]``."""
 
-    def __init__(self, path: str | os.PathLike[str], pdm: Pdm) -> None:
+    def __init__(self, path: str | os.PathLike[str], pdm: Pdm, *,
+                 implicit_pypi: bool = False) -> None:
         self.path = Path(path).absolute()
         self.pdm = pdm
         self._doc: tomlkit.TOMLDocument | None = None
         self.source_urls: dict[str, str] = {}
+        #: let pdm add its implicit PyPI source (``pypi.url``, https://pypi.org/simple) as
+        #: it does for every user: the harness's ``PDM_IGNORE_STORED_INDEX=1`` is dropped for
+        #: this project's runs. pdm 2.29.3 (``Project.get_sources``) then puts PyPI *first*,
+        #: before the ``[[tool.pdm.source]]`` tables, unless a source is itself named
+        #: ``pypi`` (that one replaces it, in its place). The stored ``[pypi.<name>]`` entries
+        #: the harness writes carry no ``url``, so no other source comes with it. Off by
+        #: default: without a gateway (a routed ClientEnv with ``privrepo.pypi``) PyPI is
+        #: unreachable and every lock would fail on it.
+        self.implicit_pypi = implicit_pypi
 
     # -- pyproject.toml -----------------------------------------------------------------------
     @property
@@ -235,6 +247,8 @@ class PdmProject(PyprojectDocument):
     def run(self, *args: str, check: bool = True,
             extra_env: Mapping[str, str | os.PathLike[str] | None] | None = None) -> CommandResult:
         env: dict[str, str | os.PathLike[str] | None] = {"PDM_PYTHON": self.ensure_venv()}
+        if self.implicit_pypi:
+            env["PDM_IGNORE_STORED_INDEX"] = None
         env.update(extra_env or {})
         return self.pdm.run(*args, cwd=self.path, check=check, extra_env=env)
 

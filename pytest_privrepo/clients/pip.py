@@ -51,6 +51,17 @@ by another is exactly the bug a user hits. What pip does, from its source
   and :class:`~pytest_privrepo.clients.keyring_backend.FileKeyring`, which needs a user
   name, can answer), so pip's first request carries that user with an *empty*
   password, gets the 401 and is retried with the keyring's password.
+* trust: pip >= 24.2 verifies with truststore, which on Linux reads ``SSL_CERT_FILE``
+  (in a routed ClientEnv the public CA, so the PyPI stand-in is trusted by default);
+  older pips use their vendored certifi only. ``--cert`` is one bundle for every host,
+  and what it does to the default store differs: pip 26.3 (truststore 0.10.5, urllib3 2)
+  keeps trusting it next to ``--cert``, pip 24.2 (truststore 0.9.1, urllib3 1.26) does
+  not: with the private CA alone PyPI failed ("There was a problem confirming the ssl
+  certificate ... CERTIFICATE_VERIFY_FAILED ... - skipping", tests/test_pypi_precedence.py).
+  So when PyPI takes part (no ``index``) or an https index has no CA of its own, the
+  ``--cert`` bundle also holds the public roots (certifi's and the gateway's), as a user
+  must write it for pip 24.2 (:func:`~pytest_privrepo.clients.uv_config.needs_public_roots`,
+  the rule uv's ``SSL_CERT_FILE`` follows too).
 """
 
 from __future__ import annotations
@@ -84,6 +95,7 @@ from pytest_privrepo.clients.runner import (
     check_route,
     option_args,
 )
+from pytest_privrepo.clients.uv_config import needs_public_roots
 # make_venv's old home: ``from pytest_privrepo.clients.pip import make_venv`` keeps working
 from pytest_privrepo.clients.venv import make_venv, resolve_python  # noqa: F401
 from pytest_privrepo.errors import ClientError, ConfigError
@@ -431,7 +443,10 @@ class Pip(ClientRunner):
         settings = _IndexSettings(
             index_url=urls[0] if index is not None else None,
             extra_index_urls=tuple(urls[1:] if index is not None else urls),
-            cert=self.env.ca_bundle(s.ca_cert for s in specs if s.ca_cert is not None),
+            cert=self.env.ca_bundle(
+                (s.ca_cert for s in specs if s.ca_cert is not None),
+                include_certifi=needs_public_roots(specs, implicit_pypi=index is None),
+            ),
             client_cert=client_certs.pop() if client_certs else None,
             keyring_provider=keyring_provider if auth == "keyring" else None,
             use_deprecated=(

@@ -79,6 +79,7 @@ from pytest_privrepo.clients.runner import ClientRunner, Route, check_choice, op
 from pytest_privrepo.clients.uv_config import (
     UvConfig,
     check_uv_index_name,
+    needs_public_roots,
     uv_credential_env,
     uv_tls_env,
 )
@@ -289,10 +290,8 @@ class Uv(ClientRunner):
             config.path = config.path.with_name(f"uv-{digest}.toml")
             args += config.args()
 
-        needs_public = primary is None or any(
-            s.ca_cert is None and s.url.startswith("https:") for s in specs
-        )
-        env.update(uv_tls_env(self.env, specs, public_roots=needs_public))
+        public = needs_public_roots(specs, implicit_pypi=primary is None)
+        env.update(uv_tls_env(self.env, specs, public_roots=public))
         return args, env
 
     # ------------------------------------------------------------------ commands

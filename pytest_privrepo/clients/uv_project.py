@@ -11,7 +11,9 @@ dependency-confusion test asserts on.
 
 Credentials never go into pyproject.toml or the lock: each named index gets
 ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` for the ``uv lock`` run. TLS is per run as well:
-``SSL_CERT_FILE`` (a bundle of every index's CA) and ``SSL_CLIENT_CERT`` (one PEM).
+``SSL_CERT_FILE`` (a bundle of every index's CA, plus the public roots while no entry is
+``default = true`` and uv still reaches its implicit PyPI) and ``SSL_CLIENT_CERT`` (one
+PEM).
 
 ``uv publish --index NAME`` (:meth:`UvProject.publish`) is the project's publish route:
 it needs the index's ``publish-url`` in pyproject.toml, checks the index URL for the
@@ -41,7 +43,7 @@ from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
-from pytest_privrepo.clients.uv_config import append_index, uv_index_env
+from pytest_privrepo.clients.uv_config import append_index, needs_public_roots, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -220,9 +222,20 @@ class UvProject(PyprojectDocument):
         return self.save()
 
     # -- commands ---------------------------------------------------------------------
+    @property
+    def implicit_pypi(self) -> bool:
+        """uv also searches PyPI: no ``[[tool.uv.index]]`` entry is ``default = true``, so
+        ``https://pypi.org/simple`` is the default index, searched after every entry."""
+        entries = self.doc.get("tool", {}).get("uv", {}).get("index") or []
+        return not any(entry.get("default") for entry in entries)
+
     def lock_env(self) -> dict[str, str]:
-        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them."""
-        return uv_index_env(self.uv.env, self.specs)
+        """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them;
+        ``SSL_CERT_FILE`` keeps the public roots where uv still needs them (the implicit
+        PyPI, an https index without a CA: :func:`~pytest_privrepo.clients.uv_config.
+        needs_public_roots`)."""
+        public = needs_public_roots(self.specs.values(), implicit_pypi=self.implicit_pypi)
+        return uv_index_env(self.uv.env, self.specs, public_roots=public)
 
     def run(
         self,
