@@ -27,6 +27,7 @@ from ..access import IndexAccess
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import TOKEN_USER, AuthDecision, AuthPolicy
+from .faults import FaultInjection
 from .form import UploadLimits
 from .log import RequestLog
 from .origin import Origin
@@ -119,7 +120,7 @@ def _yank_value(yanked: bool | str | None) -> str | None:
     raise ConfigError(f"yanked must be a bool or a reason string, not {yanked!r}")
 
 
-class Index:
+class Index(FaultInjection):
     """A package index with a simple API, file downloads and an upload endpoint.
 
     Create indexes with ``privrepo.index(...)`` (pytest) or
