@@ -219,7 +219,9 @@ class Faults:
         self._kinds: dict[int, str] = {}  # id(handler) -> fault name for the request log
         self._tls_left = 0
         self._tls_always = False
-        #: set by clear(): ends the waits of latency and trickle faults in flight
+        #: set by clear(): ends the waits of the latency and trickle faults added before it
+        #: (each fault holds the event current when it was added, so a clear() racing with
+        #: a request that already took the handler still ends its wait)
         self._released = threading.Event()
 
     def __repr__(self) -> str:
@@ -351,9 +353,10 @@ class Faults:
     def latency(self, path: FaultPath, seconds: float, *, times: int | None = None) -> None:
         """Wait ``seconds`` before the index answers (the whole answer is late)."""
         delay = _check_seconds("seconds", seconds)
+        released = self._released  # set by the next clear(), even mid-wait
 
         def respond(request: Request) -> Response:
-            self._released.wait(delay)
+            released.wait(delay)
             return self.index_answer(request)
 
         self._add(path, "latency", respond, times=times)
@@ -394,10 +397,10 @@ class Faults:
         """Send the index's answer body at ``bytes_per_second`` (GET, 2xx answers only)."""
         rate = _check_seconds("bytes_per_second", bytes_per_second, positive=True)
         step = max(1, int(rate / _TRICKLE_TICKS))
+        released = self._released  # set by the next clear(), even mid-body
 
         def respond(request: Request) -> Response:
             response = self._body_answer(request)
-            released = self._released
 
             def body() -> Iterator[bytes]:
                 try:
