@@ -318,13 +318,19 @@ def test_a_handler_can_bend_the_index_answer_and_unused_ones_are_reported(privre
 
     corp.expect_request("/simple/demo/", handler_type=HandlerType.ONESHOT).respond_with_handler(louder)
     corp.expect_ordered_request(Wheels()).respond_with_data("", status=503)
-    corp.expect_oneshot_request("/simple/", headers={"X-Never": "1"}).respond_with_data("")
+    corp.expect_oneshot_request("/simple/", headers={"Authorization": "Basic c2VjcmV0"}
+                                ).respond_with_data("")
     wire = send(corp, "/simple/demo/")
     assert wire.status == 200 and wire.header("X-Bent") == "yes" and b"demo-1.0" in wire.body
     assert not corp.faults.all_used()
-    with pytest.raises(AssertionError, match=r"index 'corp': injected faults never used:\n"
-                                             r".*uri=<.*Wheels.*\n.*uri='/simple/'"):
+    with pytest.raises(AssertionError) as unused:
         corp.faults.assert_all_used()
+    assert str(unused.value).splitlines() == [
+        "index 'corp': injected faults never used:",
+        f"    ordered handler <{Wheels.__module__}.{Wheels.__qualname__} object at "
+        f"{hex(id(corp.faults.ordered_handlers[0].matcher.uri.pattern))}>",
+        "    oneshot handler /simple/ headers={'Authorization': 'Basic ****'}"]
+    assert "c2VjcmV0" not in str(unused.value)
     with pytest.raises(ConfigError, match="inside one of this index's fault handlers"):
         corp.faults.index_answer(Request.from_values("/simple/demo/"))
 
@@ -403,6 +409,30 @@ def test_faults_on_a_named_host_behind_the_gateway(privrepo, http) -> None:  # t
     assert [(r.path, r.status) for r in privrepo.egress.to("pypi.corp.example")] == [
         ("/simple/demo/", 502), ("/simple/demo/", 200), ("/simple/", 0)]
     assert corp.faults.all_used()
+
+
+def test_faults_on_the_pypi_stand_in_reach_its_json_api_and_files_host(privrepo, http) -> None:  # type: ignore[no-untyped-def]
+    pypi = privrepo.pypi
+    (stored,) = pypi.add("public-lib", "1.0")
+    pypi.faults.wrong_sha256("public-lib")
+    pypi.faults.truncate(stored, 10, times=1)  # at files.pythonhosted.org/packages/...
+
+    def get(url: str) -> requests.Response:
+        return http.get(url, proxies=privrepo.gateway.proxies,
+                        verify=str(privrepo.gateway.trust_bundle), timeout=20)
+
+    bad = wrong_sha256(stored.sha256)
+    (release,) = get("https://pypi.org/pypi/public-lib/json").json()["urls"]
+    assert release["digests"]["sha256"] == bad
+    assert bad in get("https://pypi.org/simple/public-lib/").text
+    file_url = pypi.file_url(stored)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+        get(file_url)
+    assert get(file_url).content == stored.path.read_bytes()
+    assert [(h.path, h.fault) for h in pypi.log] == [
+        ("/pypi/public-lib/json", "wrong_sha256"), ("/simple/public-lib/", "wrong_sha256"),
+        (f"/packages/public-lib/{stored.filename}", "truncate"),
+        (f"/packages/public-lib/{stored.filename}", None)]
 
 
 # --------------------------------------------------------------------------- bad input
@@ -529,3 +559,49 @@ def test_pip_gives_up_on_a_download_cut_every_time(privrepo, pip: Pip) -> None: 
             f"bytes were received (600 bytes/{stored.dist.size} bytes)") in text, text
     assert [(h.status, h.fault) for h in corp.log.filter(path=WHEEL)] == (
         [(200, "truncate")] + [(206, "truncate")] * 5)
+
+
+def test_uv_fails_clearly_on_a_truncated_download(privrepo, uv: Uv) -> None:  # type: ignore[no-untyped-def]
+    corp = demo_index(privrepo)
+    corp.faults.truncate(WHEEL, 100)
+    result = uv.pip_install("demo", index=corp, check=False, no_cache=True)
+    text = flat(result.command.output)
+    assert result.command.returncode != 0
+    assert "Failed to download `demo==1.0`" in text, text
+    assert "end of file before message length reached" in text, text
+    assert {(h.status, h.fault) for h in corp.log.filter(path=WHEEL)} == {(200, "truncate")}
+
+
+@pytest.mark.parametrize("client", ["pip", "uv"])
+@pytest.mark.parametrize("kind", ["missing", "wrong"])
+def test_a_broken_advertised_metadata_file_stops_the_install(privrepo, pip: Pip, uv: Uv,  # type: ignore[no-untyped-def]
+                                                             client: str, kind: str) -> None:
+    """Neither pip 26.3 nor uv 0.13.9 falls back to the wheel when the ``.metadata`` file
+    the page advertises (PEP 658) is missing: a proxy that passes pages but not metadata
+    files breaks every install. A wrong one is caught by the advertised hash."""
+    corp = demo_index(privrepo)
+    (stored,) = corp.files("demo")
+    corp.faults.metadata("demo", **{kind: True})
+    url = corp.base_url + WHEEL + ".metadata"
+    if client == "pip":
+        run = pip.install("demo", index=corp, check=False, no_cache=True).command
+    else:
+        run = uv.pip_install("demo", index=corp, check=False, no_cache=True).command
+    text = flat(run.output)
+    assert run.returncode != 0
+    wrong = hashlib.sha256(stored.dist.metadata.replace(
+        b"\n", b"\n" + WRONG_METADATA_LINE + b"\n", 1)).hexdigest()
+    expected = {
+        ("pip", "missing"): f"ERROR: HTTP error 404 while getting {url}",
+        ("uv", "missing"): f"error: Failed to fetch: {url} cause: HTTP status client error "
+                           f"(404 NOT FOUND) for url ({url})",
+        ("pip", "wrong"): f"THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. "
+                          f"If you have updated the package versions, please update the hashes. "
+                          f"Otherwise, examine the package contents carefully; someone may have "
+                          f"tampered with them. demo from {corp.base_url + WHEEL}: Expected sha256 "
+                          f"{stored.metadata_sha256} Got {wrong}",
+        ("uv", "wrong"): f"error: Hash mismatch for package metadata at `{url}` Expected: "
+                         f"sha256:{stored.metadata_sha256} Computed: sha256:{wrong}",
+    }[client, kind]
+    assert expected in text, text
+    assert not corp.log.downloads  # the wheel itself was never asked for
