@@ -262,6 +262,18 @@ def test_body_faults_let_a_401_challenge_through_and_stay_for_the_real_answer(pr
         (401, None, None), (200, "alice", "wrong_sha256")]
 
 
+def test_a_body_fault_on_a_file_not_served_yet_waits_for_it(privrepo) -> None:  # type: ignore[no-untyped-def]
+    corp = demo_index(privrepo)
+    later = "/files/demo/demo-2.0-py3-none-any.whl"
+    corp.faults.truncate(later, 10, times=1)
+    assert send(corp, later).status == 404  # the index's own answer; the fault stays
+    corp.add("demo", "2.0")
+    wire = send(corp, later)
+    assert wire.status == 200 and len(wire.body) == 10
+    assert [(h.status, h.fault) for h in corp.log] == [(404, None), (200, "truncate")]
+    assert corp.faults.all_used()
+
+
 def test_tls_handshake_failure_sends_a_real_alert_n_times(privrepo) -> None:  # type: ignore[no-untyped-def]
     corp = demo_index(privrepo, "tls")
     corp.faults.tls_handshake_failure(times=2)
@@ -331,7 +343,7 @@ def test_a_handler_can_bend_the_index_answer_and_unused_ones_are_reported(privre
         f"{hex(id(corp.faults.ordered_handlers[0].matcher.uri.pattern))}>",
         "    oneshot handler /simple/ headers={'Authorization': 'Basic ****'}"]
     assert "c2VjcmV0" not in str(unused.value)
-    with pytest.raises(ConfigError, match="inside one of this index's fault handlers"):
+    with pytest.raises(ConfigError, match="works inside one of this index's fault handlers only"):
         corp.faults.index_answer(Request.from_values("/simple/demo/"))
 
 

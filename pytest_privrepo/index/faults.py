@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any, Union
 
 from packaging.utils import InvalidName, canonicalize_name
 from pytest_httpserver import METHOD_ALL, URI_DEFAULT, RequestHandler, RequestMatcher, URIPattern
-from pytest_httpserver.httpserver import HandlerType, RequestHandlerList
+from pytest_httpserver.httpserver import UNDEFINED, HandlerType, RequestHandlerList
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ConfigError
+from ..redact import redact, redact_header
 from .handler import CONNECTION_FAULT_KEY
 from .responses import text_response
 
@@ -119,8 +121,7 @@ class _BelowPrefix(URIPattern):
         return bool(self.pattern.match(rest))
 
     def __repr__(self) -> str:
-        shown = self.pattern.pattern if isinstance(self.pattern, Pattern) else self.pattern
-        return f"{self.prefix or ''}<{shown!r}>"
+        return f"{self.prefix!r} + {self.pattern!r}" if self.prefix else repr(self.pattern)
 
 
 def _serves(index: "Index", rest: str) -> bool:
@@ -259,8 +260,8 @@ class Faults:
         (``respond_with_handler``) that changes it instead of replacing it."""
         answer = request.environ.get(_ANSWER_KEY)
         if answer is None:
-            raise ConfigError("index_answer() answers a request inside one of this index's "
-                              "fault handlers")
+            raise ConfigError("index_answer() works inside one of this index's fault "
+                              "handlers only, for the request that handler is answering")
         return answer()
 
     # -- state ------------------------------------------------------------------------------
@@ -297,7 +298,8 @@ class Faults:
     def assert_all_used(self) -> None:
         """Raise AssertionError listing what was never used (see :meth:`all_used`)."""
         with self._lock:
-            unused = [repr(h) for h in self._ordered] + [repr(h) for h in self._oneshot]
+            unused = [self._describe(h, "ordered") for h in self._ordered]
+            unused += [self._describe(h, "oneshot") for h in self._oneshot]
             if self._tls_left:
                 unused.append(f"{self._tls_left} TLS handshake failure(s)")
         if unused:
@@ -417,9 +419,13 @@ class Faults:
         self._add(path, "trickle", respond, times=times, method="GET")
 
     def wrong_sha256(self, project: str, *, times: int | None = None) -> None:
-        """The project's page (HTML and JSON) gives every file a wrong sha256
-        (:func:`wrong_sha256` of the right one); the files themselves are unchanged."""
+        """The project's page (HTML and JSON, and PyPI's JSON API on the stand-in) gives
+        every file a wrong sha256 (:func:`wrong_sha256` of the right one); the files
+        themselves are unchanged."""
         canonical = self._served_project(project)
+        pages = rf"/simple/{re.escape(canonical)}/"
+        if self._index.json_api:  # PyPI's JSON API (Poetry reads it) lists digests too
+            pages += rf"|/pypi/{re.escape(canonical)}/(?:[^/]+/)?json/?"
 
         def respond(request: Request) -> Response:
             response = self._body_answer(request)
@@ -429,7 +435,8 @@ class Faults:
             response.set_data(body)
             return response
 
-        self._add(f"/simple/{canonical}/", "wrong_sha256", respond, times=times)
+        self._add(re.compile(rf"(?:{pages})\Z"), "wrong_sha256", respond, times=times,
+                  method="GET")
 
     def metadata(self, project: str, *, missing: bool = False, wrong: bool = False,
                  times: int | None = None) -> None:
@@ -507,6 +514,28 @@ class Faults:
             return False
 
     # -- inside -----------------------------------------------------------------------------
+    def _describe(self, handler: RequestHandler, handler_type: str) -> str:
+        """One handler for a message: what it matches, with credential headers as
+        ``Basic ****`` and the index's secrets hidden (pytest-httpserver's repr shows
+        header values and request bodies as given)."""
+        matcher = handler.matcher
+        secrets = self._index.policy.credentials.secrets
+        parts = [f"{handler_type} {self._kinds.get(id(handler), 'handler')}"]
+        if matcher.method != METHOD_ALL:
+            parts.append(matcher.method)
+        parts.append(redact(str(matcher.uri) if isinstance(matcher.uri, str)
+                            else repr(matcher.uri), secrets))
+        if matcher.query_string is not None:
+            parts.append(f"query_string={redact(str(matcher.query_string), secrets)}")
+        if matcher.headers:
+            shown = {k: redact_header(k, v, secrets) for k, v in matcher.headers.items()}
+            parts.append(f"headers={shown}")
+        if matcher.data is not None:
+            parts.append(f"data=<{len(matcher.data)} bytes>")
+        if matcher.json is not UNDEFINED or matcher.data_form is not None:
+            parts.append("with a body matcher")
+        return " ".join(parts)
+
     def _uri(self, path: FaultPath) -> str | URIPattern:
         from .index import StoredFile  # index.py imports this module
 
@@ -562,6 +591,8 @@ class Faults:
         """
         while True:
             with self._lock:
+                if not (self._ordered or self._oneshot or self._permanent):
+                    return None, ""
                 head = self._ordered[0] if self._ordered else None
                 oneshot = RequestHandlerList(self._oneshot)
                 permanent = RequestHandlerList(self._permanent)
@@ -597,7 +628,10 @@ class Faults:
     def _body_answer(self, request: Request) -> Response:
         """The index's answer when it is a 2xx with a body a body fault can bend; any
         other answer is :class:`_Declined` (goes out as it is, the fault stays)."""
-        response = self.index_answer(request)
+        try:
+            response = self.index_answer(request)
+        except HTTPException as exc:  # the index's 404 for a file it does not serve
+            raise _Declined(exc.get_response(request.environ)) from None
         if not 200 <= response.status_code < 300 or response.status_code == 204:
             raise _Declined(response)
         return response
