@@ -20,7 +20,11 @@ differs from ``HTTPServer``, because the index is the server and the handlers on
 The ready-made faults (:meth:`Faults.status`, :meth:`~Faults.latency`, :meth:`~Faults.reset`,
 :meth:`~Faults.truncate`, :meth:`~Faults.trickle`, :meth:`~Faults.wrong_sha256`,
 :meth:`~Faults.metadata`, :meth:`~Faults.tls_handshake_failure`) are such handlers: ``times=n``
-registers n oneshot handlers, ``times=None`` one permanent handler. Connection-level effects
+registers n oneshot handlers, ``times=None`` one permanent handler (the TLS failure, which
+comes before any path, is a count on the server instead). The body faults (truncate,
+trickle, wrong sha256, metadata) bend the index's 2xx answers only: another answer (the 401
+challenge uv and pip's netrc/keyring routes ask for first, a 404, a 304) goes out unchanged
+and does not use the fault up. Connection-level effects
 (a TCP reset, a close after a cut body) are carried out by the connection's handler
 (:data:`~pytest_privrepo.index.handler.CONNECTION_FAULT_KEY`). Every answer shaped by a
 fault is logged like any other, with :attr:`Hit.fault <pytest_privrepo.index.log.Hit.fault>`
@@ -59,12 +63,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAULT_KEY",
+    "WRONG_METADATA_LINE",
     "FaultInjection",
     "FaultPath",
     "Faults",
     "HandlerType",
     "fault_of",
     "served_path",
+    "wrong_sha256",
 ]
 
 #: environ key naming the fault that answered a request (read by the server for its Hit)
