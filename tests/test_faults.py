@@ -379,8 +379,12 @@ def test_faults_end_with_the_privrepo_even_while_a_request_waits(tmp_path) -> No
     answers: list[Wire] = []
     waiting = threading.Thread(target=lambda: answers.append(send(corp, "/simple/demo/")))
     waiting.start()
-    while faults.oneshot_handlers:  # until the request took the latency handler
+    for _ in range(2000):  # until the request took the latency handler
+        if not faults.oneshot_handlers:
+            break
         threading.Event().wait(0.01)
+    else:
+        pytest.fail("the request never reached the latency fault")
     repo.close()  # no straggler thread, no ServerError
     waiting.join(20)
     assert not waiting.is_alive() and answers
