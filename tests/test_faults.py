@@ -153,6 +153,29 @@ def test_reset_aborts_the_connection_with_rst(privrepo, tls) -> None:  # type: i
     assert log_of(corp)[0] == (WHEEL, 0, "reset")  # no status line was sent: status 0
 
 
+def test_faults_on_the_upload_api(privrepo, http, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    corp = privrepo.index("corp", auth=("ci", "pw"))
+    dist = privrepo.build_dist(tmp_path, "corp-app", "0.1.0")
+    corp.faults.reset("/legacy/", times=1)
+    corp.faults.status("/legacy/", 507, times=1)
+
+    def upload() -> requests.Response:
+        fields = {":action": "file_upload", "protocol_version": "1", "name": "corp-app",
+                  "version": "0.1.0", "filetype": "bdist_wheel", "pyversion": "py3",
+                  "metadata_version": "2.1",
+                  "sha256_digest": hashlib.sha256(dist.read_bytes()).hexdigest()}
+        return http.post(corp.upload_url, data=fields, auth=("ci", "pw"), timeout=20,
+                         files={"content": (dist.name, dist.read_bytes())})
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        upload()  # reset before the body was read
+    assert upload().status_code == 507
+    assert corp.uploads == []
+    assert upload().status_code == 200 and [u.filename for u in corp.uploads] == [dist.name]
+    assert [(h.method, h.status, h.fault) for h in corp.log] == [
+        ("POST", 0, "reset"), ("POST", 507, "status"), ("POST", 200, None)]
+
+
 @pytest.mark.parametrize("tls", TLS_MODES)
 def test_truncate_announces_the_full_length_then_cuts_and_closes(privrepo, tls) -> None:  # type: ignore[no-untyped-def]
     corp = demo_index(privrepo, tls)
