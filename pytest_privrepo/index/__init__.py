@@ -1,6 +1,7 @@
 """Ephemeral package indexes: server, pages, auth, request log."""
 
 from .auth import TOKEN_USER, AuthPolicy, Credentials
+from .faults import Faults, HandlerType
 from .index import Index, StoredFile
 from .log import Hit, RequestLog
 from .server import IndexServer, TLSFailure
@@ -10,6 +11,8 @@ __all__ = [
     "TOKEN_USER",
     "AuthPolicy",
     "Credentials",
+    "Faults",
+    "HandlerType",
     "Hit",
     "Index",
     "IndexServer",

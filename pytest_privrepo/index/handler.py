@@ -25,12 +25,19 @@ Every error the handler finds before the application runs is still answered and 
 the application: the handler puts ``(status, message)`` under :data:`PROTOCOL_ERROR_KEY` in
 the environ, and the server's WSGI app answers it like any other request, so the request log
 is the one place where every answer appears.
+
+The other way round, an injected fault (:mod:`pytest_privrepo.index.faults`) that is about
+the connection, not the answer, asks the handler for it under :data:`CONNECTION_FAULT_KEY`:
+``"reset"`` aborts the connection with a TCP RST instead of answering, ``"close"`` closes it
+once the (cut) body is written, whatever its ``Content-Length`` promised.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import socket
+import struct
 import sys
 import time
 from typing import Any, Callable
@@ -40,6 +47,7 @@ from werkzeug.exceptions import BadRequest, ClientDisconnected
 from werkzeug.serving import WSGIRequestHandler
 
 __all__ = [
+    "CONNECTION_FAULT_KEY",
     "CONNECTION_TIMEOUT",
     "MAX_CHUNK_LINE",
     "MAX_HEADER_LINE",
@@ -55,6 +63,10 @@ PEER_CERT_KEY = "privrepo.peer_cert_der"
 #: environ key holding ``(status, message)`` for a request the handler refused before the
 #: application ran (bad request line, bad framing); the application answers and logs it.
 PROTOCOL_ERROR_KEY = "privrepo.protocol_error"
+
+#: environ key an injected fault sets to ``"reset"`` (RST instead of an answer) or
+#: ``"close"`` (close the connection after the answer's body, however short it is)
+CONNECTION_FAULT_KEY = "privrepo.connection_fault"
 
 #: Seconds an idle keep-alive connection, a stalled handshake or a stalled read (request
 #: line, header, body chunk) may hold a thread.
@@ -530,6 +542,10 @@ class KeepAliveHandler(WSGIRequestHandler):
         try:
             app_iter = self.server.app(environ, start_response)
             try:
+                fault = environ.get(CONNECTION_FAULT_KEY)
+                if fault == "reset":
+                    self._reset()
+                    return
                 if body.broken or body.unsent:  # the answer goes out, then the connection closes
                     self.close_connection = True
                 for data in app_iter:
@@ -539,6 +555,8 @@ class KeepAliveHandler(WSGIRequestHandler):
                 if chunked:
                     self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+                if fault == "close":  # only now: the head must not announce the close
+                    self.close_connection = True
             finally:
                 close = getattr(app_iter, "close", None)
                 if close is not None:
@@ -555,6 +573,17 @@ class KeepAliveHandler(WSGIRequestHandler):
                 except OSError:
                     pass
             self.server.handle_error(self.request, self.client_address)  # type: ignore[attr-defined]
+
+    def _reset(self) -> None:
+        """Abort the connection: with ``SO_LINGER`` 0 a close sends RST, not FIN, and drops
+        whatever is unsent or unread. Closed here, before socketserver's
+        ``shutdown_request``, whose ``shutdown(SHUT_WR)`` would send a FIN first."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.connection.close()
 
     def send_error_response(self, code: int) -> None:
         """A bare error response (only for a failure inside the application)."""

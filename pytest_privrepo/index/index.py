@@ -28,6 +28,7 @@ from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
 from .auth import AuthDecision, AuthPolicy
 from .behaviour import Behaviour
+from .faults import FaultInjection
 from .form import UploadLimits
 from .log import RequestLog
 from .origin import Origin
@@ -120,7 +121,7 @@ def _yank_value(yanked: bool | str | None) -> str | None:
     raise ConfigError(f"yanked must be a bool or a reason string, not {yanked!r}")
 
 
-class Index:
+class Index(FaultInjection):
     """A package index with a simple API, file downloads and an upload endpoint.
 
     Create indexes with ``privrepo.index(...)`` (pytest) or

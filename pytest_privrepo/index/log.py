@@ -66,6 +66,9 @@ class Hit:
     #: "basic", "bearer", another scheme, or None
     auth_scheme: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: the injected fault that gave this answer (``"status"``, ``"reset"``, ... or
+    #: ``"handler"``, see :mod:`~pytest_privrepo.index.faults`), None for the index's own
+    fault: str | None = None
 
     @classmethod
     def from_request(

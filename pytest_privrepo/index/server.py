@@ -11,11 +11,14 @@ harness needs more than either gives:
   is recorded (:attr:`IndexServer.tls_failures`) for negative tests;
 - the peer certificate of each request is read from the socket and logged;
 - ``stop()`` wakes the accept loop at once and closes idle keep-alive connections, so no
-  thread or socket outlives the fixture.
+  thread or socket outlives the fixture;
+- each index's injected faults (:mod:`.faults`) answer before the index does, and a TLS
+  handshake a fault refuses gets a real ``handshake_failure`` alert; ``stop()`` clears them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import selectors
@@ -35,7 +38,14 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError, ServerError
 from ..tls.ca import peer_subject
 from .auth import AuthDecision
-from .handler import CONNECTION_TIMEOUT, PEER_CERT_KEY, PROTOCOL_ERROR_KEY, KeepAliveHandler
+from .faults import fault_of
+from .handler import (
+    CONNECTION_FAULT_KEY,
+    CONNECTION_TIMEOUT,
+    PEER_CERT_KEY,
+    PROTOCOL_ERROR_KEY,
+    KeepAliveHandler,
+)
 from .index import Index
 from .log import Hit, RequestLog
 from .origin import Origin, format_host
@@ -43,6 +53,9 @@ from .responses import text_response
 
 __all__ = ["IndexServer", "TLSFailure"]
 
+#: A TLS alert record: fatal (2), handshake_failure (40), as a TLS 1.2+ server sends when it
+#: shares no cipher or version with the client (RFC 8446 section 6.2).
+HANDSHAKE_FAILURE_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,8 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def __init__(self, sock: socket.socket, app: Callable, tls_context: ssl.SSLContext | None,
                  on_tls_failure: Callable[[TLSFailure], None],
-                 on_error: Callable[[Exception], None]) -> None:
+                 on_error: Callable[[Exception], None],
+                 handshake_fault: Callable[[], str | None]) -> None:
         host, port = sock.getsockname()[:2]
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=sock.fileno())
         sock.close()  # werkzeug dup()ed it
@@ -67,6 +81,7 @@ class _WSGIServer(ThreadedWSGIServer):
         self._tls = tls_context
         self._on_tls_failure = on_tls_failure
         self._on_error = on_error
+        self._handshake_fault = handshake_fault
         self._conns: dict[socket.socket, threading.Thread] = {}
         self._conn_lock = threading.Lock()
         self._stop = False
@@ -93,6 +108,11 @@ class _WSGIServer(ThreadedWSGIServer):
     def finish_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         if isinstance(request, ssl.SSLSocket):
             request.settimeout(CONNECTION_TIMEOUT)
+            fault = self._handshake_fault()
+            if fault is not None:
+                _refuse_handshake(request)
+                self._on_tls_failure(TLSFailure(str(client_address[0]), fault))
+                return
             try:
                 request.do_handshake()
             except (ssl.SSLError, OSError) as exc:
@@ -186,6 +206,28 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return f"{exc.reason}: {verify}" if verify else str(exc.reason)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _refuse_handshake(conn: socket.socket) -> None:
+    """Read the client's first TLS record (its ClientHello) and answer it with a fatal
+    ``handshake_failure`` alert, on the raw socket under the not yet started TLS layer:
+    what a client meets at a server whose TLS settings it cannot agree with."""
+    try:
+        head = b""
+        while len(head) < 5:
+            data = socket.socket.recv(conn, 5 - len(head))
+            if not data:
+                return
+            head += data
+        left = min(int.from_bytes(head[3:5], "big"), 1 << 14)
+        while left > 0:
+            data = socket.socket.recv(conn, left)
+            if not data:
+                return
+            left -= len(data)
+        socket.socket.sendall(conn, HANDSHAKE_FAILURE_ALERT)
+    except OSError:
+        pass
 
 
 def _safe_authorization(request: Request) -> None:
@@ -312,7 +354,8 @@ class IndexServer(HTTPServerBase):
         self.host = sock.getsockname()[0]
         try:
             self._wsgi = _WSGIServer(sock, self._wsgi_app, self.ssl_context,
-                                     self._record_tls_failure, self._record_handler_error)
+                                     self._record_tls_failure, self._record_handler_error,
+                                     self._handshake_fault)
         except BaseException:
             sock.close()
             raise
@@ -327,6 +370,8 @@ class IndexServer(HTTPServerBase):
         """Stop accepting, close open connections, join every thread. Idempotent."""
         if self._wsgi is None:
             return
+        for index in self.indexes:  # first: ends latency and trickle waits in flight
+            index.faults.clear()
         wsgi, thread = self._wsgi, self.server_thread
         wsgi.wake()
         if thread is not None:
@@ -360,6 +405,14 @@ class IndexServer(HTTPServerBase):
     def open_connections(self) -> list[socket.socket]:
         """The client connections open now (keep-alive ones included); [] when stopped."""
         return self._wsgi.open_connections() if self._wsgi is not None else []
+
+    def _handshake_fault(self) -> str | None:
+        """The reason for refusing the handshake now starting, when a fault of one of the
+        indexes here asks for it (one refusal is used up), else None."""
+        for index in self.indexes:
+            if index.faults.take_tls_failure():
+                return f"privrepo fault: tls_handshake_failure (index {index.name!r})"
+        return None
 
     def _record_tls_failure(self, failure: TLSFailure) -> None:
         with self._tls_failed:
@@ -400,7 +453,8 @@ class IndexServer(HTTPServerBase):
                 response = text_response(status, message)
             elif index is not None:
                 decision = index.policy.decide(request.authorization)
-                response = index.handle(request, rest, decision)
+                response = index.faults.answer(
+                    request, lambda: index.handle(request, rest, decision))
             else:
                 raise NotFound()
         except HTTPException as exc:
@@ -410,14 +464,18 @@ class IndexServer(HTTPServerBase):
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             response = text_response(
                 500, "privrepo: internal error, see the test report\n" + trace.rstrip("\n"))
+        reset = environ.get(CONNECTION_FAULT_KEY) == "reset"
         hit = Hit.from_request(
             request,
-            status=response.status_code,
+            status=0 if reset else response.status_code,  # a reset sends no status line
             decision=decision,
             credentials=index.policy.credentials if index is not None else None,
             client_cert=peer_subject(environ.get(PEER_CERT_KEY)),
             index=index.name if index else None,
         )
+        fault = fault_of(request)
+        if fault is not None:
+            hit = dataclasses.replace(hit, fault=fault)
         self.log.append(hit)
         if index is not None:
             index.log.append(hit)
