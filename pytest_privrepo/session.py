@@ -35,7 +35,7 @@ from .index.auth import AuthPolicy, AuthSpec, Credentials
 from .index.behaviour import Behaviour, behaviour_for
 from .index.log import Hit
 from .index.index import Index, check_index_name, check_prefix
-from .index.server import IndexServer
+from .index.server import IndexServer, TLSFailure
 from .index.form import UploadLimits
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
@@ -192,8 +192,12 @@ class Privrepo:
                 raise ConfigError(f"host {name}:{port} is already declared in this session "
                                   "(by another privrepo)")
         ctx = ca.server_context(mode, names) if mode else None
+        def tls_failed(failure: TLSFailure) -> None:
+            gateway.record(EgressRecord(host=host, port=port, method="CONNECT", path=None,
+                                        status=0, index=None, tls_failure=failure.reason))
+
         server = IndexServer("127.0.0.1", 0, ssl_context=ctx, tls=mode, public=(host, port),
-                             on_hit=self._egress_hook(gateway, port))
+                             on_hit=self._egress_hook(gateway, port), on_tls_failure=tls_failed)
         server.start()
         try:
             for name in names:

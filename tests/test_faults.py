@@ -446,7 +446,8 @@ def test_faults_on_a_named_host_behind_the_gateway(privrepo, http) -> None:  # t
     with pytest.raises(requests.exceptions.ConnectionError):
         get("/simple/")
     assert [(r.path, r.status) for r in privrepo.egress.to("pypi.corp.example")] == [
-        ("/simple/demo/", 502), ("/simple/demo/", 200), ("/simple/", 0)]
+        (None, 0), ("/simple/demo/", 502), ("/simple/demo/", 200), ("/simple/", 0)]
+    assert privrepo.egress[0].tls_failure.startswith("privrepo fault: tls_handshake_failure")
     assert corp.faults.all_used()
 
 

@@ -224,3 +224,14 @@ def test_fuzzed_proxy_requests_never_break_the_gateway(privrepo, method, target,
         assert status in (b"2", b"3", b"4"), answer[:200]
     privrepo.gateway.check()
     privrepo.check()
+
+
+def test_a_failed_handshake_with_a_declared_host_is_recorded(privrepo, http) -> None:
+    corp = privrepo.index("corp", host="pypi.corp.example", tls="tls")
+    with pytest.raises(requests.exceptions.SSLError):
+        get(http, privrepo.gateway, corp.url, verify=str(privrepo.gateway.trust_bundle))
+    corp.server.wait_for_tls_failure()
+    (record,) = privrepo.egress.tls_failures
+    assert (record.host, record.port, record.method, record.path) == ("pypi.corp.example", 443, "CONNECT", None)
+    assert record.tls_failure and not record.refused
+    assert "TLS handshake failed" in record.describe()

@@ -60,6 +60,7 @@ from .indexes import (
     IndexArg,
     IndexLike,
     IndexSpec,
+    needs_public_roots,
 )
 from .isolated_keyring import (
     IsolatedKeyring,
@@ -299,5 +300,6 @@ __all__ = [
     "venv_distribution_version",
     "venv_python",
     "write_flit_project",
+    "needs_public_roots",
     "write_pypirc",
 ]

@@ -193,7 +193,7 @@ _NO_PROXY = ",".join(LOOPBACK_HOSTS)
 #: one that makes a real machine trust PyPI. ``SSL_CERT_FILE`` is OpenSSL's default store:
 #: Python's ``ssl.create_default_context`` (httpx: pdm, hatch), truststore on Linux (pip >=
 #: 24.2) and uv (which lets it replace its built-in roots) read it; each of them still
-#: lets an explicit CA setting win (see tests/test_gateway_trust.py).
+#: lets an explicit CA setting win (tests/test_pypi_precedence.py, tests/test_pypi_publish.py).
 DEFAULT_STORE: tuple[str, ...] = ("SSL_CERT_FILE",)
 
 #: A proxy that refuses every connection (port 9, "discard", is closed on loopback): with it
@@ -686,12 +686,12 @@ class ClientEnv:
         return directory
 
     def ca_bundle(
-        self, certs: Iterable[str | os.PathLike[str]], *, include_certifi: bool = False
+        self, certs: Iterable[str | os.PathLike[str]], *, include_public_roots: bool = False
     ) -> Path | None:
         """Concatenate CA files into one bundle under ``root/tls`` (None when empty).
 
         Clients take a single trust file per run (pip ``--cert``, uv ``SSL_CERT_FILE``), so
-        two indexes signed by different CAs need a merged bundle. ``include_certifi`` adds
+        two indexes signed by different CAs need a merged bundle. ``include_public_roots`` adds
         the public roots, for uv runs that must also reach a public HTTPS index while
         ``SSL_CERT_FILE`` replaces uv's built-in roots. Identical inputs give the same file.
         """
@@ -710,13 +710,13 @@ class ClientEnv:
                 ) from None
         if not parts:
             return None
-        if include_certifi:
+        if include_public_roots:
             import certifi
 
             parts.append(Path(certifi.where()).read_bytes())
             if self.gateway is not None:  # the public world's roots (the PyPI stand-in)
                 parts.append(self.gateway.trust_bundle.read_bytes())
-        if len(parts) == 1 and not include_certifi:
+        if len(parts) == 1 and not include_public_roots:
             return next(iter(seen))  # one file: use it as is, no copy needed
         data = b"\n".join(p.rstrip(b"\n") for p in parts) + b"\n"
         directory = self._root / "tls"

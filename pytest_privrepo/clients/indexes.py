@@ -9,11 +9,12 @@ adapter, so no harness probes an arbitrary object with ``getattr``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from pytest_privrepo.access import IndexAccess
 
-__all__ = ["IndexAccess", "IndexArg", "IndexLike", "IndexSpec"]
+__all__ = ["IndexAccess", "IndexArg", "IndexLike", "IndexSpec", "needs_public_roots"]
 
 
 @runtime_checkable
@@ -45,3 +46,23 @@ IndexArg = IndexAccess | IndexLike | str
 #: username=..., password=...)`` and ``IndexSpec.of(...)`` keep working). New code writes
 #: ``dataclasses.replace(index.access, password="wrong")``.
 IndexSpec = IndexAccess
+
+
+def needs_public_roots(specs: Iterable[IndexAccess], *, implicit_pypi: bool) -> bool:
+    """Whether a run whose one trust file names these indexes' CAs must also carry the
+    public roots: when the client still uses its implicit PyPI (uv without
+    ``--default-index`` or a ``default = true`` entry; pip without ``--index-url``) or an
+    https index without a CA of its own (it is trusted the way PyPI is).
+
+    Why one rule for pip and uv: both take one trust file per run and it replaces the
+    default store (in a routed :class:`~pytest_privrepo.clients.env.ClientEnv` the
+    gateway's public CA, standing in for the machine's roots). uv 0.13.9 reads
+    ``SSL_CERT_FILE`` instead of its built-in roots: a ``uv lock`` with one private TLS
+    index and the implicit PyPI failed with "invalid peer certificate: UnknownIssuer" for
+    ``https://pypi.org/simple/...`` when only the private CA was passed; pip 24.2 stops
+    trusting ``SSL_CERT_FILE`` once ``--cert`` is given (tests/test_pypi_precedence.py).
+
+    """
+    return implicit_pypi or any(
+        s.ca_cert is None and s.url.startswith("https:") for s in specs
+    )

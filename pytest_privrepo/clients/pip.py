@@ -60,7 +60,7 @@ by another is exactly the bug a user hits. What pip does, from its source
   certificate ... CERTIFICATE_VERIFY_FAILED ... - skipping", tests/test_pypi_precedence.py).
   So when PyPI takes part (no ``index``) or an https index has no CA of its own, the
   ``--cert`` bundle also holds the public roots (certifi's and the gateway's), as a user
-  must write it for pip 24.2 (:func:`~pytest_privrepo.clients.uv_config.needs_public_roots`,
+  must write it for pip 24.2 (:func:`~pytest_privrepo.clients.indexes.needs_public_roots`,
   the rule uv's ``SSL_CERT_FILE`` follows too).
 """
 
@@ -95,7 +95,7 @@ from pytest_privrepo.clients.runner import (
     check_route,
     option_args,
 )
-from pytest_privrepo.clients.uv_config import needs_public_roots
+from pytest_privrepo.clients.indexes import needs_public_roots
 # make_venv's old home: ``from pytest_privrepo.clients.pip import make_venv`` keeps working
 from pytest_privrepo.clients.venv import make_venv, resolve_python  # noqa: F401
 from pytest_privrepo.errors import ClientError, ConfigError
@@ -445,7 +445,7 @@ class Pip(ClientRunner):
             extra_index_urls=tuple(urls[1:] if index is not None else urls),
             cert=self.env.ca_bundle(
                 (s.ca_cert for s in specs if s.ca_cert is not None),
-                include_certifi=needs_public_roots(specs, implicit_pypi=index is None),
+                include_public_roots=needs_public_roots(specs, implicit_pypi=index is None),
             ),
             client_cert=client_certs.pop() if client_certs else None,
             keyring_provider=keyring_provider if auth == "keyring" else None,

@@ -76,10 +76,10 @@ from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.provision import venv_python
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.runner import ClientRunner, Route, check_choice, option_args
+from pytest_privrepo.clients.indexes import needs_public_roots
 from pytest_privrepo.clients.uv_config import (
     UvConfig,
     check_uv_index_name,
-    needs_public_roots,
     uv_credential_env,
     uv_tls_env,
 )

@@ -101,7 +101,7 @@ def uv_index_env(
     for named indexes (``{name: spec}``): what a run needs besides the file naming them.
 
     ``SSL_CERT_FILE`` *replaces* uv's built-in roots, so ``public_roots`` adds the public
-    ones for runs that must still reach a public HTTPS index (:func:`needs_public_roots`).
+    ones for runs that must still reach a public HTTPS index (:func:`~pytest_privrepo.clients.indexes.needs_public_roots`).
     uv presents one ``SSL_CLIENT_CERT`` to every host, so two different client
     certificates are errors.
     """
@@ -124,40 +124,18 @@ def uv_credential_env(name: str, spec: IndexAccess) -> dict[str, str]:
     return variables
 
 
-def needs_public_roots(specs: Iterable[IndexAccess], *, implicit_pypi: bool) -> bool:
-    """Whether a run whose one trust file names these indexes' CAs must also carry the
-    public roots: when the client still uses its implicit PyPI (uv without
-    ``--default-index`` or a ``default = true`` entry; pip without ``--index-url``) or an
-    https index without a CA of its own (it is trusted the way PyPI is).
-
-    Why one rule for pip and uv: both take one trust file per run and it replaces the
-    default store (in a routed :class:`~pytest_privrepo.clients.env.ClientEnv` the
-    gateway's public CA, standing in for the machine's roots). uv 0.13.9 reads
-    ``SSL_CERT_FILE`` instead of its built-in roots: a ``uv lock`` with one private TLS
-    index and the implicit PyPI failed with "invalid peer certificate: UnknownIssuer" for
-    ``https://pypi.org/simple/...`` when only the private CA was passed; pip 24.2 stops
-    trusting ``SSL_CERT_FILE`` once ``--cert`` is given (tests/test_pypi_precedence.py).
-
-    A helper of pip.py and uv.py, not in ``__all__`` (like pdm.py's ``provision_extras``):
-    ``pytest_privrepo.clients`` re-exports exactly its modules' ``__all__``.
-    """
-    return implicit_pypi or any(
-        s.ca_cert is None and s.url.startswith("https:") for s in specs
-    )
-
-
 def uv_tls_env(
     env: ClientEnv, specs: Iterable[IndexAccess], *, public_roots: bool
 ) -> dict[str, str]:
     """``SSL_CERT_FILE`` (the indexes' CAs merged, plus the public roots with
     ``public_roots``: certifi's and, in a routed ClientEnv, the gateway's public CA; see
     :meth:`~pytest_privrepo.clients.env.ClientEnv.ca_bundle`) and ``SSL_CLIENT_CERT`` for
-    one uv run (see :func:`uv_index_env`, :func:`needs_public_roots`)."""
+    one uv run (see :func:`uv_index_env`, :func:`~pytest_privrepo.clients.indexes.needs_public_roots`)."""
     specs = list(specs)
     variables: dict[str, str] = {}
     cas = [s.ca_cert for s in specs if s.ca_cert is not None]
     if cas:
-        bundle = env.ca_bundle(cas, include_certifi=public_roots)
+        bundle = env.ca_bundle(cas, include_public_roots=public_roots)
         assert bundle is not None
         variables["SSL_CERT_FILE"] = os.fspath(bundle)
     client_certs = {s.client_cert for s in specs if s.client_cert is not None}

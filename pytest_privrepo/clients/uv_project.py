@@ -43,7 +43,8 @@ from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.indexes import IndexArg
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
-from pytest_privrepo.clients.uv_config import append_index, needs_public_roots, uv_index_env
+from pytest_privrepo.clients.indexes import needs_public_roots
+from pytest_privrepo.clients.uv_config import append_index, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
 from .pyproject import PyprojectDocument
@@ -232,8 +233,8 @@ class UvProject(PyprojectDocument):
     def lock_env(self) -> dict[str, str]:
         """``UV_INDEX_<NAME>_*``, ``SSL_CERT_FILE``, ``SSL_CLIENT_CERT`` for them;
         ``SSL_CERT_FILE`` keeps the public roots where uv still needs them (the implicit
-        PyPI, an https index without a CA: :func:`~pytest_privrepo.clients.uv_config.
-        needs_public_roots`)."""
+        PyPI, an https index without a CA:
+        :func:`~pytest_privrepo.clients.indexes.needs_public_roots`)."""
         public = needs_public_roots(self.specs.values(), implicit_pypi=self.implicit_pypi)
         return uv_index_env(self.uv.env, self.specs, public_roots=public)
 

@@ -52,6 +52,9 @@ class EgressRecord:
     client_cert: str | None = None
     #: why the gateway refused, when it did
     reason: str | None = None
+    #: the TLS handshake with the declared host failed (why: an untrusted certificate on
+    #: the client's side, no client certificate for an mTLS host, ...); no request was seen
+    tls_failure: str | None = None
 
     @property
     def refused(self) -> bool:
@@ -67,7 +70,12 @@ class EgressRecord:
         """One line for a failure message (no secret can be in it: none is recorded)."""
         what = f"{self.method} {self.host}:{self.port}{self.path or ''}"
         who = f" as {self.user!r}" if self.user else (" with credentials" if self.credentials_offered else "")
-        answer = f"refused ({self.reason})" if self.refused else f"{self.status} from index {self.index!r}"
+        if self.refused:
+            answer = f"refused ({self.reason})"
+        elif self.tls_failure:
+            answer = f"TLS handshake failed ({self.tls_failure})"
+        else:
+            answer = f"{self.status} from index {self.index!r}"
         return f"{what}{who}: {answer}"
 
 
@@ -157,6 +165,11 @@ class EgressLog:
     def refused(self) -> list[EgressRecord]:
         """Requests the gateway refused (undeclared hosts)."""
         return [r for r in self._snapshot() if r.refused]
+
+    @property
+    def tls_failures(self) -> list[EgressRecord]:
+        """Tunnels to declared hosts whose TLS handshake failed (no request was seen)."""
+        return [r for r in self._snapshot() if r.tls_failure]
 
     def asked_for(self, project: str, *, host: str | None = None) -> list[EgressRecord]:
         """Requests for ``project``'s page, JSON or files (on ``host`` when given)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import selectors
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -452,11 +453,16 @@ class Gateway:
                     return  # idle: drop the tunnel, as a server drops an idle keep-alive
                 for key, _ in events:
                     src: socket.socket = key.fileobj  # type: ignore[assignment]
+                    dst = peers[src]
                     try:
                         data = src.recv(65536)
+                    except ConnectionResetError:
+                        # pass a reset on as a reset (a fault test's RST must not reach
+                        # the client as a clean end of stream): close with SO_LINGER 0
+                        dst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        return
                     except OSError:
                         data = b""
-                    dst = peers[src]
                     if data:
                         try:
                             dst.sendall(data)

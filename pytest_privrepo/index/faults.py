@@ -54,6 +54,7 @@ from ..errors import ConfigError
 from ..redact import redact, redact_header
 from .handler import CONNECTION_FAULT_KEY
 from .responses import text_response
+from .routes import route_of
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -132,21 +133,8 @@ class _BelowPrefix(URIPattern):
 
 def _serves(index: "Index", rest: str) -> bool:
     """Whether ``rest`` (below the prefix) is a path the index answers as a page, a file,
-    the upload API or (PyPI's stand-in) the JSON API; the vocabulary of
-    :func:`pytest_privrepo.index.routes.answer`."""
-    if rest in ("/legacy", "/legacy/", "/simple", "/simple/"):
-        return True
-    if rest.startswith("/simple/"):
-        name = rest[len("/simple/"):].removesuffix("/")
-        return bool(name) and "/" not in name
-    files = index.files_path
-    if rest.startswith(files):
-        parts = rest[len(files):].split("/")
-        return len(parts) == 2 and all(parts)
-    if index.json_api and rest.startswith("/pypi/"):
-        parts = rest[len("/pypi/"):].removesuffix("/").split("/")
-        return len(parts) in (2, 3) and parts[-1] == "json" and all(parts)
-    return False
+    the upload API or the JSON API (:func:`pytest_privrepo.index.routes.route_of`)."""
+    return route_of(index, rest) is not None
 
 
 def served_path(index: "Index", path: object) -> str:
@@ -157,8 +145,9 @@ def served_path(index: "Index", path: object) -> str:
                           f"a URIPattern, not {type(path).__name__}")
     if path == URI_DEFAULT:
         return path
-    what = (f"index {index.name!r} serves pages (/simple/, /simple/<project>/), files "
-            f"({index.files_path}<project>/<filename>) and uploads (/legacy/)"
+    simple, upload = index.behaviour.simple_path, index.behaviour.upload_path or "/"
+    what = (f"index {index.name!r} serves pages ({simple}/, {simple}/<project>/), files "
+            f"({index.files_path}<project>/<filename>) and uploads ({upload})"
             + (" and the JSON API (/pypi/<project>/json)" if index.json_api else ""))
     if "://" in path:
         raise ConfigError(f"fault path {path!r} is a URL: give the path below the index's "

@@ -27,7 +27,7 @@ from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate
 if TYPE_CHECKING:
     from .index import Index
 
-__all__ = ["answer"]
+__all__ = ["answer", "route_of"]
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -39,7 +39,7 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
     product's: devpi's ``/+simple`` and ``/+f``, GitLab's upload at the prefix itself).
     """
     behaviour = index.behaviour
-    if _is_upload(behaviour.upload_path, request, rest):
+    if route_of(index, rest, request.method) == "upload":
         return index.handle_upload(request, rest, decision)
     if not index.policy.may_read(decision):
         return index.deny(decision, "read")
@@ -78,13 +78,36 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
     raise NotFound()
 
 
-def _is_upload(upload_path: str, request: Request, rest: str) -> bool:
-    """``rest`` is the upload endpoint: ``/legacy`` or ``/legacy/`` (the handler redirects
-    the first), or, for a product that takes uploads at the prefix itself (``""``, GitLab,
-    Artifactory) or at ``<prefix>/`` (Nexus, devpi, pypiserver), a POST there."""
-    if upload_path in ("", "/"):
-        return rest == "/" and request.method == "POST"
-    return rest in (upload_path, upload_path.rstrip("/"))
+def route_of(index: "Index", rest: str, method: str | None = None) -> str | None:
+    """What ``rest`` (below the prefix) is for ``index``: ``"page"``, ``"file"``,
+    ``"upload"``, ``"json"`` (the JSON API), or None when the index serves no such path.
+
+    The one statement of the index's path vocabulary (its behaviour's simple, files and
+    upload paths), for :func:`answer` and for whoever must know what a path is (fault
+    injection refuses a fault on a path the index does not serve). ``method`` None:
+    any method (an upload at the prefix root is a POST there).
+    """
+    behaviour = index.behaviour
+    upload = behaviour.upload_path
+    if upload in ("", "/"):
+        if rest == "/" and method in (None, "POST"):
+            return "upload"
+    elif rest in (upload, upload.rstrip("/")):
+        return "upload"
+    simple = behaviour.simple_path
+    if rest in (simple, simple + "/"):
+        return "page"
+    if rest.startswith(simple + "/"):
+        name = rest[len(simple) + 1:].removesuffix("/")
+        return "page" if name and "/" not in name else None
+    files = index.files_path
+    if rest.startswith(files):
+        parts = rest[len(files):].split("/")
+        return "file" if len(parts) == 2 and all(parts) else None
+    if index.json_api and rest.startswith("/pypi/"):
+        parts = rest[len("/pypi/"):].removesuffix("/").split("/")
+        return "json" if len(parts) in (2, 3) and parts[-1] == "json" and all(parts) else None
+    return None
 
 
 def _missing(index: "Index", project: str | None) -> Response:

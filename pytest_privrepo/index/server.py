@@ -292,7 +292,8 @@ class IndexServer(HTTPServerBase):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  ssl_context: ssl.SSLContext | None = None, tls: str | None = None,
                  public: tuple[str, int] | None = None,
-                 on_hit: Callable[[Request, Hit], None] | None = None) -> None:
+                 on_hit: Callable[[Request, Hit], None] | None = None,
+                 on_tls_failure: Callable[[TLSFailure], None] | None = None) -> None:
         super().__init__(host, port, ssl_context, threaded=True)
         self.tls = tls
         #: the declared ``(name, port)`` this server answers at through the gateway, None
@@ -300,6 +301,8 @@ class IndexServer(HTTPServerBase):
         self.public = public
         #: called with every request and its record (the gateway's egress log)
         self.on_hit = on_hit
+        #: called with every failed handshake (the gateway's egress log)
+        self.on_tls_failure = on_tls_failure
         self.log = RequestLog()
         #: handshakes the server refused or that broke off (negative TLS tests)
         self.tls_failures: list[TLSFailure] = []
@@ -415,6 +418,11 @@ class IndexServer(HTTPServerBase):
         return None
 
     def _record_tls_failure(self, failure: TLSFailure) -> None:
+        if self.on_tls_failure is not None:  # first: a test reads the log once its client failed
+            try:
+                self.on_tls_failure(failure)
+            except Exception as exc:
+                self._record_handler_error(exc)
         with self._tls_failed:
             self.tls_failures.append(failure)
             self._tls_failed.notify_all()
