@@ -5,18 +5,34 @@ from importlib.metadata import PackageNotFoundError, version as _distribution_ve
 from .access import GatewayAccess, IndexAccess
 from .errors import ClientError, ConfigError, PrivrepoError, ServerError, UnsupportedClient
 from .gateway import EgressLog, EgressRecord, Gateway
-from .index import Hit, Index, IndexServer, RequestLog, StoredFile, TLSFailure, UploadLimits
+from .index import (
+    PROFILES,
+    Behaviour,
+    Faults,
+    HandlerType,
+    Hit,
+    Index,
+    IndexServer,
+    RequestLog,
+    StoredFile,
+    TLSFailure,
+    UploadLimits,
+)
 from .session import Privrepo
 from .tls import CertificateAuthority
 
 __all__ = [
+    "PROFILES",
+    "Behaviour",
     "CertificateAuthority",
     "ClientError",
     "ConfigError",
     "EgressLog",
     "EgressRecord",
+    "Faults",
     "Gateway",
     "GatewayAccess",
+    "HandlerType",
     "Hit",
     "Index",
     "IndexAccess",

@@ -1,6 +1,7 @@
 """Ephemeral package indexes: server, pages, auth, request log."""
 
 from .auth import TOKEN_USER, AuthPolicy, Credentials
+from .behaviour import PROFILES, Behaviour
 from .faults import Faults, HandlerType
 from .index import Index, StoredFile
 from .log import Hit, RequestLog
@@ -8,8 +9,10 @@ from .server import IndexServer, TLSFailure
 from .form import UploadLimits
 
 __all__ = [
+    "PROFILES",
     "TOKEN_USER",
     "AuthPolicy",
+    "Behaviour",
     "Credentials",
     "Faults",
     "HandlerType",
