@@ -7,6 +7,7 @@ thread ran into, so a failure inside the server is reported in the test, not los
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets as _secrets_module
 import shutil
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
@@ -186,7 +187,7 @@ class Privrepo:
                 )
             return server
         gateway = self.gateway
-        scheme = "https" if mode else "http"
+        scheme: Literal["http", "https"] = "https" if mode else "http"
         for name in names:
             if gateway.route(name, port) is not None:
                 raise ConfigError(f"host {name}:{port} is already declared in this session "
@@ -202,7 +203,7 @@ class Privrepo:
         try:
             for name in names:
                 gateway.add_route(Route(name, port, scheme, (server.host, server.port), mode))
-                self._detach.append(lambda n=name: gateway.remove_route(n, port))
+                self._detach.append(functools.partial(gateway.remove_route, name, port))
         except BaseException:
             server.stop()
             raise

@@ -233,7 +233,9 @@ class Gateway:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        stuck = [t for _, t in conns if (t.join(5) or t.is_alive())]
+        for _, thread in conns:
+            thread.join(5)
+        stuck = [t for _, t in conns if t.is_alive()]
         self._sock.close()
         self._wake_r.close()
         self._wake_w.close()
