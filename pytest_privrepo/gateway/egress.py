@@ -12,13 +12,13 @@ leaks into one assertion with a readable message.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from packaging.utils import InvalidName, canonicalize_name
 
+from ..records import Records
 from .hosts import PYPI_HOSTS
 
 __all__ = ["EgressLog", "EgressRecord", "Leak"]
@@ -91,12 +91,13 @@ class Leak:
 
 
 def project_of(path: str | None) -> str | None:
-    """The normalised project name in a simple (``/simple/<n>/``), JSON API
-    (``/pypi/<n>/json``) or file (``/files/<n>/...``, ``/packages/<n>/...``) path."""
+    """The normalised project name in a simple (``/simple/<n>/``, devpi's ``/+simple/``),
+    JSON API (``/pypi/<n>/json``) or file (``/files/<n>/...``, ``/packages/<n>/...``,
+    ``/+f/<n>/...``) path."""
     if not path:
         return None
     parts = [unquote(p) for p in path.split("/") if p]
-    for marker in ("simple", "pypi", "files", "packages"):
+    for marker in ("simple", "+simple", "pypi", "files", "packages", "+f"):
         if marker in parts:
             at = parts.index(marker)
             if at + 1 < len(parts):
@@ -107,7 +108,7 @@ def project_of(path: str | None) -> str | None:
     return None
 
 
-class EgressLog:
+class EgressLog(Records[EgressRecord]):
     """A thread-safe list of :class:`EgressRecord` with the questions tests ask of it.
 
     ``internal_names`` returns the projects the private indexes serve (asked when a leak
@@ -115,40 +116,16 @@ class EgressLog:
     questions about internal names are leaks (PyPI's).
     """
 
+    noun = "requests"
+
     def __init__(
         self,
         internal_names: Callable[[], Iterable[str]] = lambda: (),
         public_hosts: Iterable[str] = PYPI_HOSTS,
     ) -> None:
-        self._records: list[EgressRecord] = []
-        self._lock = threading.Lock()
+        super().__init__()
         self._internal_names = internal_names
         self.public_hosts = frozenset(public_hosts)
-
-    def append(self, record: EgressRecord) -> None:
-        with self._lock:
-            self._records.append(record)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def _snapshot(self) -> list[EgressRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def __iter__(self) -> Iterator[EgressRecord]:
-        return iter(self._snapshot())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._records)
-
-    def __getitem__(self, item: int) -> EgressRecord:
-        return self._snapshot()[item]
-
-    def __repr__(self) -> str:
-        return f"<EgressLog {len(self)} requests>"
 
     # -- questions ----------------------------------------------------------------------
     def to(self, host: str) -> list[EgressRecord]:

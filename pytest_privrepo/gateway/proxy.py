@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from ..access import GatewayAccess
@@ -42,6 +42,8 @@ from .egress import EgressRecord
 from .hosts import default_port
 
 __all__ = ["Gateway", "Route"]
+
+_T = TypeVar("_T")
 
 #: Longest request head (request line and headers) the gateway reads.
 MAX_HEAD = 64 * 1024
@@ -276,29 +278,26 @@ class Gateway:
         with self._lock:
             return list(self._routes.values())
 
+    def _register(self, items: list[_T], item: _T) -> Callable[[], None]:
+        """Add ``item`` to one of the gateway's lists; return the function that removes it."""
+        with self._lock:
+            items.append(item)
+
+        def remove() -> None:
+            with self._lock:
+                if item in items:
+                    items.remove(item)
+        return remove
+
     def subscribe(self, listener: Callable[[EgressRecord], None]) -> Callable[[], None]:
         """Call ``listener`` with every later record; returns the function that unsubscribes."""
-        with self._lock:
-            self._subscribers.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._subscribers:
-                    self._subscribers.remove(listener)
-        return unsubscribe
+        return self._register(self._subscribers, listener)
 
     def add_credential_owner(self, owners: Callable[[str | None], frozenset[str]]) -> Callable[[], None]:
         """Register a function that names the indexes an ``Authorization`` value belongs to
         (a :class:`~pytest_privrepo.session.Privrepo` registers its indexes); returns the
         function that removes it."""
-        with self._lock:
-            self._owners.append(owners)
-
-        def remove() -> None:
-            with self._lock:
-                if owners in self._owners:
-                    self._owners.remove(owners)
-        return remove
+        return self._register(self._owners, owners)
 
     def credentials_of(self, authorization: str | None) -> frozenset[str]:
         """The indexes whose credentials ``authorization`` carries (empty: none of ours)."""

@@ -12,12 +12,12 @@ recorded: ``Authorization`` is not kept (:attr:`Hit.user`, :attr:`Hit.auth_ok` a
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
+from ..records import Records
 from ..redact import redact_header
 from .auth import AuthDecision, Credentials, loggable_identity
 
@@ -113,46 +113,10 @@ class Hit:
         return None
 
 
-class RequestLog:
+class RequestLog(Records[Hit]):
     """A thread-safe, append-only list of :class:`Hit` with filtering helpers."""
 
-    def __init__(self) -> None:
-        self._hits: list[Hit] = []
-        self._lock = threading.Lock()
-
-    def append(self, hit: Hit) -> None:
-        with self._lock:
-            self._hits.append(hit)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-    def _snapshot(self) -> list[Hit]:
-        with self._lock:
-            return list(self._hits)
-
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self._snapshot())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._hits)
-
-    @overload
-    def __getitem__(self, item: int) -> Hit: ...
-
-    @overload
-    def __getitem__(self, item: slice) -> list[Hit]: ...
-
-    def __getitem__(self, item: int | slice) -> Hit | list[Hit]:
-        return self._snapshot()[item]
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-    def __repr__(self) -> str:
-        return f"<RequestLog {len(self)} hits>"
+    noun = "hits"
 
     def filter(
         self,
