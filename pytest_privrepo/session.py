@@ -140,6 +140,15 @@ class Privrepo:
             found.update(index.policy.credentials.secrets)
         return found
 
+    def _bundle_with_public_roots(self, ca: Path) -> Path:
+        """``ca`` and the gateway's public CA in one PEM (for an index whose files are on a
+        publicly signed storage host: clients take one trust file per host or per run)."""
+        bundle = ca.parent / "ca-and-public-roots.pem"
+        if not bundle.exists():
+            bundle.write_bytes(ca.read_bytes().rstrip(b"\n") + b"\n"
+                               + self.gateway.trust_bundle.read_bytes())
+        return bundle
+
     def _all_indexes(self) -> list[Index]:
         return [*self._indexes.values(), *([self._pypi] if self._pypi is not None else [])]
 
@@ -403,6 +412,12 @@ class Privrepo:
                 behaviour=conduct,
             )
             server.mount(index)
+            if conduct.storage_host:  # files on cloud storage, reached by signed redirects
+                storage = self._named_server(check_host_name(conduct.storage_host), 443, "tls",
+                                             (conduct.storage_host,), self.gateway.public_ca)
+                storage.mount(index.storage_view())
+                if index.ca_cert:  # its CA bundle verifies what it redirects to, as well
+                    index.ca_cert = str(self._bundle_with_public_roots(Path(index.ca_cert)))
         except BaseException:
             if started:
                 server.stop()

@@ -183,3 +183,48 @@ def test_bad_profile_input(privrepo) -> None:
     assert privrepo.indexes == {} and privrepo.gateway.routes == []
     varied = privrepo.index("x", profile=PROFILES["gitlab"].replace(challenge=False))
     assert varied.behaviour.challenge is False and varied.behaviour.product == "gitlab"
+
+
+def test_files_redirect_to_signed_storage(privrepo, http) -> None:
+    """Azure Artifacts sends file downloads to Blob storage, Artifactory files over ~512 KB
+    to S3: a signed URL on another host, which refuses any Authorization header (400) and a
+    bad signature (403); credentials sent there are a leak in the egress log."""
+    azure = privrepo.index("corp", profile="azure", auth=("me", "pw-8"))
+    azure.add("demo", "1.0")
+    moved = fetch(privrepo, http, azure, "/download/demo/demo-1.0-py3-none-any.whl", user="me",
+                  secret="pw-8")
+    assert moved.status_code == 302
+    location = moved.headers["Location"]
+    assert location.startswith("https://corp.blob.core.windows.net/corp/demo/demo-1.0-py3-none-any.whl?")
+    public = {"proxies": privrepo.gateway.proxies, "verify": str(privrepo.gateway.trust_bundle),
+              "timeout": 20}
+    assert http.get(location, **public).content == azure.files("demo")[0].path.read_bytes()
+    assert http.get(location, auth=("me", "pw-8"), **public).status_code == 400
+    assert http.get(location.replace("Signature=", "Signature=0"), **public).status_code == 403
+    assert http.get(location.split("?")[0], **public).status_code == 403
+    (leak,) = privrepo.egress.leaks()
+    assert leak.kind == "credential" and leak.record.host == "corp.blob.core.windows.net"
+    small = privrepo.index("jf", profile="artifactory", public_read=True)
+    small.add("demo", "1.0")  # far below Artifactory's ~512 KB: served directly
+    assert fetch(privrepo, http, small, "/files/demo/demo-1.0-py3-none-any.whl").status_code == 200
+    big = privrepo.index("jf2", profile=PROFILES["artifactory"].replace(redirect_min_size=0),
+                         public_read=True, prefix="/artifactory/api/pypi/jf2")
+    big.add("demo", "1.0")
+    assert fetch(privrepo, http, big, "/files/demo/demo-1.0-py3-none-any.whl").headers[
+        "Location"].startswith("https://corp-artifactory.s3.amazonaws.com/jf2/demo/")
+
+
+@pytest.mark.parametrize("client", ["pip", "uv"])
+def test_clients_follow_the_storage_redirect_without_credentials(privrepo, client, request) -> None:
+    """pip 26.3 (requests' rebuild_auth drops Authorization when the host changes) and uv
+    0.13.9 follow Azure's redirect to Blob storage without the index's credentials: the
+    install works and nothing leaks."""
+    azure = privrepo.index("corp", profile="azure", auth=("me", "pw-9"))
+    azure.add("demo", "1.0")
+    runner = request.getfixturevalue(client)
+    install = runner.install if client == "pip" else runner.pip_install
+    result = install("demo", index=azure)
+    assert result.ok
+    storage = privrepo.egress.to("corp.blob.core.windows.net")
+    assert storage and all(r.status == 200 and not r.credentials_offered for r in storage)
+    privrepo.egress.assert_no_leaks()

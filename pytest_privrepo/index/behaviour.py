@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ConfigError
 from .auth import TOKEN_USER
 
-__all__ = ["PROFILES", "Behaviour", "behaviour_for"]
+__all__ = ["PROFILES", "STORAGE", "Behaviour", "behaviour_for"]
 
 #: Warehouse's answer to another file under an existing name (twine matches the prefix).
 WAREHOUSE_DUPLICATE = "File already exists"
@@ -75,6 +75,18 @@ class Behaviour:
     upload_time: bool = True
     #: ``data-requires-python=""`` on files without one (GitLab writes it)
     empty_requires_python: bool = False
+    # -- where the files are ---------------------------------------------------------------
+    #: files are kept on this host (cloud storage, signed by the public CA as S3 and Azure
+    #: Blob are) and the index answers a file request with a redirect to a signed URL there
+    storage_host: str | None = None
+    #: the redirect's status (302, 303, 307)
+    files_redirect: int = 302
+    #: only files at least this large are redirected (Artifactory: ~512 KB, pip#13396)
+    redirect_min_size: int = 0
+    #: this is a storage host's behaviour: it serves files only, at signed URLs, and refuses
+    #: any ``Authorization`` header with 400 (S3: "Only one auth mechanism allowed",
+    #: setuptools#1417)
+    storage: bool = False
     # -- uploads ------------------------------------------------------------------------------
     #: status for another file under an existing name
     duplicate_status: int = 400
@@ -152,6 +164,10 @@ PROFILES: dict[str, Behaviour] = {
         token_users=("",),
         anonymous_status=401,  # "hide existence of unauthorized resources": 404 (twine#918)
         pep658=False,  # unconfirmed
+        # files over ~512 KB: 302 to a signed cloud-storage URL (pip#13396); forwarding
+        # Authorization there fails (setuptools#1417)
+        storage_host="corp-artifactory.s3.amazonaws.com",
+        redirect_min_size=512 * 1024,
         duplicate_status=403,  # twine#1251
         duplicate_message="Not enough permissions to overwrite artifact",
     ),
@@ -176,6 +192,9 @@ PROFILES: dict[str, Behaviour] = {
         anonymous_status=401,
         missing_status=401,  # 401 also for a package that does not exist, valid credentials
         pep658=False,  # unconfirmed
+        # files .../pypi/download/<n>/<v>/<file> redirect to Blob storage (uv#13208, #11440)
+        files_path="/download",
+        storage_host="corp.blob.core.windows.net",
         duplicate_status=409,  # JSON PackageAlreadyExistsException (uv#8817)
         duplicate_message="PackageAlreadyExistsException: the package version already exists",
     ),
@@ -220,6 +239,11 @@ PROFILES: dict[str, Behaviour] = {
         duplicate_message="Conflict: package already exists",
     ),
 }
+
+
+#: What a storage host (``Behaviour.storage_host``) behaves as: files only, signed URLs.
+STORAGE = Behaviour(product="storage", storage=True, files_path="", token_users=(),
+                    pep691=False)
 
 
 def behaviour_for(profile: str | Behaviour | None, **settings: Any) -> Behaviour:

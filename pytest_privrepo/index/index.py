@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,8 +27,8 @@ from werkzeug.wrappers import Request, Response
 from ..access import IndexAccess
 from ..dists import DistFile, build_dists, inspect_dist
 from ..errors import ConfigError
-from .auth import AuthDecision, AuthPolicy
-from .behaviour import Behaviour
+from .auth import AuthDecision, AuthPolicy, Credentials
+from .behaviour import STORAGE, Behaviour
 from .faults import FaultInjection
 from .form import UploadLimits
 from .log import RequestLog
@@ -186,6 +187,22 @@ class Index(FaultInjection):
         self._projects: dict[str, dict[str, StoredFile]] = {}
         self._display: dict[str, str] = {}
         self._pages: dict[tuple[str, str], bytes] = {}
+        #: the key this index signs its storage URLs with (see :mod:`.storage`)
+        self.signing_key = secrets.token_bytes(32)
+        #: where this index's files are kept when its behaviour has a storage host
+        #: (:meth:`storage_view`); None: it serves them itself
+        self.storage: Index | None = None
+
+    def storage_view(self) -> Index:
+        """A files-only view of this index for its storage host (mounted there by the
+        factory): the same files, served at signed URLs, refusing any ``Authorization``."""
+        view = Index(f"{self.name}-storage", prefix=f"/{self.name}", directory=self.directory,
+                     policy=AuthPolicy(Credentials()), ca_cert=None, client_cert=None,
+                     behaviour=STORAGE)
+        view._projects, view._display, view._lock = self._projects, self._display, self._lock
+        view.signing_key = self.signing_key
+        self.storage = view
+        return view
 
     # -- addresses and credentials ----------------------------------------------------
     def bind(self, server: "IndexServer", origin: Origin, tls: str | None) -> None:

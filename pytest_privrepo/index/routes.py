@@ -22,6 +22,7 @@ from werkzeug.wsgi import wrap_file
 from .auth import AuthDecision
 from .json_api import render_project, render_release
 from .responses import text_response
+from .storage import check_signed, signed_url
 from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate
 
 if TYPE_CHECKING:
@@ -39,6 +40,16 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
     product's: devpi's ``/+simple`` and ``/+f``, GitLab's upload at the prefix itself).
     """
     behaviour = index.behaviour
+    if behaviour.storage:
+        if route_of(index, rest) != "file":
+            raise NotFound()
+        if request.method not in _READ_METHODS:
+            return text_response(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        refusal = check_signed(request, index.signing_key)
+        if refusal is not None:
+            return refusal
+        project, filename = rest.split("/")[1:]
+        return _serve_file(index, request, project, filename)
     if route_of(index, rest, request.method) == "upload":
         return index.handle_upload(request, rest, decision)
     if not index.policy.may_read(decision):
@@ -88,6 +99,9 @@ def route_of(index: "Index", rest: str, method: str | None = None) -> str | None
     any method (an upload at the prefix root is a POST there).
     """
     behaviour = index.behaviour
+    if behaviour.storage:  # /<project>/<filename> only
+        parts = rest.split("/")[1:]
+        return "file" if len(parts) == 2 and all(parts) else None
     upload = behaviour.upload_path
     if upload in ("", "/"):
         if rest == "/" and method in (None, "POST"):
@@ -168,6 +182,12 @@ def _serve_file(index: "Index", request: Request, project: str, filename: str) -
         if stored is None or stored.metadata_sha256 is None or not index.behaviour.pep658:
             raise NotFound()
         return Response(stored.dist.metadata, 200, mimetype="application/octet-stream")
+    storage = index.storage
+    if storage is not None:
+        stored = index.file(project, filename)
+        if stored is not None and stored.dist.size >= index.behaviour.redirect_min_size:
+            return redirect(signed_url(storage, stored, index.signing_key),
+                            index.behaviour.files_redirect)
     opened = index.open_file(project, filename)
     if opened is None:
         raise NotFound()
