@@ -7,7 +7,6 @@ thread ran into, so a failure inside the server is reported in the test, not los
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import secrets as _secrets_module
 import shutil
@@ -16,12 +15,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
 from .errors import ConfigError, ServerError
-from .gateway.egress import EgressLog, EgressRecord
+from .gateway.egress import EgressLog
+from .gateway.hosting import NamedHosts
 from .gateway.hosts import (
     PYPI_FILES_HOST,
     PYPI_HOST,
@@ -31,17 +31,13 @@ from .gateway.hosts import (
     default_port,
     is_loopback_host,
 )
-from .gateway.proxy import Gateway, Route
+from .gateway.proxy import Gateway
 from .index.auth import AuthPolicy, AuthSpec, Credentials
 from .index.behaviour import Behaviour, behaviour_for
-from .index.log import Hit
-from .index.index import Index, check_index_name, check_prefix
-from .index.server import IndexServer, TLSFailure
 from .index.form import UploadLimits
+from .index.index import Index, check_index_name, check_prefix
+from .index.server import IndexServer
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
-
-if TYPE_CHECKING:
-    from werkzeug.wrappers import Request
 
 __all__ = ["Privrepo"]
 
@@ -108,7 +104,7 @@ class Privrepo:
         self._gateway: Gateway | None = None
         self._own_gateway = False
         self._detach: list[Callable[[], None]] = []
-        self._named: dict[tuple[str, int], IndexServer] = {}
+        self._hosts: NamedHosts | None = None
         self._pypi: Index | None = None
         #: every request the clients sent through the gateway while this privrepo was open
         self.egress = EgressLog(internal_names=self._internal_names)
@@ -118,6 +114,7 @@ class Privrepo:
     # -- the gateway ----------------------------------------------------------------------
     def _attach(self, gateway: Gateway, *, own: bool) -> None:
         self._gateway, self._own_gateway = gateway, own
+        self._hosts = NamedHosts(gateway)
         self._detach.append(gateway.subscribe(self.egress.append))
         self._detach.append(gateway.add_credential_owner(self._credential_owners))
 
@@ -168,57 +165,17 @@ class Privrepo:
     def _internal_names(self) -> list[str]:
         return [p for i in self._indexes.values() for p in i.projects]
 
-    def _egress_hook(self, gateway: Gateway, public_port: int) -> Callable[["Request", Hit], None]:
-        def record(request: "Request", hit: Hit) -> None:
-            name, _, port = (hit.host or "").partition(":")
-            authorization = request.headers.get("Authorization")
-            gateway.record(EgressRecord(
-                host=name.lower(), port=int(port) if port.isdigit() else public_port,
-                method=hit.method, path=hit.path, status=hit.status, index=hit.index,
-                user=hit.user, credentials_offered=bool(authorization),
-                credentials_of=gateway.credentials_of(authorization),
-                client_cert=hit.client_cert,
-            ))
-        return record
-
     def _named_server(self, host: str, port: int, mode: str | None,
                       names: tuple[str, ...], ca: CertificateAuthority,
                       explicit: bool = True) -> IndexServer:
-        """The server of one declared host:port (all of ``names``), started and routed on
-        first use; later indexes on that host:port share it under their prefixes (and its
-        TLS mode, unless ``explicit`` asks for another, as with ``share=``)."""
-        server = self._named.get((host, port))
-        if server is not None:
-            if explicit and server.tls != mode:
-                raise ConfigError(
-                    f"host {host}:{port} is already declared with tls={server.tls!r}; an index "
-                    f"on it cannot have tls={mode!r}: one host:port has one TLS mode"
-                )
-            return server
-        gateway = self.gateway
-        scheme: Literal["http", "https"] = "https" if mode else "http"
-        for name in names:
-            if gateway.route(name, port) is not None:
-                raise ConfigError(f"host {name}:{port} is already declared in this session "
-                                  "(by another privrepo)")
-        ctx = ca.server_context(mode, names) if mode else None
-        def tls_failed(failure: TLSFailure) -> None:
-            gateway.record(EgressRecord(host=host, port=port, method="CONNECT", path=None,
-                                        status=0, index=None, tls_failure=failure.reason))
-
-        server = IndexServer("127.0.0.1", 0, ssl_context=ctx, tls=mode, public=(host, port),
-                             on_hit=self._egress_hook(gateway, port), on_tls_failure=tls_failed)
-        server.start()
-        try:
-            for name in names:
-                gateway.add_route(Route(name, port, scheme, (server.host, server.port), mode))
-                self._detach.append(functools.partial(gateway.remove_route, name, port))
-        except BaseException:
-            server.stop()
-            raise
-        self._servers.append(server)
-        for name in names:
-            self._named[(name, port)] = server
+        """The server of a declared host:port (see :class:`NamedHosts`), owned by this
+        privrepo from its start on."""
+        if self._hosts is None:
+            _ = self.gateway  # attaches (and starts one of our own)
+        assert self._hosts is not None
+        server, started = self._hosts.server(host, port, mode, names, ca, explicit=explicit)
+        if started:
+            self._servers.append(server)
         return server
 
     @property
@@ -376,8 +333,9 @@ class Privrepo:
                 raise ConfigError("cert_hosts= is for loopback indexes: a named index's "
                                   "certificate is issued for its host name")
             public_port = port or default_port("https" if mode else "http")
-            if tls is None and not port:  # the host's existing TLS mode, on either port
-                public_port = next((p for (h, p) in self._named if h == name_), public_port)
+            if tls is None and not port and self._hosts is not None:
+                # the host's existing TLS mode, on either port
+                public_port = next(iter(self._hosts.ports(name_)), public_port)
             server = self._named_server(name_, public_port, mode, (name_,), self.ca,
                                         explicit=tls is not None)
             mode = server.tls
@@ -459,6 +417,8 @@ class Privrepo:
         problems: list[BaseException] = []
         for detach in reversed(self._detach):
             detach()
+        if self._hosts is not None:
+            self._hosts.unroute()
         for server in self._servers:
             try:
                 server.stop()
@@ -485,7 +445,7 @@ class Privrepo:
         if self._closed:
             raise ConfigError("this privrepo is closed")
 
-    def __enter__(self) -> "Privrepo":
+    def __enter__(self) -> Privrepo:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

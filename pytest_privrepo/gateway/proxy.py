@@ -359,7 +359,7 @@ class Gateway:
                         "with an absolute URI (http://host/path)")
         except (OSError, TimeoutError):
             pass
-        except Exception as exc:  # surfaced by check(); the client gets a closed connection
+        except Exception as exc:  # noqa: BLE001 - surfaced by check(); the client sees a close
             if not self._stopping:
                 self.errors.append(exc)
         finally:

@@ -40,7 +40,7 @@ def _sign(key: bytes, path: str, expires: int) -> str:
     return hmac.new(key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def signed_url(storage: "Index", stored: "StoredFile", key: bytes) -> str:
+def signed_url(storage: Index, stored: StoredFile, key: bytes) -> str:
     """The storage host's URL of ``stored``, signed with ``key`` for :data:`SIGNATURE_TTL`."""
     path = f"{storage.prefix}/{stored.project}/{quote(stored.filename)}"
     expires = int(time.time()) + SIGNATURE_TTL
