@@ -228,3 +228,26 @@ def test_clients_follow_the_storage_redirect_without_credentials(privrepo, clien
     storage = privrepo.egress.to("corp.blob.core.windows.net")
     assert storage and all(r.status == 200 and not r.credentials_offered for r in storage)
     privrepo.egress.assert_no_leaks()
+
+
+def test_nexus_needs_the_trailing_slash_and_pypiserver_tells_twine_400(privrepo, http, tmp_path) -> None:
+    nexus = privrepo.index("nx", profile="nexus", auth=("ci", "pw-10"))
+    wheel = privrepo.build_dist(tmp_path, "slashy", "1.0")
+    form = {":action": "file_upload", "protocol_version": "1", "name": "slashy", "version": "1.0",
+            "filetype": "bdist_wheel", "pyversion": "py3", "metadata_version": "2.1",
+            "sha256_digest": file_sha256(wheel)}
+
+    def post(index, url, agent="python-requests"):  # type: ignore[no-untyped-def]
+        return http.post(url, data=form, files={"content": (wheel.name, wheel.read_bytes())},
+                         auth=("ci", "pw-10"), proxies=privrepo.gateway.proxies,
+                         verify=index.ca_cert, timeout=20, headers={"User-Agent": agent})
+
+    refused = post(nexus, nexus.upload_url.rstrip("/"))
+    assert refused.status_code == 400 and "must have another '/'" in refused.text
+    assert post(nexus, nexus.upload_url).status_code == 200
+    pypiserver = privrepo.index("ps", profile="pypiserver", auth=("ci", "pw-10"))
+    assert post(pypiserver, pypiserver.upload_url).status_code == 200
+    wheel = privrepo.build_dist(tmp_path / "o", "slashy", "1.0", summary="other")  # other bytes
+    form["sha256_digest"] = file_sha256(wheel)
+    assert post(pypiserver, pypiserver.upload_url).status_code == 409
+    assert post(pypiserver, pypiserver.upload_url, agent="twine/6.1.0 CPython/3.11").status_code == 400

@@ -94,11 +94,23 @@ class Behaviour:
     duplicate_message: str = WAREHOUSE_DUPLICATE
     #: an identical re-upload is refused too (else 200, as Warehouse)
     refuse_identical: bool = False
+    #: the duplicate status for a client whose User-Agent contains "twine", when it differs
+    #: (pypiserver: 400, so that twine's --skip-existing recognises it)
+    duplicate_status_for_twine: int | None = None
+    #: an upload to the endpoint without its trailing slash is a 400 (Nexus: "Repository
+    #: path must have another '/'", poetry#8391); else a 308 to it, or the same endpoint
+    upload_slash_required: bool = False
 
     def replace(self, **changes: Any) -> Behaviour:
         """This behaviour with some fields changed (unknown names: ConfigError)."""
         check_fields(changes)
         return dataclasses.replace(self, **changes)
+
+    def duplicate_status_for(self, user_agent: str) -> int:
+        """The duplicate-upload status for a client with this User-Agent."""
+        if self.duplicate_status_for_twine is not None and "twine" in user_agent.lower():
+            return self.duplicate_status_for_twine
+        return self.duplicate_status
 
     @property
     def token_user(self) -> str:
@@ -144,6 +156,7 @@ PROFILES: dict[str, Behaviour] = {
         default_prefix="/repository/{name}",
         files_path="/packages",  # links ../../packages/... on the same host
         upload_path="/",  # POST /repository/<r>/; without the slash: 400 (poetry#8391)
+        upload_slash_required=True,
         token_users=("__token__",),  # Basic only; user tokens are user:pass pairs
         anonymous_status=401,  # unconfirmed
         pep691=False,  # HTML only, api-version 2
@@ -235,7 +248,8 @@ PROFILES: dict[str, Behaviour] = {
         pep691=False,
         pep658=False,
         yanked=False,
-        duplicate_status=409,  # but 400 when the User-Agent contains "twine" (not modelled)
+        duplicate_status=409,
+        duplicate_status_for_twine=400,  # 400 when the User-Agent contains "twine" (#1265)
         duplicate_message="Conflict: package already exists",
     ),
 }

@@ -460,8 +460,9 @@ class Index(FaultInjection):
                 refuse = (not self.overwrite and (existing.sha256 != staged.sha256
                                                   or behaviour.refuse_identical))
                 if refuse:
-                    raise staged.refuse_duplicate(existing, behaviour.duplicate_status,
-                                                  behaviour.duplicate_message)
+                    raise staged.refuse_duplicate(
+                        existing, behaviour.duplicate_status_for(staged.user_agent),
+                        behaviour.duplicate_message)
                 if existing.sha256 == staged.sha256:
                     return None
             target_dir = self.upload_root / staged.project  # only now: a refusal leaves no dir

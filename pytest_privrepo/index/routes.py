@@ -51,6 +51,9 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
         project, filename = rest.split("/")[1:]
         return _serve_file(index, request, project, filename)
     if route_of(index, rest, request.method) == "upload":
+        if behaviour.upload_slash_required and not request.path.endswith("/"):
+            return text_response(400, "Repository path must have another '/' after the "
+                                      "repository name", phrase=True)
         return index.handle_upload(request, rest, decision)
     if not index.policy.may_read(decision):
         return index.deny(decision, "read")

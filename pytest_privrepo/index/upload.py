@@ -107,6 +107,8 @@ class StagedUpload:
     sha256: str
     user: str | None
     fields: dict[str, list[str]] = field(repr=False)
+    #: the client's User-Agent (pypiserver answers twine's duplicates differently)
+    user_agent: str = ""
 
     def duplicate_of(self, index: "Index") -> StoredFile | None:
         """The stored file this upload would duplicate: the same name, or a variant of it."""
@@ -252,7 +254,8 @@ def _stage(index: "Index", request: UploadRequest, decision: AuthDecision
     if existing is not None and existing.sha256 == sha256:
         behaviour = index.behaviour
         if behaviour.refuse_identical and not index.overwrite:  # GitLab, Nexus
-            raise UploadRejected(behaviour.duplicate_status,
+            raise UploadRejected(behaviour.duplicate_status_for(
+                                     request.headers.get("User-Agent", "")),
                                  f"{behaviour.duplicate_message} ({filename!r})")
         return None
 
@@ -273,6 +276,7 @@ def _stage(index: "Index", request: UploadRequest, decision: AuthDecision
         dist=dist, filename=filename, name=name, project=canonical, version=str(version),
         filetype=filetype, sha256=sha256, user=decision.user,
         fields={k: form.getlist(k) for k in form.keys()},
+        user_agent=request.headers.get("User-Agent", ""),
     )
 
 
