@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from helpers import flat
+from helpers import flat, uv_release
 from packaging.version import Version
 from pytest_httpserver import URIPattern
 from raw_http import open_socket
@@ -554,10 +554,15 @@ def test_uv_reports_a_hash_mismatch_for_a_wrong_sha256(privrepo, uv: Uv) -> None
     corp.faults.wrong_sha256("demo")
     result = uv.pip_install("demo", index=corp, check=False, no_cache=True)
     text = flat(result.command.output)
+    assert any(h.path == WHEEL and h.status == 200 for h in corp.log)  # it did download it
+    if uv_release(uv) < Version("0.13.9"):
+        # uv 0.8.14 installs the wheel although its sha256 is not the page's (the release
+        # that started checking is not bisected)
+        assert result.command.returncode == 0, text
+        return
     assert result.command.returncode != 0
     assert "Hash mismatch for `demo==1.0`" in text, text
     assert f"sha256:{wrong_sha256(stored.sha256)}" in text and f"sha256:{stored.sha256}" in text
-    assert any(h.path == WHEEL and h.status == 200 for h in corp.log)  # it did download it
 
 
 PIPS = [pytest.param(None, id="pip-installed"), pytest.param("24.2", id="pip-24.2")]
@@ -587,11 +592,13 @@ def test_pip_on_a_download_cut_once(privrepo, pip: Pip) -> None:  # type: ignore
         assert [(h.status, h.fault) for h in downloads] == [(200, "truncate")]
 
 
+@pytest.mark.parametrize("pip", [pytest.param("26.3", id="pip-26.3")], indirect=True)
 def test_pip_gives_up_on_a_download_cut_every_time(privrepo, pip: Pip) -> None:  # type: ignore[no-untyped-def]
+    """pip 26.3 resumes a cut download 5 times (pip >= 25.2; older ones do not resume:
+    test_pip_on_a_download_cut_once), then gives up."""
     corp = demo_index(privrepo)
     (stored,) = corp.files("demo")
     corp.faults.truncate(WHEEL, 100)  # every answer, the resumed 206 ones too
-    pip.require("25.2", "does not resume a cut download")
     result = pip.install("demo", index=corp, check=False, no_cache=True)
     text = flat(result.command.output)
     assert result.command.returncode != 0
@@ -643,5 +650,12 @@ def test_a_broken_advertised_metadata_file_stops_the_install(privrepo, pip: Pip,
         ("uv", "wrong"): f"error: Hash mismatch for package metadata at `{url}` Expected: "
                          f"sha256:{stored.metadata_sha256} Computed: sha256:{wrong}",
     }[client, kind]
+    if client == "uv" and uv_release(uv) < Version("0.13.9"):
+        # uv 0.8.14: "error: Failed to fetch: `<url>` Caused by: HTTP status client error (404
+        # NOT FOUND) ..."; a wrong .metadata is not checked against its advertised hash: the
+        # planted Requires-Dist is resolved, and fails
+        expected = "404 NOT FOUND" if kind == "missing" else (
+            "privrepo-wrong-metadata was not found in the package registry")
+        assert kind == "wrong" or url in text, text
     assert expected in text, text
     assert not corp.log.downloads  # the wheel itself was never asked for

@@ -248,9 +248,10 @@ def test_uv_needs_the_session_ca_in_ssl_cert_file_but_not_for_pypi(privrepo: Pri
 
     assert not untrusted.ok
     out = flat(untrusted.command.output)
-    assert (f"error: Failed to fetch: https://{CORP_HOST}/simple/internal-lib/ cause: error sending "
-            f"request for url (https://{CORP_HOST}/simple/internal-lib/) cause: client error (Connect) "
-            "cause: invalid peer certificate: UnknownIssuer") in out, out
+    # uv 0.13.9: "error: Failed to fetch: <url> cause: ... cause: invalid peer certificate:
+    # UnknownIssuer"; uv 0.8.14 draws the same chain with "×" and "├─▶"
+    assert f"https://{CORP_HOST}/simple/internal-lib/" in out, out
+    assert "invalid peer certificate: UnknownIssuer" in out, out
     assert CORP_PASSWORD not in untrusted.command.output
     assert corp.server.wait_for_tls_failure().reason
     assert not list(corp.log)
@@ -285,9 +286,18 @@ def test_pdm_source_merged_with_the_implicit_pypi(privrepo: Privrepo, pdm_projec
 
     assert (lock["internal-lib"].version, lock["internal-lib"].urls) == (expected[0], (expected[1],))
     assert lock["public-lib"].urls == (f"{PYPI_FILES}/public-lib/public_lib-2.0-py3-none-any.whl",)
-    # whatever wins, pdm asked PyPI for the internal name: the quiet leak in every order
-    assert privrepo.egress.asked_for("internal-lib", host=PYPI_HOST)
-    assert pages(corp, "internal-lib") and {h.user for h in corp.log} == {"alice"}
+    asked_pypi = bool(privrepo.egress.asked_for("internal-lib", host=PYPI_HOST))
+    asked_corp = bool(pages(corp, "internal-lib"))
+    if order != "merged" and pdm_project.pdm.release < Version("2.29.3"):
+        # pdm 2.17.2 with respect-source-order stops at the first source that has the name
+        # (2.29.3 asks every source and takes the first answer; the change in between is
+        # not bisected): only that source hears of it
+        assert (asked_pypi, asked_corp) == ((True, False) if order == "respect-source-order"
+                                            else (False, True))
+    else:
+        # whatever wins, pdm asked PyPI for the internal name: the quiet leak in every order
+        assert asked_pypi and asked_corp
+    assert {h.user for h in corp.log} <= {"alice"}
     assert CORP_PASSWORD not in pdm_project.lockfile.read_text()
     assert not privrepo.egress.credentials_elsewhere()
 

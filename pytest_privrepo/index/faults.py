@@ -527,7 +527,7 @@ class Faults:
             parts.append(f"headers={shown}")
         if matcher.data is not None:
             parts.append(f"data=<{len(matcher.data)} bytes>")
-        if matcher.json is not UNDEFINED or matcher.data_form is not None:
+        if matcher.json is not UNDEFINED or getattr(matcher, "data_form", None) is not None:  # 1.2.1+
             parts.append("with a body matcher")
         return " ".join(parts)
 
