@@ -1,0 +1,75 @@
+"""Scenarios users report against private indexes, each with the real client.
+
+Each test reproduces one recurring report from ``../shared/reference/products.md``
+("Recurring problems users report"; the GitHub issue numbers are in each docstring)
+against an index with the product's profile (pytest_privrepo/index/behaviour.py), and
+asserts both what the client said or did and what the index (or the gateway's egress
+log) saw, so a client that "works" by another route cannot pass. Client versions are the
+suite's (pip 26.3, uv 0.13.9, twine 7.0.0 from the test extra; Poetry 1.8.5 and 2.5.1
+provisioned); a docstring's facts are pinned to those versions.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import flat
+
+from pytest_privrepo import Privrepo
+from pytest_privrepo.clients.poetry_project import PoetryProject
+from pytest_privrepo.gateway.hosts import PYPI_HOST
+from pytest_privrepo.index.behaviour import PROFILES
+
+#: what an attacker uploaded to PyPI under a private name
+SQUAT = "99.0"
+
+
+def _squatted(privrepo: Privrepo) -> None:
+    """PyPI (the stand-in) has ``corp-utils`` at a higher version than the private index."""
+    privrepo.pypi.add("corp-utils", SQUAT)
+
+
+# -- 1. a login failure that looks like "not found" ---------------------------------------
+
+
+@pytest.mark.parametrize("poetry", ["1.8.5", "2.5.1"], indirect=True)
+@pytest.mark.parametrize("refusal", [401, 403])
+def test_poetry_takes_pypi_after_a_login_failure(privrepo, poetry, tmp_path, refusal):  # type: ignore[no-untyped-def]
+    """poetry#2125, poetry#3719 (Poetry 1.8.5 and 2.5.1): a wrong password for an
+    Artifactory source gets a 401 (the profile's answer) or, where Artifactory is set up
+    to refuse with 403 (pip#11721), a 403. Poetry only warns "Authorization error
+    accessing <page>" and treats the project as missing there, so with PyPI listed as a
+    supplemental source the lock takes the name squatted on PyPI: dependency confusion
+    through a login failure. Guard: with the right password the private 1.0 is locked
+    and PyPI is never asked."""
+    profile = PROFILES["artifactory"]
+    if refusal == 403:
+        profile = profile.replace(wrong_credentials_status=403)
+    corp = privrepo.index("corp", profile=profile, auth=("alice", "corp-pw-7d1e"))
+    corp.add("corp-utils", "1.0")
+    _squatted(privrepo)
+    poetry.configure(corp.access.overridden(password="WRONG"), "corp", repository=False)
+    proj = PoetryProject(tmp_path / "proj", poetry).create("confused-app", "0.1.0")
+    proj.add_dependency("corp-utils", "*")
+    proj.add_source("corp", corp.url)
+    proj.add_source("pypi", priority="supplemental")
+
+    result = proj.run("lock")
+
+    warning = f"Source (corp): Authorization error accessing {corp.url}corp-utils/"
+    assert warning in flat(result.stderr), result.output
+    lock = proj.lock_result()
+    assert (lock["corp-utils"].source, lock["corp-utils"].version) == (None, SQUAT)
+    page = corp.log.filter(path=f"{corp.prefix}/simple/corp-utils/")
+    assert page and {(h.status, h.user, h.auth_ok) for h in page} == {(refusal, "alice", False)}
+    asked = privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)
+    # Poetry asks PyPI's simple page and its JSON API for the version it picked
+    assert {(r.path, r.status) for r in asked} == {
+        ("/simple/corp-utils/", 200), (f"/pypi/corp-utils/{SQUAT}/json", 200)}, asked
+
+    # Guard: the right password locks the private package; PyPI (supplemental) is not asked.
+    poetry.configure(corp, "corp", repository=False)
+    asked_before = len(privrepo.egress.asked_for("corp-utils", host=PYPI_HOST))
+    (proj.path / "poetry.lock").unlink()
+    good = proj.lock()
+    assert (good["corp-utils"].source, good["corp-utils"].version) == ("corp", "1.0")
+    assert len(privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)) == asked_before
