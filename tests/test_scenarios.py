@@ -73,3 +73,65 @@ def test_poetry_takes_pypi_after_a_login_failure(privrepo, poetry, tmp_path, ref
     good = proj.lock()
     assert (good["corp-utils"].source, good["corp-utils"].version) == ("corp", "1.0")
     assert len(privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)) == asked_before
+
+
+def test_uv_reads_codeartifacts_404_for_a_wrong_token_as_not_found(privrepo, uv):  # type: ignore[no-untyped-def]
+    """uv#11899 (uv 0.13.9): CodeArtifact answers a wrong token with 404 (the profile's
+    ``wrong_credentials_status``, from a uv maintainer in that thread). uv cannot tell that
+    from a missing project: its resolver error names no authentication problem at all, and
+    with PyPI as the default index ``first-index`` goes on to PyPI, which supplies a
+    squatted name (uv stops at a 401/403 since 0.7, not at a 404: uv#9429)."""
+    corp = privrepo.index("corp", profile="codeartifact", token="ca-token-5b2e")
+    corp.add("internal-lib", "1.0")
+    corp.add("corp-utils", "1.0")
+    _squatted(privrepo)
+    wrong = corp.access.overridden(password="expired-token")
+    assert wrong.username == "aws"
+
+    missing = uv.pip_install("internal-lib", extra_indexes=[wrong], auth="env", check=False)
+
+    assert not missing.ok
+    out = flat(missing.command.output)
+    assert ("Because internal-lib was not found in the package registry and you require "
+            "internal-lib, we can conclude that your requirements are unsatisfiable.") in out, out
+    for word in ("401", "403", "404", "auth", "credential"):
+        assert word not in out.lower(), out
+    # the token went with user aws; the log names any token user __token__
+    assert {(h.status, h.user, h.auth_ok) for h in corp.log} == {(404, "__token__", False)}
+
+    confused = uv.pip_install("corp-utils", extra_indexes=[wrong], auth="env", check=False)
+
+    assert confused.ok, confused.command.output
+    assert confused.installed == (("corp-utils", SQUAT),)
+    assert [h.status for h in corp.log.filter(path=f"{corp.prefix}/simple/corp-utils/")] == [404]
+    assert {r.status for r in privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)} == {200}
+
+
+@pytest.mark.parametrize("auth", ["keyring", "netrc"])
+def test_pip_never_asks_its_keyring_after_a_hidden_404(privrepo, pip, auth):  # type: ignore[no-untyped-def]
+    """pip#10016 (pip 26.3): Artifactory with "hide existence of unauthorized resources"
+    answers 404 to anonymous and wrong requests alike (``anonymous_status=404``,
+    twine#918). pip asks its keyring only after a 401, so with the password in the keyring
+    (user name in the URL, as the keyring route needs) the page's 404 ends the search:
+    one request, "No matching distribution", the keyring never consulted. netrc is read
+    before the first request, so the same index works with it: the 404 hurts only the
+    401-driven routes."""
+    profile = PROFILES["artifactory"].replace(anonymous_status=404)
+    corp = privrepo.index("corp", profile=profile, auth=("alice", "corp-pw-7d1e"))
+    corp.add("internal-lib", "1.0")
+
+    result = pip.install("internal-lib", index=corp, auth=auth, check=False)
+
+    page = f"{corp.prefix}/simple/internal-lib/"
+    if auth == "keyring":
+        assert not result.ok
+        out = result.command.output
+        assert "No matching distribution found for internal-lib" in out, out
+        assert "401" not in out and "Credentials not correct" not in out, out
+        # the URL's user name with an empty password, once: no retry with the keyring's
+        assert [(h.path, h.status, h.user, h.auth_ok) for h in corp.log] == [
+            (page, 404, "alice", False)]
+        assert pip.keyring_contents() == {corp.url: {"alice": "corp-pw-7d1e"}}
+    else:
+        assert result.versions == {"internal-lib": "1.0"}, result.command.output
+        assert {(h.status, h.user, h.auth_ok) for h in corp.log} == {(200, "alice", True)}
