@@ -15,6 +15,10 @@ import pytest
 from helpers import flat
 
 from pytest_privrepo import Privrepo
+from pytest_privrepo.access import url_with_credentials
+from pytest_privrepo.clients.indexes import IndexSpec
+from pytest_privrepo.clients.isolated_keyring import IsolatedKeyring
+from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.poetry_project import PoetryProject
 from pytest_privrepo.gateway.hosts import PYPI_HOST
 from pytest_privrepo.index.behaviour import PROFILES
@@ -199,3 +203,73 @@ def test_pip_asks_its_keyring_only_after_a_401(privrepo, pip, case, route, gets_
         assert result.versions == {"internal-lib": "1.0"}
         assert {(h.user, h.auth_ok) for h in corp.log[1 if route == "keyring" else 0:]} == {
             (logged, True)}
+
+
+# -- 3. keyring lookups by index URL or by host --------------------------------------------
+
+CORP_HOST = "pypi.corp.example"
+
+
+@pytest.mark.parametrize("client", ["pip", "uv"])
+@pytest.mark.parametrize("stored_as", ["index-url", "host", "no-user-in-url"])
+def test_which_keyring_entry_a_subprocess_keyring_lookup_finds(privrepo, request, client, stored_as):  # type: ignore[no-untyped-def]
+    """uv#13886, pip#12661: which service name the ``keyring`` subprocess is asked for.
+    The password is stored in the isolated keyring under ONE name, the index URL
+    (``https://pypi.corp.example/simple/``) or the host (``pypi.corp.example``), and the
+    client gets the index URL with the user name ``alice`` in it, or without one.
+
+    pip 26.3 (``--keyring-provider subprocess``, after a 401): the index URL, then the
+    host (``network/auth.py``: "The index url is more specific than the netloc, so try it
+    first"), so either entry works. uv 0.13.9 (``--keyring-provider subprocess``): with a
+    user name in the URL, "Checking keyring for URL `<index URL>`" then, if that found
+    nothing, "Checking keyring for host <host>", so either entry works too; uv then also
+    sends each file request (``/files/...``, outside the index URL) with the user name
+    alone first and retries it after the 401. Without a user name uv never runs the
+    keyring ("Skipping keyring fetch ... without username; use `authenticate = always` to
+    force"), and pip's user-less lookup finds nothing in a keyring that, like this
+    harness's, keys entries by user name: both fail with a 401."""
+    corp = privrepo.index("corp", host=CORP_HOST, tls="tls", auth=("alice", "corp-pw-7d1e"))
+    corp.add("internal-lib", "1.0")
+    runner = request.getfixturevalue(client)
+    keyring_env = Pip(runner.env).keyring_env()  # the isolated keyring, for uv too
+    keyring = IsolatedKeyring(runner.env)
+    services = {"index-url": [corp.url], "host": [CORP_HOST],
+                "no-user-in-url": [corp.url, CORP_HOST]}[stored_as]
+    for service in services:
+        keyring.set(service, "alice", "corp-pw-7d1e", keyring_env)
+    user = None if stored_as == "no-user-in-url" else "alice"
+    gets_in = user is not None
+    page = "/simple/internal-lib/"
+
+    if client == "pip":
+        spec = IndexSpec(corp.url, username=user, ca_cert=corp.ca_cert)
+        result = runner.install("internal-lib", index=spec, auth="keyring", check=False)
+        output = result.command.output
+        assert result.ok == gets_in, output
+        first = ("alice", False) if gets_in else (None, None)  # the URL's user, no password
+        assert [(h.path, h.status, h.user, h.auth_ok) for h in corp.log][:2] == (
+            [(page, 401, *first), (page, 200, "alice", True)] if gets_in
+            else [(page, 401, None, None)])
+    else:
+        runner.env.set({**keyring_env, "RUST_LOG": "uv_auth=trace"})  # its lookups
+        url = url_with_credentials(corp.url, user) if user else corp.url
+        spec = IndexSpec(url, ca_cert=corp.ca_cert)
+        result = runner.pip_install("internal-lib", index=spec, auth="none", check=False,
+                                    extra_args=["--keyring-provider", "subprocess", "-v"],
+                                    no_cache=True)
+        output = flat(result.command.output)
+        assert result.ok == gets_in, output
+        if gets_in:
+            assert f"Checking keyring for URL `{corp.url}`" in output, output
+            asked_host = f"Checking keyring for host {CORP_HOST}" in output
+            assert asked_host == (stored_as == "host"), output
+            # the page with the keyring's password at once; files: user only, 401, retry
+            assert [(h.path, h.status, h.auth_ok) for h in corp.log][0] == (page, 200, True)
+            files = [(h.status, h.auth_ok) for h in corp.log if h.path.startswith("/files/")]
+            assert files and files[0] == (401, False) and files[-1] == (200, True), files
+        else:
+            assert "Skipping keyring fetch" in output and "without username" in output, output
+            assert "lack of valid authentication credentials (401 Unauthorized)" in output
+            assert [(h.path, h.status, h.user) for h in corp.log] == [(page, 401, None)]
+    if gets_in:
+        assert {(h.user, h.auth_ok) for h in corp.log if h.status == 200} == {("alice", True)}
