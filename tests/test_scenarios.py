@@ -20,6 +20,7 @@ from pytest_privrepo.clients.indexes import IndexSpec
 from pytest_privrepo.clients.isolated_keyring import IsolatedKeyring
 from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.clients.poetry_project import PoetryProject
+from pytest_privrepo.dists import backend, backend_source
 from pytest_privrepo.gateway.hosts import PYPI_HOST
 from pytest_privrepo.index.behaviour import PROFILES
 
@@ -273,3 +274,89 @@ def test_which_keyring_entry_a_subprocess_keyring_lookup_finds(privrepo, request
             assert [(h.path, h.status, h.user) for h in corp.log] == [(page, 401, None)]
     if gets_in:
         assert {(h.user, h.auth_ok) for h in corp.log if h.status == 200} == {("alice", True)}
+
+
+# -- 4. an sdist-only private package whose build backend is private too ------------------
+
+BACKEND = "corp-backend"
+
+
+def _private_backend_release(index, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Serve ``corp-backend`` 1.0 (a wheel whose module ``corp_backend`` is the harness's
+    own stdlib-only PEP 517 backend, :func:`~pytest_privrepo.dists.backend_source`) and
+    ``corp-app`` 1.0 as an sdist only, whose ``[build-system]`` requires ``corp-backend``
+    from the index: a client can install corp-app only by fetching the backend from the
+    private index inside build isolation. Built with the dists module's own archive
+    writers (``wheel_bytes``, ``sdist_bytes``), so the bytes follow its rules."""
+    backend_wheel = tmp_path / "corp_backend-1.0-py3-none-any.whl"
+    backend_wheel.write_bytes(backend.wheel_bytes(
+        "corp_backend-1.0", {"corp_backend.py": backend_source().encode()},
+        b"Metadata-Version: 2.1\nName: corp-backend\nVersion: 1.0\n", "py3-none-any"))
+    pkg_info = b"Metadata-Version: 2.1\nName: corp-app\nVersion: 1.0\n"
+    pyproject = (
+        '[build-system]\nrequires = ["corp-backend"]\nbuild-backend = "corp_backend"\n\n'
+        '[project]\nname = "corp-app"\nversion = "1.0"\n').encode()
+    sdist = tmp_path / "corp_app-1.0.tar.gz"
+    sdist.write_bytes(backend.sdist_bytes("corp_app-1.0", {
+        "PKG-INFO": pkg_info, "pyproject.toml": pyproject,
+        "corp_app/__init__.py": b'__version__ = "1.0"\n'}))
+    index.add_file(backend_wheel)
+    index.add_file(sdist)
+
+
+#: (client, credential route, where pip reads its options, extra options, it builds)
+BUILD_ISOLATION = [
+    pytest.param("pip", "url", "cli", (), True, id="pip-url"),
+    pytest.param("pip", "netrc", "cli", (), True, id="pip-netrc"),
+    pytest.param("pip", "keyring", "cli", (), False, id="pip-keyring-cli"),
+    pytest.param("pip", "keyring", "env", (), True, id="pip-keyring-env"),
+    pytest.param("pip", "keyring", "cli", ("--use-feature=inprocess-build-deps",), True,
+                 id="pip-keyring-inprocess"),
+    pytest.param("uv", "env", "cli", (), True, id="uv-env"),
+]
+
+
+@pytest.mark.parametrize(("client", "route", "options", "extra", "builds"), BUILD_ISOLATION)
+def test_build_isolation_fetches_a_private_backend_with_the_index_credentials(
+        privrepo, request, tmp_path, client, route, options, extra, builds):  # type: ignore[no-untyped-def]
+    """pip#5263 (pip 26.3, uv 0.13.9): an sdist-only private package whose build backend
+    is also private. Build isolation installs the backend in a separate step, which must
+    reach the private index with the same credentials and CA.
+
+    uv, and pip with the credentials in the URL or in netrc: the backend wheel is
+    downloaded by alice over the index's TLS, corp-app is built and installed. pip with
+    the keyring: its build-dependency step is a ``pip install`` subprocess
+    (``build_env/installer.py``) that gets ``-i <URL>``, ``--cert``, ``--client-cert``,
+    ``--proxy``, but not ``--keyring-provider``: given on the command line, the
+    subprocess sends the URL's user name without a password and gives up after the 401
+    ("401 Error, Credentials not correct for <page>"); given as ``PIP_KEYRING_PROVIDER``
+    (inherited by the subprocess), or with ``--use-feature=inprocess-build-deps`` (one
+    process, one session), it works."""
+    corp = privrepo.index("corp", host=CORP_HOST, tls="tls", auth=("alice", "corp-pw-7d1e"))
+    _private_backend_release(corp, tmp_path)
+    runner = request.getfixturevalue(client)
+
+    if client == "pip":
+        result = runner.install("corp-app", index=corp, auth=route, route=options,
+                                extra_args=list(extra), check=False)
+        output = result.command.output
+        assert result.versions == ({"corp-app": "1.0"} if builds else {}), output
+    else:
+        result = runner.pip_install("corp-app", index=corp, auth=route, check=False)
+        output = result.command.output
+        assert result.installed == (("corp-app", "1.0"),), output
+    assert result.ok == builds, output
+    backend_page = f"/simple/{BACKEND}/"
+    downloads = {(h.path.rsplit("/", 1)[-1], h.user) for h in corp.log.downloads
+                 if h.status == 200}
+    if builds:
+        assert downloads == {("corp_backend-1.0-py3-none-any.whl", "alice"),
+                             ("corp_app-1.0.tar.gz", "alice")}
+        assert corp.log.filter(path=backend_page)[-1].status == 200
+    else:
+        assert downloads == {("corp_app-1.0.tar.gz", "alice")}  # the sdist, not the backend
+        assert "installing build dependencies for corp-app did not run successfully" in output
+        assert f"401 Error, Credentials not correct for {corp.url}{BACKEND}/" in output
+        assert [(h.status, h.user, h.auth_ok) for h in corp.log.filter(path=backend_page)] == [
+            (401, "alice", False)] * 2
+    assert privrepo.egress.refused == []
