@@ -360,3 +360,53 @@ def test_build_isolation_fetches_a_private_backend_with_the_index_credentials(
         assert [(h.status, h.user, h.auth_ok) for h in corp.log.filter(path=backend_page)] == [
             (401, "alice", False)] * 2
     assert privrepo.egress.refused == []
+
+
+# -- 5. the token's user name per product ---------------------------------------------------
+
+
+#: (client, profile, the user name the token is sent with, whether the index takes it)
+TOKEN_USERS = [
+    pytest.param("uv", "artifactory", "", True, id="uv-artifactory-empty-user"),
+    pytest.param("uv", "artifactory", "aws", False, id="uv-artifactory-aws"),
+    pytest.param("twine", "codeartifact", "aws", True, id="twine-codeartifact-aws"),
+    pytest.param("twine", "codeartifact", "oauth2accesstoken", False,
+                 id="twine-codeartifact-gar-user"),
+]
+
+
+@pytest.mark.parametrize(("client", "profile", "user", "accepted"), TOKEN_USERS)
+def test_a_token_goes_with_the_products_user_name(privrepo, request, tmp_path, client,
+                                                  profile, user, accepted):  # type: ignore[no-untyped-def]
+    """uv's JFrog guide, products.md "Fixed user names by product" (uv 0.13.9, twine
+    7.0.0): a token is accepted only with the product's user name. Artifactory's identity
+    token goes with an EMPTY user name: ``uv publish --username "" --password TOKEN``
+    (uv accepts the empty ``--username``) is uploaded; CodeArtifact's with ``aws``:
+    ``twine upload --username aws`` is. The same token under another product's user name (a
+    config copied from CodeArtifact to Artifactory, from Artifact Registry to CodeArtifact)
+    is refused with 403 and the client says so. (``uv publish --token``, which sends
+    ``__token__``, is not refused here: see the report.)"""
+    secret = f"{profile}-token-9a7b"
+    corp = privrepo.index("corp", profile=profile, token=secret)
+    assert corp.username == ("" if profile == "artifactory" else "aws")
+    wheel = privrepo.build_dist(tmp_path, "corp-up", "1.0")
+    runner = request.getfixturevalue(client)
+
+    if client == "uv":
+        result = runner.publish([wheel], corp, username=user, password=secret, check=False)
+    else:
+        result = runner.upload([wheel], corp, username=user, password=secret, check=False)
+
+    assert result.ok == accepted, result.output
+    argv = list(result.argv)
+    assert argv[argv.index("--username") + 1] == user
+    posts = [(h.status, h.auth_ok) for h in corp.log.filter(method="POST")]
+    if accepted:
+        assert posts == [(200, True)]
+        assert [(u.filename, u.user) for u in corp.uploads] == [(wheel.name, "__token__")]
+    else:
+        assert posts == [(403, False)]
+        assert corp.uploads == []
+        said = ("Server returned status code 403 Forbidden" if client == "uv"
+                else f"403 Forbidden from {corp.upload_url}")
+        assert said in flat(result.output), result.output
