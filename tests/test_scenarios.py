@@ -29,6 +29,13 @@ from pytest_privrepo.dists import backend, backend_source
 from pytest_privrepo.gateway.hosts import PYPI_HOST
 from pytest_privrepo.index.behaviour import PROFILES
 
+#: The client versions whose behaviour these tests pin (each docstring's facts): the tests
+#: ask for them, so a run with other versions configured (tox's oldest/newest) still
+#: checks these facts against these versions.
+VERSIONS = {"pip": "26.3", "uv": "0.13.9", "twine": "7.0.0"}
+PIP = pytest.mark.parametrize("pip", [VERSIONS["pip"]], indirect=True)
+UV = pytest.mark.parametrize("uv", [VERSIONS["uv"]], indirect=True)
+
 #: what an attacker uploaded to PyPI under a private name
 SQUAT = "99.0"
 
@@ -85,6 +92,7 @@ def test_poetry_takes_pypi_after_a_login_failure(privrepo, poetry, tmp_path, ref
     assert len(privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)) == asked_before
 
 
+@UV
 def test_uv_reads_codeartifacts_404_for_a_wrong_token_as_not_found(privrepo, uv):  # type: ignore[no-untyped-def]
     """uv#11899 (uv 0.13.9): CodeArtifact answers a wrong token with 404 (the profile's
     ``wrong_credentials_status``, from a uv maintainer in that thread). uv cannot tell that
@@ -117,6 +125,7 @@ def test_uv_reads_codeartifacts_404_for_a_wrong_token_as_not_found(privrepo, uv)
     assert {r.status for r in privrepo.egress.asked_for("corp-utils", host=PYPI_HOST)} == {200}
 
 
+@PIP
 @pytest.mark.parametrize("route", ["keyring", "netrc"])
 def test_pip_never_asks_its_keyring_after_a_hidden_404(privrepo, pip, route):  # type: ignore[no-untyped-def]
     """pip#10016 (pip 26.3): Artifactory with "hide existence of unauthorized resources"
@@ -162,6 +171,7 @@ AFTER_401 = [
 ]
 
 
+@PIP
 @pytest.mark.parametrize(("case", "route", "gets_in"), AFTER_401)
 def test_pip_asks_its_keyring_only_after_a_401(privrepo, pip, case, route, gets_in):  # type: ignore[no-untyped-def]
     """pip#11721 (pip 26.3, subprocess keyring provider): pip asks the keyring only after
@@ -219,7 +229,8 @@ CORP_HOST = "pypi.corp.example"
 
 @pytest.mark.parametrize("client", ["pip", "uv"])
 @pytest.mark.parametrize("stored_as", ["index-url", "host", "no-user-in-url"])
-def test_which_keyring_entry_a_subprocess_keyring_lookup_finds(privrepo, request, client, stored_as):  # type: ignore[no-untyped-def]
+def test_which_keyring_entry_a_subprocess_keyring_lookup_finds(privrepo, client_factory, client,
+                                                               stored_as):  # type: ignore[no-untyped-def]
     """uv#13886, pip#12661: which service name the ``keyring`` subprocess is asked for.
     The password is stored in the isolated keyring under ONE name, the index URL
     (``https://pypi.corp.example/simple/``) or the host (``pypi.corp.example``), and the
@@ -237,7 +248,7 @@ def test_which_keyring_entry_a_subprocess_keyring_lookup_finds(privrepo, request
     harness's, keys entries by user name: both fail with a 401."""
     corp = privrepo.index("corp", host=CORP_HOST, tls="tls", auth=("alice", "corp-pw-7d1e"))
     corp.add("internal-lib", "1.0")
-    runner = request.getfixturevalue(client)
+    runner = client_factory(client, VERSIONS[client])
     keyring_env = Pip(runner.env).keyring_env()  # the isolated keyring, for uv too
     keyring = IsolatedKeyring(runner.env)
     services = {"index-url": [corp.url], "host": [CORP_HOST],
@@ -324,7 +335,7 @@ BUILD_ISOLATION = [
 
 @pytest.mark.parametrize(("client", "route", "options", "extra", "builds"), BUILD_ISOLATION)
 def test_build_isolation_fetches_a_private_backend_with_the_index_credentials(
-        privrepo, request, tmp_path, client, route, options, extra, builds):  # type: ignore[no-untyped-def]
+        privrepo, client_factory, tmp_path, client, route, options, extra, builds):  # type: ignore[no-untyped-def]
     """pip#5263 (pip 26.3, uv 0.13.9): an sdist-only private package whose build backend
     is also private. Build isolation installs the backend in a separate step, which must
     reach the private index with the same credentials and CA.
@@ -340,7 +351,7 @@ def test_build_isolation_fetches_a_private_backend_with_the_index_credentials(
     process, one session), it works."""
     corp = privrepo.index("corp", host=CORP_HOST, tls="tls", auth=("alice", "corp-pw-7d1e"))
     _private_backend_release(corp, tmp_path)
-    runner = request.getfixturevalue(client)
+    runner = client_factory(client, VERSIONS[client])
 
     if client == "pip":
         result = runner.install("corp-app", index=corp, auth=route, route=options,
@@ -382,7 +393,7 @@ TOKEN_USERS = [
 
 
 @pytest.mark.parametrize(("client", "profile", "user", "accepted"), TOKEN_USERS)
-def test_a_token_goes_with_the_products_user_name(privrepo, request, tmp_path, client,
+def test_a_token_goes_with_the_products_user_name(privrepo, client_factory, tmp_path, client,
                                                   profile, user, accepted):  # type: ignore[no-untyped-def]
     """uv's JFrog guide, products.md "Fixed user names by product" (uv 0.13.9, twine
     7.0.0): a token is accepted only with the product's user name. Artifactory's identity
@@ -397,7 +408,7 @@ def test_a_token_goes_with_the_products_user_name(privrepo, request, tmp_path, c
     corp = privrepo.index("corp", profile=profile, token=secret)
     assert corp.username == ("" if profile == "artifactory" else "aws")
     wheel = privrepo.build_dist(tmp_path, "corp-up", "1.0")
-    runner = request.getfixturevalue(client)
+    runner = client_factory(client, VERSIONS[client])
 
     if client == "uv":
         result = runner.publish([wheel], corp, username=user, password=secret, check=False)
