@@ -401,9 +401,8 @@ def test_a_token_goes_with_the_products_user_name(privrepo, client_factory, tmp_
     (uv accepts the empty ``--username``) is uploaded; CodeArtifact's with ``aws``:
     ``twine upload --username aws`` is. The same token under another product's user name (a
     config copied from CodeArtifact to Artifactory, from Artifact Registry to CodeArtifact)
-    is refused with 403 and the client says so. Not here: ``uv publish --token`` against
-    Artifactory, which sends ``__token__`` and gets a 401 from the real product; the
-    index takes ``__token__`` on every profile (``AuthPolicy.takes_token_as``)."""
+    is refused with 403 and the client says so. ``uv publish --token`` against Artifactory
+    sends ``__token__``: test_uv_publish_token_is_refused_by_artifactory."""
     secret = f"{profile}-token-9a7b"
     corp = privrepo.index("corp", profile=profile, token=secret)
     assert corp.username == ("" if profile == "artifactory" else "aws")
@@ -428,3 +427,20 @@ def test_a_token_goes_with_the_products_user_name(privrepo, client_factory, tmp_
         said = ("Server returned status code 403 Forbidden" if client == "uv"
                 else f"403 Forbidden from {corp.upload_url}")
         assert said in flat(result.output), result.output
+
+
+def test_uv_publish_token_is_refused_by_artifactory(privrepo, client_factory, tmp_path):  # type: ignore[no-untyped-def]
+    """uv's JFrog guide: ``uv publish --token`` sends the token as user ``__token__``, which
+    Artifactory does not take (its identity tokens go with an empty user name), so the
+    upload is refused (the real product answers 401; the profile answers a wrong upload
+    credential as Warehouse does, 403). uv 0.13.9."""
+    secret = "artifactory-token-5c2e"
+    corp = privrepo.index("corp", profile="artifactory", token=secret)
+    uv = client_factory("uv", VERSIONS["uv"])
+    wheel = privrepo.build_dist(tmp_path, "corp-up", "1.0")
+    result = uv.publish([wheel], corp, token=secret, check=False)
+    assert not result.ok
+    assert "--token" in result.argv and "--username" not in result.argv
+    assert [(h.status, h.user, h.auth_ok) for h in corp.log.filter(method="POST")] == [
+        (403, "__token__", False)]
+    assert corp.uploads == [] and secret not in result.output

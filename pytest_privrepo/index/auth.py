@@ -235,11 +235,14 @@ class AuthPolicy:
         if scheme == "basic":
             user = authorization.username or ""
             secret = authorization.password or ""
-            if user not in self.credentials.users and self.takes_token_as(user) and secret:
-                # a token under one of the index's token user names (``__token__``, an
-                # empty user for Artifactory's JWT, ``aws``, ``oauth2accesstoken``, any)
-                return AuthDecision(TOKEN_USER, scheme,
-                                    self.credentials.verify(TOKEN_USER, secret))
+            if user not in self.credentials.users:
+                if self.takes_token_as(user) and secret:
+                    # a token under one of the index's token user names (``__token__``, an
+                    # empty user for Artifactory's JWT, ``aws``, ``oauth2accesstoken``, any)
+                    return AuthDecision(TOKEN_USER, scheme,
+                                        self.credentials.verify(TOKEN_USER, secret))
+                if user == TOKEN_USER:  # a product that takes tokens under other names only
+                    return AuthDecision(TOKEN_USER, scheme, False)
         elif scheme == "bearer":
             user, secret = TOKEN_USER, authorization.token or ""
         else:
@@ -249,7 +252,7 @@ class AuthPolicy:
     def takes_token_as(self, user: str) -> bool:
         """A token sent with ``user`` as its user name is checked as a token."""
         return bool(self.credentials.tokens) and (
-            self.token_users is None or user in self.token_users or user == TOKEN_USER)
+            self.token_users is None or user in self.token_users)
 
     def may_read(self, decision: AuthDecision) -> bool:
         return self.public_read or not self.credentials.enabled or decision.ok is True
