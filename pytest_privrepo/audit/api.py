@@ -1,0 +1,175 @@
+"""``audit(project_dir)``: the whole audit of one project, as one library call.
+
+Why one entry point: the CLI (``privrepo audit``), the ``privrepo_audit`` fixture and a
+user's own test all need the same sequence: detect the client, read the project, copy it
+(the project is never modified: every run happens in a temporary copy, removed at the end,
+failures included), stand up the sources, run the client, compare, report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+
+from ..clients.provision import default_cache_dir
+from ..errors import ClientError, ConfigError
+from ..gateway.hosts import PYPI_HOSTS
+from .checks import collect_findings, package_outcomes
+from .ci_env import client_variables
+from .credentials import plan_access
+from .errors import AuditError
+from .model import ProjectModel
+from .poetry_reader import read_poetry_project
+from .report import AuditReport, SourceSummary
+from .resolve import resolve
+from .stage import Stage
+from .uv_reader import read_uv_project
+
+__all__ = ["CLIENTS", "PLANNED_CLIENTS", "audit", "detect_client", "read_project"]
+
+#: The clients an audit can drive, with the lock file that identifies each.
+CLIENTS: dict[str, str] = {"poetry": "poetry.lock", "uv": "uv.lock"}
+#: Named in issue 14, not audited yet: a clear error rather than "unknown client".
+PLANNED_CLIENTS: dict[str, str] = {"pdm": "pdm.lock", "pip": "requirements*.txt / pip.conf"}
+
+_READERS: dict[str, Callable[[Path], ProjectModel]] = {
+    "poetry": read_poetry_project, "uv": read_uv_project,
+}
+
+#: Never copied: virtualenvs, VCS data and caches (large, and no client reads them to lock).
+_IGNORED = shutil.ignore_patterns(".git", ".hg", ".venv", "venv", ".tox", ".nox",
+                                  "node_modules", "__pycache__", ".mypy_cache",
+                                  ".pytest_cache", ".ruff_cache")
+
+
+def detect_client(root: Path, client: str | None = None) -> str:
+    """``client`` checked, or the one whose lock file ``root`` has."""
+    if client is not None:
+        if client in CLIENTS:
+            return client
+        if client in PLANNED_CLIENTS:
+            raise AuditError(f"client {client!r} is not supported by privrepo audit yet "
+                             f"(supported: {', '.join(CLIENTS)})")
+        raise AuditError(f"unknown client {client!r}: use one of {', '.join(CLIENTS)}")
+    found = [name for name, lock in CLIENTS.items() if (root / lock).exists()]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise AuditError(f"{root} has {' and '.join(CLIENTS[c] for c in found)}: choose the "
+                         f"client with client= (--client {'|'.join(found)})")
+    planned = [name for name, lock in PLANNED_CLIENTS.items() if (root / lock).exists()]
+    if planned:
+        raise AuditError(f"{root} is a {planned[0]} project, which privrepo audit does not "
+                         f"support yet (supported: {', '.join(CLIENTS)})")
+    raise AuditError(f"{root} has no {' or '.join(CLIENTS.values())}: nothing tells which "
+                     "client locks it (commit the lock file, or pass client=)")
+
+
+def read_project(project_dir: str | os.PathLike[str], client: str | None = None) -> ProjectModel:
+    """The project's sources and lock as the audit reads them (nothing runs)."""
+    root = Path(project_dir).absolute()
+    if not root.is_dir():
+        raise AuditError(f"{root} is not a directory")
+    return _READERS[detect_client(root, client)](root)
+
+
+def _check_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise AuditError(f"env must be a mapping of CI variable names to values, not "
+                         f"{type(env).__name__}")
+    out = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise AuditError(f"env: {name!r} is not a variable name")
+        if not isinstance(value, str):
+            raise AuditError(f"env: the value of {name} must be a string, not "
+                             f"{type(value).__name__}")
+        out[name] = value
+    return out
+
+
+def audit(
+    project_dir: str | os.PathLike[str],
+    *,
+    client: str | None = None,
+    client_version: str | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    anonymous: Collection[str] = (),
+) -> AuditReport:
+    """Audit the project in ``project_dir`` with its real client; return the report.
+
+    ``client``: ``"poetry"`` or ``"uv"`` (default: the one whose lock file is there);
+    ``client_version``: an exact version (or ``"latest"``) provisioned into ``cache_dir``
+    (default: pytest-privrepo's cache), else the installed client; ``env``: the CI
+    variables (names and values, as an env file has them); ``progress``: called with one
+    line per step; ``anonymous``: private sources that really are open (no
+    missing-credentials finding for them).
+
+    Raises :class:`AuditError` when there is nothing sound to audit; a wrong setup is a
+    finding in the report, never an exception. The project is never written to.
+    """
+    say = progress or (lambda line: None)
+    variables = _check_env(env)
+    root = Path(project_dir).absolute()
+    say(f"reading {root}")
+    model = read_project(root, client)
+    unknown = set(anonymous) - {s.name for s in model.private_sources}
+    if unknown:
+        raise AuditError(f"anonymous= names no private source of the project: "
+                         f"{', '.join(sorted(unknown))}")
+    access = plan_access(model, variables)
+    secrets = [v for name, v in variables.items() if v and ("PASSWORD" in name.upper()
+                                                            or "TOKEN" in name.upper())]
+    if client_version is not None and cache_dir is None:
+        cache_dir = default_cache_dir()
+    with tempfile.TemporaryDirectory(prefix="privrepo-audit-") as tmp:
+        work = Path(tmp)
+        copy = work / "project"
+        shutil.copytree(root, copy, ignore=_IGNORED, symlinks=True)
+        with Stage(work / "stage") as stage:
+            for source in model.private_sources:
+                say(f"standing up {source.name} at {source.url}")
+            try:
+                stage.stand_up(model, access)
+            except ConfigError as exc:
+                raise AuditError(str(exc)) from None
+            say(f"serving {len(model.packages)} locked packages")
+            passed = client_variables(model.client, variables, access, stage)
+            try:
+                resolution = resolve(model, stage, work=work, copy=copy,
+                                     variables=passed.variables, version=client_version,
+                                     cache_dir=Path(cache_dir) if cache_dir else None,
+                                     secrets=secrets, say=say)
+            except (ClientError, ConfigError) as exc:
+                if isinstance(exc, AuditError):
+                    raise
+                raise AuditError(f"cannot run {model.client}: {exc}") from None
+            say("comparing the resolution with the lock")
+            outcomes = package_outcomes(model, resolution)
+            findings = collect_findings(model, access, stage, resolution, outcomes, anonymous)
+            hosts: dict[str, int] = {}
+            for record in stage.egress:
+                hosts[record.host] = hosts.get(record.host, 0) + 1
+    summaries = tuple(
+        SourceSummary(
+            s.name, s.url, s.role,
+            credential_variables=tuple(access[s.name].given[r] for r in ("username", "password")
+                                       if r in access[s.name].given),
+            certificate_variables=tuple(access[s.name].given[r] for r in ("cert", "client_cert")
+                                        if r in access[s.name].given),
+            private_ca=s.location.host in stage.private_ca_hosts,
+        ) for s in model.private_sources)
+    return AuditReport(
+        project=root, client=model.client, client_version=resolution.client_version,
+        sources=summaries, packages=tuple(outcomes), findings=tuple(findings),
+        skipped=model.skipped, ignored_variables=passed.ignored,
+        requests=tuple(sorted(hosts.items(), key=lambda kv: (kv[0] not in PYPI_HOSTS, kv[0]))),
+        client_output=resolution.output,
+    )

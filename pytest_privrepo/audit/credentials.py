@@ -1,0 +1,128 @@
+"""Which CI variables give which source its credentials and certificates, per client.
+
+Why the audit needs its own matching: the mistake it must catch is a variable that *looks*
+right to a person and is never read by the client. Each client derives the variable name
+from the source name by its own rule; the audit finds every CI variable whose name matches
+a source's once case and punctuation are ignored, makes the stood-up source require exactly
+those credentials, and then lets the real client show whether it found them.
+
+Facts (each client's own code):
+
+- Poetry 1.8.5 and 2.5.1, ``poetry/config/config.py`` ``Config.get``: the variable of
+  setting ``http-basic.<name>.username`` is ``"POETRY_" + "_".join(k.upper().replace("-",
+  "_") for k in keys)``: only ``-`` becomes ``_`` (``.`` is kept), so source ``acme-pypi``
+  reads ``POETRY_HTTP_BASIC_ACME_PYPI_USERNAME`` / ``_PASSWORD`` and
+  ``POETRY_CERTIFICATES_ACME_PYPI_CERT`` / ``_CLIENT_CERT``; ``..._ACME-PYPI_...`` (valid in
+  an env file, a docker ``--env-file``, a CI variable table) is never read.
+- uv 0.13, ``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD``: ``<NAME>`` is the index name upper
+  cased with every other character than ``A-Z0-9`` as ``_``
+  (:func:`~pytest_privrepo.clients.uv_config.uv_env_name`). uv has no per-index CA setting
+  (``SSL_CERT_FILE`` replaces its roots for every host).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..clients.uv_config import uv_env_name
+from .model import ProjectModel, Source
+
+__all__ = ["SourceAccess", "expected_variables", "plan_access", "poetry_setting_name"]
+
+
+def poetry_setting_name(name: str) -> str:
+    """``<NAME>`` in Poetry's variables for source ``name`` (see the module docstring)."""
+    return name.upper().replace("-", "_")
+
+
+def _fuzzy(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+@dataclass(frozen=True)
+class SourceAccess:
+    """What the CI variables give one source (never shown with the secret)."""
+
+    source: str
+    #: the variable names the client reads for this source: ``{role: name}`` with roles
+    #: ``username``, ``password``, ``cert``, ``client_cert``
+    expected: Mapping[str, str]
+    #: the CI variables meant for this source (same name but for case and punctuation):
+    #: ``{role: variable name}``
+    given: Mapping[str, str]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def misnamed(self) -> dict[str, tuple[str, str]]:
+        """``{role: (given name, the name the client reads)}`` for each variable the
+        client never reads."""
+        return {role: (name, self.expected[role]) for role, name in self.given.items()
+                if role in self.expected and self.expected[role] != name}
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """The user and password the stood-up source requires (None: it is open)."""
+        if self.username is None and self.password is None:
+            return None
+        return (self.username or "", self.password or "")
+
+    @property
+    def has_certificate(self) -> bool:
+        """A CA certificate is configured for it: its host has a private CA."""
+        return "cert" in self.given
+
+    @property
+    def has_client_certificate(self) -> bool:
+        return "client_cert" in self.given
+
+
+def expected_variables(client: str, source: Source) -> dict[str, str]:
+    """``{role: variable}`` the client reads for ``source``."""
+    if client == "poetry":
+        n = poetry_setting_name(source.name)
+        return {"username": f"POETRY_HTTP_BASIC_{n}_USERNAME",
+                "password": f"POETRY_HTTP_BASIC_{n}_PASSWORD",
+                "cert": f"POETRY_CERTIFICATES_{n}_CERT",
+                "client_cert": f"POETRY_CERTIFICATES_{n}_CLIENT_CERT"}
+    n = uv_env_name(source.name)
+    return {"username": f"UV_INDEX_{n}_USERNAME", "password": f"UV_INDEX_{n}_PASSWORD"}
+
+
+_PATTERNS: dict[str, tuple[tuple[re.Pattern[str], dict[str, str]], ...]] = {
+    "poetry": (
+        (re.compile(r"^POETRY_HTTP_BASIC_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.I),
+         {"USERNAME": "username", "PASSWORD": "password"}),
+        (re.compile(r"^POETRY_CERTIFICATES_(?P<n>.+?)_(?P<f>CLIENT_CERT|CLIENT-CERT|CERT)$", re.I),
+         {"CERT": "cert", "CLIENT_CERT": "client_cert", "CLIENT-CERT": "client_cert"}),
+    ),
+    "uv": (
+        (re.compile(r"^UV_INDEX_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.I),
+         {"USERNAME": "username", "PASSWORD": "password"}),
+    ),
+}
+
+
+def plan_access(model: ProjectModel, env: Mapping[str, str]) -> dict[str, SourceAccess]:
+    """``{source name: SourceAccess}`` for every private source of ``model``."""
+    plans: dict[str, SourceAccess] = {}
+    for source in model.private_sources:
+        expected = expected_variables(model.client, source)
+        given: dict[str, str] = {}
+        key = _fuzzy(source.name)
+        for variable in sorted(env):
+            for pattern, roles in _PATTERNS.get(model.client, ()):
+                match = pattern.match(variable)
+                if match and _fuzzy(match["n"]) == key:
+                    role = roles[match["f"].upper()]
+                    # the exact name wins over a near miss of the same role
+                    if role not in given or variable == expected.get(role):
+                        given[role] = variable
+        plans[source.name] = SourceAccess(
+            source=source.name, expected=expected, given=given,
+            username=env.get(given["username"]) if "username" in given else None,
+            password=env.get(given["password"]) if "password" in given else None,
+        )
+    return plans

@@ -1,0 +1,151 @@
+"""Running the project's own client on the copy, through the stand-up's gateway.
+
+Why the real client: what decides where a package comes from is the client's resolver,
+its source priorities and its credential lookup, each of which changed between releases.
+The audit only arranges the world (the sources at their URLs, the CI variables); the
+client's fresh lock file says what it chose.
+
+Per client (run in a :class:`~pytest_privrepo.clients.env.ClientEnv` routed through the
+gateway, so every request is in the egress log and an undeclared host is refused):
+
+- Poetry: ``poetry check --lock`` first (a lock that does not match pyproject.toml is
+  refused as stale), then poetry.lock is removed and ``poetry lock`` resolves from scratch
+  (1.8.5 and 2.5.1 both lock fresh when there is no lock). Poetry verifies TLS with
+  requests, which uses certifi unless ``REQUESTS_CA_BUNDLE`` is set (requests 2.32
+  ``sessions.merge_environment_settings``); that variable is this world's default trust
+  store for Poetry, and ``certificates.<name>.cert`` still wins where it is set
+  (/work/shared/reference/products.md).
+- uv: ``uv lock --check --offline`` first (stale lock), then ``uv lock`` without the old
+  lock (:meth:`~pytest_privrepo.clients.uv_project.UvProject.lock`).
+"""
+
+from __future__ import annotations
+
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..clients.catalog import POETRY_TOOL, UV_TOOL
+from ..clients.env import ClientEnv
+from ..clients.poetry_project import parse_poetry_lock
+from ..clients.result import CommandResult
+from ..clients.uv_project import UvProject
+from ..redact import redact
+from .errors import AuditError
+from .model import PYPI, ProjectModel
+from .stage import Stage
+
+__all__ = ["Resolution", "ResolvedPackage", "resolve"]
+
+#: Lines of the client's output a finding quotes (the cause is at the end).
+OUTPUT_LINES = 12
+
+
+@dataclass(frozen=True)
+class ResolvedPackage:
+    name: str
+    version: str
+    #: the source name, :data:`~pytest_privrepo.audit.model.PYPI`, or the URL when it is
+    #: no configured source
+    source: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the client chose (empty when it failed) and the tail of what it printed."""
+
+    client: str
+    client_version: str
+    ok: bool
+    packages: tuple[ResolvedPackage, ...]
+    #: the client's last lines, with every CI secret hidden
+    output: str
+    command: str
+
+
+def _tail(result: CommandResult, secrets: list[str]) -> str:
+    lines = [line for line in redact(result.output, secrets).splitlines() if line.strip()]
+    return "\n".join(lines[-OUTPUT_LINES:])
+
+
+def _source_by_url(model: ProjectModel, url: str | None) -> str:
+    if url is None:
+        return PYPI
+    wanted = url.rstrip("/")
+    for source in model.sources:
+        if source.url.rstrip("/") == wanted:
+            return source.name
+    if wanted == "https://pypi.org/simple":
+        return PYPI
+    return wanted
+
+
+def _stale(model: ProjectModel, result: CommandResult, secrets: list[str], hint: str) -> AuditError:
+    return AuditError(
+        f"{model.root / model.lockfile}: the lock file does not match "
+        f"{model.root / 'pyproject.toml'} (the lock is stale: {hint}); the client said:\n"
+        f"{_tail(result, secrets)}"
+    )
+
+
+def _poetry(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
+            version: str | None, cache_dir: Path | None, secrets: list[str],
+            say: Callable[[str], None]) -> Resolution:
+    poetry = POETRY_TOOL.obtain(env, version, cache_dir=cache_dir)
+    env.set(REQUESTS_CA_BUNDLE=stage.gateway.trust_bundle)
+    found = poetry.version()
+    say(f"checking poetry.lock against pyproject.toml with poetry {found}")
+    check = poetry.run("check", "--lock", cwd=copy, check=False)
+    if not check.ok:
+        raise _stale(model, check, secrets, "run `poetry lock` and commit poetry.lock")
+    (copy / "poetry.lock").unlink()
+    say(f"resolving with `poetry lock` (poetry {found})")
+    result = poetry.run("lock", cwd=copy, check=False)
+    packages: list[ResolvedPackage] = []
+    if result.ok:
+        for pkg in parse_poetry_lock(copy / "poetry.lock").packages:
+            if pkg.source_type not in (None, "legacy"):
+                continue
+            source = PYPI if pkg.source is None else (
+                pkg.source if model.source(pkg.source) else _source_by_url(model, pkg.source_url))
+            if model.source(source) is not None and model.source(source).is_pypi:  # type: ignore[union-attr]
+                source = PYPI
+            packages.append(ResolvedPackage(pkg.name, pkg.version, source))
+    return Resolution("poetry", found, result.ok, tuple(packages), _tail(result, secrets),
+                      "poetry lock")
+
+
+def _uv(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
+        version: str | None, cache_dir: Path | None, secrets: list[str],
+        say: Callable[[str], None]) -> Resolution:
+    uv = UV_TOOL.obtain(env, version, cache_dir=cache_dir)
+    project = UvProject(copy, uv)
+    found = uv.version()
+    say(f"checking uv.lock against pyproject.toml with uv {found}")
+    check = project.run("lock", "--check", "--offline", "--python", sys.executable,
+                        "--no-progress", check=False)
+    if not check.ok:
+        raise _stale(model, check, secrets, "run `uv lock` and commit uv.lock")
+    say(f"resolving with `uv lock` (uv {found})")
+    lock = project.lock(check=False)
+    packages = tuple(ResolvedPackage(p.name, p.version or "", _source_by_url(model, p.registry))
+                     for p in lock.packages if p.registry is not None)
+    return Resolution("uv", found, lock.command.ok, packages, _tail(lock.command, secrets),
+                      "uv lock")
+
+
+_RESOLVERS = {"poetry": _poetry, "uv": _uv}
+
+
+def resolve(model: ProjectModel, stage: Stage, *, work: Path, copy: Path,
+            variables: Mapping[str, str], version: str | None, cache_dir: Path | None,
+            secrets: list[str], say: Callable[[str], None]) -> Resolution:
+    """Run ``model.client`` on ``copy`` with the CI ``variables``; the fresh resolution."""
+    env = ClientEnv(work / "client-env", gateway=stage.gateway)
+    env.set(dict(variables))
+    say(f"provisioning {model.client}" + (f" {version}" if version else " (installed)"))
+    return _RESOLVERS[model.client](model, stage, env, copy, version, cache_dir, secrets, say)
+
+
