@@ -26,6 +26,7 @@ from .poetry_reader import read_poetry_project
 from .report import AuditReport, SourceSummary
 from .resolve import resolve
 from .stage import Stage
+from .toml_files import read_toml
 from .uv_reader import read_uv_project
 
 __all__ = ["CLIENTS", "PLANNED_CLIENTS", "audit", "detect_client", "read_project"]
@@ -60,12 +61,26 @@ def detect_client(root: Path, client: str | None = None) -> str:
     if found:
         raise AuditError(f"{root} has {' and '.join(CLIENTS[c] for c in found)}: choose the "
                          f"client with client= (--client {'|'.join(found)})")
+    tool = _tool_tables(root)
+    by_config = [name for name in CLIENTS if name in tool]
+    if len(by_config) == 1:
+        return by_config[0]  # its reader names the missing lock file
     planned = [name for name, lock in PLANNED_CLIENTS.items() if (root / lock).exists()]
     if planned:
         raise AuditError(f"{root} is a {planned[0]} project, which privrepo audit does not "
                          f"support yet (supported: {', '.join(CLIENTS)})")
     raise AuditError(f"{root} has no {' or '.join(CLIENTS.values())}: nothing tells which "
                      "client locks it (commit the lock file, or pass client=)")
+
+
+def _tool_tables(root: Path) -> dict[str, object]:
+    """pyproject.toml's ``[tool]`` table, or {} when there is none that reads."""
+    try:
+        data = read_toml(root / "pyproject.toml", what="pyproject.toml")
+    except AuditError:
+        return {}
+    tool = data.get("tool")
+    return tool if isinstance(tool, dict) else {}
 
 
 def read_project(project_dir: str | os.PathLike[str], client: str | None = None) -> ProjectModel:

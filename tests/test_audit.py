@@ -1,0 +1,337 @@
+"""``privrepo audit`` as a library: real projects, real locks, the real Poetry and uv.
+
+The projects are in fixtures/audit/ (their locks were written by Poetry 2.5.1 and uv 0.13.9
+against the sources at their real URLs, fixtures/audit/make_locks.py); each has the CI
+variables of its pipeline in ci.env. Every audit is followed by the check that the project
+tree is byte-identical and that the audit left no temporary file behind, failures included.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pytest_privrepo.audit import (
+    FINDING_KINDS,
+    PYPI,
+    AuditError,
+    AuditReport,
+    audit,
+    load_env_file,
+    read_project,
+    render_json,
+    render_text,
+)
+from pytest_privrepo.audit.locations import parse_source_url
+from pytest_privrepo.audit.stage import higher_version
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
+SECRET = "glpat-fixture-0123456789"  # the password in every ci.env
+POETRY_VERSIONS = ["1.8.5", "2.5.1"]
+UV_VERSION = "0.13.9"
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a directory)."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes())
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture
+def audit_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory the audit may use; asserted empty after the test."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    yield scratch
+    assert list(scratch.iterdir()) == [], "the audit left files in the temporary directory"
+
+
+@pytest.fixture
+def run_audit(audit_tmp: Path, privrepo_cache_dir: Path):  # type: ignore[no-untyped-def]
+    """``run_audit(project_dir, version=..., env=...)``: audit, then prove the project is
+    byte-identical (also when the audit raises)."""
+
+    def run(project: Path, version: str, *, env: dict[str, str] | None = None,
+            **kwargs: object) -> AuditReport:
+        before = snapshot(project)
+        lines: list[str] = []
+        try:
+            return audit(project, client_version=version, cache_dir=privrepo_cache_dir,
+                         env=load_env_file(project / "ci.env") if env is None else env,
+                         progress=lines.append, **kwargs)  # type: ignore[arg-type]
+        finally:
+            assert snapshot(project) == before, "the audit changed the project"
+            assert all(SECRET not in line for line in lines)
+
+    return run
+
+
+def _kinds(report: AuditReport) -> list[tuple[str, str]]:
+    return sorted((f.kind, f.subject) for f in report.findings)
+
+
+def _no_secret(report: AuditReport) -> None:
+    for text in (render_text(report), render_json(report), repr(report)):
+        assert SECRET not in text
+
+
+# -- Poetry --------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", POETRY_VERSIONS)
+def test_clean_poetry_project(run_audit, version: str) -> None:
+    """Explicit private source with every internal package pinned, the right variables,
+    a CA for the registry: every package comes from where the lock says, PyPI is never
+    asked for an internal name."""
+    report = run_audit(FIXTURES / "poetry-clean", version)
+
+    assert report.findings == (), render_text(report)
+    report.assert_clean()
+    assert report.exit_code == 0
+    assert report.client_version == version
+    assert {p.name: (p.expected_source, p.resolved_source, p.resolved_version)
+            for p in report.packages} == {
+        "acme-auth": ("acme-pypi", "acme-pypi", "1.2.0"),
+        "acme-core": ("acme-pypi", "acme-pypi", "0.4.1"),
+        "requests": (PYPI, PYPI, "2.32.3"),
+        "idna": (PYPI, PYPI, "3.7"),
+        "urllib3": (PYPI, PYPI, "2.2.2"),
+    }
+    (source,) = report.sources
+    assert source.private_ca and source.certificate_variables == ("POETRY_CERTIFICATES_ACME_PYPI_CERT",)
+    hosts = dict(report.requests)
+    assert hosts["gitlab.acme.example"] > 0 and hosts["pypi.org"] > 0
+    _no_secret(report)
+
+
+@pytest.mark.parametrize("version", POETRY_VERSIONS)
+def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, version: str) -> None:
+    """Planted mistake: ``priority = "supplemental"``. With acme-auth registered on PyPI at
+    a higher version, Poetry takes PyPI's (and PyPI's acme-core with it)."""
+    report = run_audit(FIXTURES / "poetry-supplemental", version)
+
+    assert _kinds(report) == [
+        ("internal-name-asked-of-pypi", "acme-auth"),
+        ("internal-name-asked-of-pypi", "acme-core"),
+        ("version-dependent-setting", '[[tool.poetry.source]] "acme-pypi" priority'),
+        ("wrong-source", "acme-auth"),
+        ("wrong-source", "acme-core"),
+    ]
+    auth = report.package("acme-auth")
+    assert (auth.expected_source, auth.resolved_source, auth.resolved_version) == \
+        ("acme-pypi", PYPI, "1.2.0.post1")
+    assert report.package("requests").ok
+    (setting,) = report.findings_of("version-dependent-setting")
+    assert 'priority = "explicit"' in setting.fix and 'source = "acme-pypi"' in setting.fix
+    assert report.exit_code == 1
+    with pytest.raises(AssertionError) as failure:
+        report.assert_clean()
+    assert "wrong-source" in str(failure.value) and 'priority = "explicit"' in str(failure.value)
+    data = json.loads(render_json(report))
+    assert data["clean"] is False
+    assert {f["kind"] for f in data["findings"]} <= set(FINDING_KINDS)
+    _no_secret(report)
+
+
+def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit) -> None:
+    """Planted mistake (ci.env): ``POETRY_HTTP_BASIC_ACME-PYPI_*``. Poetry reads
+    ``..._ACME_PYPI_...``, asks the registry anonymously, gets 401s and cannot lock."""
+    report = run_audit(FIXTURES / "poetry-credvar", "2.5.1")
+
+    assert _kinds(report) == [("missing-credentials", "acme-pypi"),
+                              ("resolution-failed", "poetry.lock")]
+    (creds,) = report.findings_of("missing-credentials")
+    assert "CI sets POETRY_HTTP_BASIC_ACME-PYPI_PASSWORD, Poetry reads " \
+           "POETRY_HTTP_BASIC_ACME_PYPI_PASSWORD" in creds.message
+    assert "without credentials (401)" in creds.message
+    assert "POETRY_HTTP_BASIC_ACME-PYPI_USERNAME to POETRY_HTTP_BASIC_ACME_PYPI_USERNAME" in creds.fix
+    (failed,) = report.findings_of("resolution-failed")
+    assert "Authorization error" in failed.message
+    assert all(p.resolved_source is None for p in report.packages)
+    _no_secret(report)
+
+
+def test_no_credentials_at_all_is_a_finding_unless_the_source_is_anonymous(run_audit) -> None:
+    """Without any CI variable the registry is stood up open (nothing says it needs a
+    login), so Poetry locks; the missing credentials are still a finding, unless the
+    project declares the source anonymous."""
+    env = {"POETRY_CERTIFICATES_ACME_PYPI_CERT": "/etc/ssl/acme.pem"}
+    report = run_audit(FIXTURES / "poetry-clean", "2.5.1", env=env)
+    assert _kinds(report) == [("missing-credentials", "acme-pypi")]
+    assert "POETRY_HTTP_BASIC_ACME_PYPI_USERNAME and POETRY_HTTP_BASIC_ACME_PYPI_PASSWORD" \
+        in report.findings[0].fix
+    assert all(p.ok for p in report.packages)
+
+    assert run_audit(FIXTURES / "poetry-clean", "2.5.1", env=env,
+                     anonymous=["acme-pypi"]).clean
+
+
+# -- uv ----------------------------------------------------------------------------------
+def test_clean_uv_project(run_audit) -> None:
+    report = run_audit(FIXTURES / "uv-clean", UV_VERSION)
+
+    assert report.findings == (), render_text(report)
+    assert [(p.name, p.resolved_source) for p in report.packages] == [
+        ("acme-auth", "acme"), ("acme-core", "acme"), ("idna", PYPI),
+        ("requests", PYPI), ("urllib3", PYPI)]
+    assert report.sources[0].credential_variables == ("UV_INDEX_ACME_USERNAME",
+                                                      "UV_INDEX_ACME_PASSWORD")
+    assert not report.sources[0].private_ca
+    _no_secret(report)
+
+
+def test_uv_unsafe_best_match_takes_the_higher_version_from_pypi(run_audit) -> None:
+    report = run_audit(FIXTURES / "uv-best-match", UV_VERSION)
+
+    assert _kinds(report) == [
+        ("internal-name-asked-of-pypi", "acme-auth"),
+        ("internal-name-asked-of-pypi", "acme-core"),
+        ("version-dependent-setting", "[tool.uv] index-strategy"),
+        ("wrong-source", "acme-auth"),
+        ("wrong-source", "acme-core"),
+    ]
+    assert report.package("acme-core").resolved_version == "0.4.1.post1"
+    (setting,) = report.findings_of("version-dependent-setting")
+    assert "'unsafe-best-match'" in setting.message
+    assert 'explicit = true' in setting.fix and 'acme-auth = { index = "acme" }' in setting.fix
+    assert "first-index" in setting.fix
+    _no_secret(report)
+
+
+def test_uv_misnamed_index_variables(run_audit) -> None:
+    env = {"UV_INDEX_ACME_PYPI_USERNAME": "gitlab-ci-token", "UV_INDEX_ACME_PASSWORD": SECRET}
+    report = run_audit(FIXTURES / "uv-clean", UV_VERSION, env=env)
+    # ACME_PYPI is not ACME once punctuation is ignored: only the password is found
+    (creds,) = report.findings_of("missing-credentials")
+    assert "UV_INDEX_ACME_USERNAME is not set" in creds.message
+    assert report.findings_of("resolution-failed")
+    _no_secret(report)
+
+
+# -- bad input: a clear AuditError, nothing written ----------------------------------------
+def _copy(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: _replace(p / "pyproject.toml", 'url = "https://', 'url = "ftp://'),
+     "which is not http(s)"),
+    (lambda p: _replace(p / "pyproject.toml", "/pypi/simple", "/pypi"), "does not end in /simple"),
+    (lambda p: _replace(p / "pyproject.toml", "https://gitlab", "https://ci:hunter2@gitlab"),
+     "has credentials in its url"),
+    (lambda p: (p / "poetry.lock").write_text("[[package]\nname = "), "is not valid TOML"),
+    (lambda p: (p / "poetry.lock").unlink(), "no poetry.lock: run `poetry lock`"),
+    (lambda p: _replace(p / "poetry.lock", 'reference = "acme-pypi"', 'reference = "old-nexus"'),
+     "which pyproject.toml does not declare"),
+    (lambda p: _replace(p / "pyproject.toml", "[[tool.poetry.source]]", "[[tool.poetry.nosource]]"),
+     "no private source"),
+], ids=["ftp-url", "no-simple", "userinfo", "broken-lock", "no-lock", "unknown-source",
+        "no-sources"])
+def test_bad_poetry_input(run_audit, tmp_path: Path, change, message: str) -> None:
+    project = _copy("poetry-clean", tmp_path)
+    change(project)
+    with pytest.raises(AuditError, match=re.escape(message)) as error:
+        run_audit(project, "2.5.1")
+    assert "hunter2" not in str(error.value)
+
+
+def test_stale_poetry_lock(run_audit, tmp_path: Path) -> None:
+    """A dependency added to pyproject.toml after locking: Poetry's own ``check --lock``
+    says so, before anything is resolved."""
+    project = _copy("poetry-clean", tmp_path)
+    _replace(project / "pyproject.toml", 'requests = "^2.32"', 'requests = "^2.32"\nrich = "*"')
+    with pytest.raises(AuditError, match="the lock is stale") as error:
+        run_audit(project, "2.5.1")
+    assert "pyproject.toml changed significantly" in str(error.value)
+
+
+def test_stale_uv_lock(run_audit, tmp_path: Path) -> None:
+    project = _copy("uv-clean", tmp_path)
+    _replace(project / "pyproject.toml", '"requests>=2.32"]', '"requests>=2.32", "rich"]')
+    with pytest.raises(AuditError, match="the lock is stale"):
+        run_audit(project, UV_VERSION)
+
+
+@pytest.mark.parametrize(("client", "message"), [
+    ("conda", "unknown client 'conda': use one of poetry, uv"),
+    ("pdm", "client 'pdm' is not supported by privrepo audit yet"),
+])
+def test_unknown_client(run_audit, client: str, message: str) -> None:
+    with pytest.raises(AuditError, match=message):
+        run_audit(FIXTURES / "poetry-clean", "2.5.1", client=client)
+
+
+def test_which_client(tmp_path: Path) -> None:
+    assert read_project(FIXTURES / "uv-clean").client == "uv"
+    assert read_project(FIXTURES / "poetry-clean").client == "poetry"
+    both = _copy("poetry-clean", tmp_path)
+    shutil.copyfile(FIXTURES / "uv-clean" / "uv.lock", both / "uv.lock")
+    with pytest.raises(AuditError, match="choose the client with client="):
+        read_project(both)
+    with pytest.raises(AuditError, match="has no poetry.lock or uv.lock"):
+        read_project(tmp_path)
+    with pytest.raises(AuditError, match="is not a directory"):
+        read_project(tmp_path / "missing")
+    with pytest.raises(AuditError, match="env must be a mapping"):
+        audit(FIXTURES / "uv-clean", env=["UV_INDEX_ACME_USERNAME=x"])  # type: ignore[arg-type]
+
+
+def test_read_project_keeps_locked_dependencies_and_pins() -> None:
+    model = read_project(FIXTURES / "poetry-supplemental")
+    auth = next(p for p in model.packages if p.name == "acme-auth")
+    assert (auth.version, auth.source, auth.requires) == ("1.2.0", "acme-pypi", ("acme-core",))
+    assert [s.role for s in model.sources] == ["supplemental"]
+    assert dict(read_project(FIXTURES / "poetry-clean").pins) == {
+        "acme-auth": "acme-pypi", "acme-core": "acme-pypi"}
+    uv = read_project(FIXTURES / "uv-clean")
+    assert [(s.name, s.role) for s in uv.sources] == [("acme", "explicit"), (PYPI, "default")]
+    assert dict(uv.pins) == {"acme-auth": "acme", "acme-core": "acme"}
+
+
+def test_source_urls() -> None:
+    where = "pyproject.toml"
+    gitlab = parse_source_url("g", "https://gitlab.example.com/api/v4/projects/1/packages/pypi/simple",
+                              where=where)
+    assert (gitlab.host, gitlab.port, gitlab.prefix, gitlab.tls) == \
+        ("gitlab.example.com", 443, "/api/v4/projects/1/packages/pypi", "tls")
+    nexus = parse_source_url("n", "http://Nexus.corp.example:8081/repository/pypi/simple/", where=where)
+    assert (nexus.host, nexus.port, nexus.prefix, nexus.tls) == \
+        ("nexus.corp.example", 8081, "/repository/pypi", None)
+    assert parse_source_url("p", "https://pypi.org/simple/", where=where).is_pypi
+    for bad, message in [("file:///srv/simple", "not http"), ("https://10.0.0.1/simple", "not a loopback"),
+                         ("https://pypi.org/pypi/simple", "points at PyPI's host"), (None, "has no url")]:
+        with pytest.raises(AuditError, match=message):
+            parse_source_url("x", bad, where=where)
+
+
+def test_higher_versions() -> None:
+    assert higher_version(["1.2.0"]) == "1.2.0.post1"
+    assert higher_version(["1.0", "2.0rc1"]) == "2.1"
+    assert higher_version(["1.0.post3"]) == "1.1"
+    assert higher_version(["not-a-version"]) is None
+
+
+def test_env_files(tmp_path: Path) -> None:
+    env = tmp_path / "ci.env"
+    env.write_text("# comment\nexport POETRY_HTTP_BASIC_A-B_USERNAME=bot\n"
+                   "POETRY_HTTP_BASIC_A-B_PASSWORD='p w'\n\nUV_INDEX_X_PASSWORD=\"q\"\n")
+    assert load_env_file(env) == {"POETRY_HTTP_BASIC_A-B_USERNAME": "bot",
+                                  "POETRY_HTTP_BASIC_A-B_PASSWORD": "p w",
+                                  "UV_INDEX_X_PASSWORD": "q"}
+    env.write_text("just words\n")
+    with pytest.raises(AuditError, match=r"ci.env:1: not a NAME=value line"):
+        load_env_file(env)
+    with pytest.raises(AuditError, match="cannot read env file"):
+        load_env_file(tmp_path / "missing.env")
