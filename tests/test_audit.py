@@ -155,6 +155,28 @@ def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit) -> N
     _no_secret(report)
 
 
+def test_certificate_configured_for_one_of_two_sources_on_a_host(run_audit) -> None:
+    """Planted mistake (ci.env): two registries on one host with an internal CA, a
+    certificate only for acme-pypi. Poetry verifies acme-tools with its default trust
+    store, every handshake fails and nothing locks."""
+    report = run_audit(FIXTURES / "poetry-two-sources", "2.5.1")
+
+    assert _kinds(report) == [("missing-certificate", "acme-tools"),
+                              ("resolution-failed", "poetry.lock")]
+    (cert,) = report.findings_of("missing-certificate")
+    assert "POETRY_CERTIFICATES_ACME_TOOLS_CERT is not set" in cert.message
+    assert "TLS handshake" in cert.message
+    assert cert.fix == ("set POETRY_CERTIFICATES_ACME_TOOLS_CERT to the CA certificate of "
+                        "gitlab.acme.example")
+    assert [s.private_ca for s in report.sources] == [True, True]
+
+    fixed = dict(load_env_file(FIXTURES / "poetry-two-sources" / "ci.env"),
+                 POETRY_CERTIFICATES_ACME_TOOLS_CERT="/etc/ssl/certs/acme-root-ca.pem")
+    report = run_audit(FIXTURES / "poetry-two-sources", "2.5.1", env=fixed)
+    assert report.clean, render_text(report)
+    assert report.package("acme-cli").resolved_source == "acme-tools"
+
+
 def test_no_credentials_at_all_is_a_finding_unless_the_source_is_anonymous(run_audit) -> None:
     """Without any CI variable the registry is stood up open (nothing says it needs a
     login), so Poetry locks; the missing credentials are still a finding, unless the

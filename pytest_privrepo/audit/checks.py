@@ -58,7 +58,7 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
             "resolution-failed", model.lockfile,
             f"`{resolution.command}` failed with the project's CI settings; {client} said:\n"
             f"{resolution.output}",
-            "fix the findings below (credentials, certificates, sources); the lock must "
+            "fix the other findings (credentials, certificates, sources): the lock must "
             "resolve from the sources as CI sees them"))
     else:
         for outcome in outcomes:
