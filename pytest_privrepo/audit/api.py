@@ -17,6 +17,7 @@ from pathlib import Path
 from ..clients.provision import default_cache_dir
 from ..errors import ClientError, ConfigError
 from ..gateway.hosts import PYPI_HOSTS
+from ..redact import is_credential_variable
 from .checks import collect_findings, package_outcomes
 from .ci_env import client_variables
 from .credentials import plan_access
@@ -140,8 +141,7 @@ def audit(
         raise AuditError(f"anonymous= names no private source of the project: "
                          f"{', '.join(sorted(unknown))}")
     access = plan_access(model, variables)
-    secrets = [v for name, v in variables.items() if v and ("PASSWORD" in name.upper()
-                                                            or "TOKEN" in name.upper())]
+    secrets = [v for name, v in variables.items() if v and is_credential_variable(name)]
     if client_version is not None and cache_dir is None:
         cache_dir = default_cache_dir()
     with tempfile.TemporaryDirectory(prefix="privrepo-audit-") as tmp:

@@ -34,16 +34,17 @@ PYPI_SIMPLE_URL = "https://pypi.org/simple"
 _PRIORITIES = ("primary", "supplemental", "explicit", "default", "secondary")
 
 
-def _sources(pyproject: dict[str, Any], path: Path) -> list[Source]:
+def _sources(pyproject: dict[str, Any], path: Path) -> dict[str, Source]:
+    """``{name as written: source}``; a source at PyPI's URL is named :data:`PYPI`."""
     poetry = table(table(pyproject, "tool", path=path, what="[tool]"), "poetry", path=path,
                    what="[tool.poetry]")
     entries = array_of_tables(poetry, "source", path=path, what="[[tool.poetry.source]]")
-    sources: list[Source] = []
+    sources: dict[str, Source] = {}
     for entry in entries:
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise AuditError(f"{path}: a [[tool.poetry.source]] has no name")
-        if any(s.name.lower() == name.lower() for s in sources):
+        if any(written.lower() == name.lower() for written in sources):
             raise AuditError(f"{path}: two [[tool.poetry.source]] are named {name!r}")
         priority = entry.get("priority")
         if priority is None:
@@ -56,7 +57,7 @@ def _sources(pyproject: dict[str, Any], path: Path) -> list[Source]:
         if url is None and name.lower() == "pypi":
             url = PYPI_SIMPLE_URL
         location = parse_source_url(name, url, where=str(path))
-        sources.append(Source(PYPI if location.is_pypi else name, location, priority))
+        sources[name] = Source(PYPI if location.is_pypi else name, location, priority)
     return sources
 
 
@@ -115,7 +116,8 @@ def read_poetry_project(root: Path) -> ProjectModel:
     """Read ``root``'s pyproject.toml and poetry.lock (never written)."""
     pyproject_path, lock_path = root / "pyproject.toml", root / "poetry.lock"
     pyproject = read_toml(pyproject_path, what="pyproject.toml")
-    sources = _sources(pyproject, pyproject_path)
+    by_name = _sources(pyproject, pyproject_path)
+    sources = list(by_name.values())
     if not any(not s.is_pypi for s in sources):
         raise AuditError(
             f"{pyproject_path}: no private source ([[tool.poetry.source]] with a url): "
@@ -126,7 +128,6 @@ def read_poetry_project(root: Path) -> ProjectModel:
     locked = {canonicalize_name(str(p.get("name", ""))) for p in entries}
     packages: list[LockedPackage] = []
     skipped: list[tuple[str, str]] = []
-    by_name = {s.name: s for s in sources}
     for pkg in entries:
         name, version = pkg.get("name"), pkg.get("version")
         if not isinstance(name, str) or not isinstance(version, str):
@@ -141,8 +142,8 @@ def read_poetry_project(root: Path) -> ProjectModel:
                     f"which {pyproject_path.name} does not declare (declared: "
                     f"{', '.join(by_name)}): the lock is stale, run `poetry lock`"
                 )
-            if reference != PYPI and by_name[reference].is_pypi:
-                reference = PYPI
+            if reference != PYPI:
+                reference = by_name[reference].name  # PYPI for a source at PyPI's URL
             packages.append(LockedPackage(name, version, str(reference),
                                           _requires(pkg, locked), _extras(pkg, locked)))
         else:

@@ -108,10 +108,13 @@ def _poetry(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
         for pkg in parse_poetry_lock(copy / "poetry.lock").packages:
             if pkg.source_type not in (None, "legacy"):
                 continue
-            source = PYPI if pkg.source is None else (
-                pkg.source if model.source(pkg.source) else _source_by_url(model, pkg.source_url))
-            if model.source(source) is not None and model.source(source).is_pypi:  # type: ignore[union-attr]
+            configured = model.source(pkg.source) if pkg.source is not None else None
+            if pkg.source is None or (configured is not None and configured.is_pypi):
                 source = PYPI
+            elif configured is not None:
+                source = configured.name
+            else:
+                source = _source_by_url(model, pkg.source_url)
             packages.append(ResolvedPackage(pkg.name, pkg.version, source))
     return Resolution("poetry", found, result.ok, tuple(packages), _tail(result, secrets),
                       "poetry lock")
