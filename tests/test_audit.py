@@ -32,8 +32,6 @@ from pytest_privrepo.audit.stage import higher_version
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 SECRET = "glpat-fixture-0123456789"  # the password in every ci.env
-POETRY_VERSIONS = ["1.8.5", "2.5.1"]
-UV_VERSION = "0.13.9"
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
@@ -53,16 +51,18 @@ def audit_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def run_audit(audit_tmp: Path, privrepo_cache_dir: Path):  # type: ignore[no-untyped-def]
-    """``run_audit(project_dir, version=..., env=...)``: audit, then prove the project is
+def run_audit(audit_tmp: Path):  # type: ignore[no-untyped-def]
+    """``run_audit(project_dir, client_fixture, env=...)``: audit with the executable of the
+    client fixture (the versions the run is configured with), then prove the project is
     byte-identical (also when the audit raises)."""
 
-    def run(project: Path, version: str, *, env: dict[str, str] | None = None,
+    def run(project: Path, runner: object = None, *, env: dict[str, str] | None = None,
             **kwargs: object) -> AuditReport:
         before = snapshot(project)
         lines: list[str] = []
+        executable = getattr(runner, "executable", None)
         try:
-            return audit(project, client_version=version, cache_dir=privrepo_cache_dir,
+            return audit(project, executable=executable,
                          env=load_env_file(project / "ci.env") if env is None else env,
                          progress=lines.append, **kwargs)  # type: ignore[arg-type]
         finally:
@@ -82,17 +82,16 @@ def _no_secret(report: AuditReport) -> None:
 
 
 # -- Poetry --------------------------------------------------------------------------------
-@pytest.mark.parametrize("version", POETRY_VERSIONS)
-def test_clean_poetry_project(run_audit, version: str) -> None:
+def test_clean_poetry_project(run_audit, poetry) -> None:
     """Explicit private source with every internal package pinned, the right variables,
     a CA for the registry: every package comes from where the lock says, PyPI is never
     asked for an internal name."""
-    report = run_audit(FIXTURES / "poetry-clean", version)
+    report = run_audit(FIXTURES / "poetry-clean", poetry)
 
     assert report.findings == (), render_text(report)
     report.assert_clean()
     assert report.exit_code == 0
-    assert report.client_version == version
+    assert report.client_version == poetry.version()
     assert {p.name: (p.expected_source, p.resolved_source, p.resolved_version)
             for p in report.packages} == {
         "acme-auth": ("acme-pypi", "acme-pypi", "1.2.0"),
@@ -108,11 +107,10 @@ def test_clean_poetry_project(run_audit, version: str) -> None:
     _no_secret(report)
 
 
-@pytest.mark.parametrize("version", POETRY_VERSIONS)
-def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, version: str) -> None:
+def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, poetry) -> None:
     """Planted mistake: ``priority = "supplemental"``. With acme-auth registered on PyPI at
     a higher version, Poetry takes PyPI's (and PyPI's acme-core with it)."""
-    report = run_audit(FIXTURES / "poetry-supplemental", version)
+    report = run_audit(FIXTURES / "poetry-supplemental", poetry)
 
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),
@@ -137,10 +135,10 @@ def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, version: s
     _no_secret(report)
 
 
-def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit) -> None:
+def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit, poetry) -> None:
     """Planted mistake (ci.env): ``POETRY_HTTP_BASIC_ACME-PYPI_*``. Poetry reads
     ``..._ACME_PYPI_...``, asks the registry anonymously, gets 401s and cannot lock."""
-    report = run_audit(FIXTURES / "poetry-credvar", "2.5.1")
+    report = run_audit(FIXTURES / "poetry-credvar", poetry)
 
     assert _kinds(report) == [("missing-credentials", "acme-pypi"),
                               ("resolution-failed", "poetry.lock")]
@@ -155,11 +153,11 @@ def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit) -> N
     _no_secret(report)
 
 
-def test_certificate_configured_for_one_of_two_sources_on_a_host(run_audit) -> None:
+def test_certificate_configured_for_one_of_two_sources_on_a_host(run_audit, poetry) -> None:
     """Planted mistake (ci.env): two registries on one host with an internal CA, a
     certificate only for acme-pypi. Poetry verifies acme-tools with its default trust
     store, every handshake fails and nothing locks."""
-    report = run_audit(FIXTURES / "poetry-two-sources", "2.5.1")
+    report = run_audit(FIXTURES / "poetry-two-sources", poetry)
 
     assert _kinds(report) == [("missing-certificate", "acme-tools"),
                               ("resolution-failed", "poetry.lock")]
@@ -172,29 +170,29 @@ def test_certificate_configured_for_one_of_two_sources_on_a_host(run_audit) -> N
 
     fixed = dict(load_env_file(FIXTURES / "poetry-two-sources" / "ci.env"),
                  POETRY_CERTIFICATES_ACME_TOOLS_CERT="/etc/ssl/certs/acme-root-ca.pem")
-    report = run_audit(FIXTURES / "poetry-two-sources", "2.5.1", env=fixed)
+    report = run_audit(FIXTURES / "poetry-two-sources", poetry, env=fixed)
     assert report.clean, render_text(report)
     assert report.package("acme-cli").resolved_source == "acme-tools"
 
 
-def test_no_credentials_at_all_is_a_finding_unless_the_source_is_anonymous(run_audit) -> None:
+def test_no_credentials_at_all_is_a_finding_unless_the_source_is_anonymous(run_audit, poetry) -> None:
     """Without any CI variable the registry is stood up open (nothing says it needs a
     login), so Poetry locks; the missing credentials are still a finding, unless the
     project declares the source anonymous."""
     env = {"POETRY_CERTIFICATES_ACME_PYPI_CERT": "/etc/ssl/acme.pem"}
-    report = run_audit(FIXTURES / "poetry-clean", "2.5.1", env=env)
+    report = run_audit(FIXTURES / "poetry-clean", poetry, env=env)
     assert _kinds(report) == [("missing-credentials", "acme-pypi")]
     assert "POETRY_HTTP_BASIC_ACME_PYPI_USERNAME and POETRY_HTTP_BASIC_ACME_PYPI_PASSWORD" \
         in report.findings[0].fix
     assert all(p.ok for p in report.packages)
 
-    assert run_audit(FIXTURES / "poetry-clean", "2.5.1", env=env,
+    assert run_audit(FIXTURES / "poetry-clean", poetry, env=env,
                      anonymous=["acme-pypi"]).clean
 
 
 # -- uv ----------------------------------------------------------------------------------
-def test_clean_uv_project(run_audit) -> None:
-    report = run_audit(FIXTURES / "uv-clean", UV_VERSION)
+def test_clean_uv_project(run_audit, uv) -> None:
+    report = run_audit(FIXTURES / "uv-clean", uv)
 
     assert report.findings == (), render_text(report)
     assert [(p.name, p.resolved_source) for p in report.packages] == [
@@ -206,8 +204,8 @@ def test_clean_uv_project(run_audit) -> None:
     _no_secret(report)
 
 
-def test_uv_unsafe_best_match_takes_the_higher_version_from_pypi(run_audit) -> None:
-    report = run_audit(FIXTURES / "uv-best-match", UV_VERSION)
+def test_uv_unsafe_best_match_takes_the_higher_version_from_pypi(run_audit, uv) -> None:
+    report = run_audit(FIXTURES / "uv-best-match", uv)
 
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),
@@ -224,9 +222,9 @@ def test_uv_unsafe_best_match_takes_the_higher_version_from_pypi(run_audit) -> N
     _no_secret(report)
 
 
-def test_uv_misnamed_index_variables(run_audit) -> None:
+def test_uv_misnamed_index_variables(run_audit, uv) -> None:
     env = {"UV_INDEX_ACME_PYPI_USERNAME": "gitlab-ci-token", "UV_INDEX_ACME_PASSWORD": SECRET}
-    report = run_audit(FIXTURES / "uv-clean", UV_VERSION, env=env)
+    report = run_audit(FIXTURES / "uv-clean", uv, env=env)
     # ACME_PYPI is not ACME once punctuation is ignored: only the password is found
     (creds,) = report.findings_of("missing-credentials")
     assert "UV_INDEX_ACME_USERNAME is not set" in creds.message
@@ -265,25 +263,25 @@ def test_bad_poetry_input(run_audit, tmp_path: Path, change, message: str) -> No
     project = _copy("poetry-clean", tmp_path)
     change(project)
     with pytest.raises(AuditError, match=re.escape(message)) as error:
-        run_audit(project, "2.5.1")
+        run_audit(project)
     assert "hunter2" not in str(error.value)
 
 
-def test_stale_poetry_lock(run_audit, tmp_path: Path) -> None:
+def test_stale_poetry_lock(run_audit, poetry, tmp_path: Path) -> None:
     """A dependency added to pyproject.toml after locking: Poetry's own ``check --lock``
     says so, before anything is resolved."""
     project = _copy("poetry-clean", tmp_path)
     _replace(project / "pyproject.toml", 'requests = "^2.32"', 'requests = "^2.32"\nrich = "*"')
     with pytest.raises(AuditError, match="the lock is stale") as error:
-        run_audit(project, "2.5.1")
+        run_audit(project, poetry)
     assert "pyproject.toml changed significantly" in str(error.value)
 
 
-def test_stale_uv_lock(run_audit, tmp_path: Path) -> None:
+def test_stale_uv_lock(run_audit, uv, tmp_path: Path) -> None:
     project = _copy("uv-clean", tmp_path)
     _replace(project / "pyproject.toml", '"requests>=2.32"]', '"requests>=2.32", "rich"]')
     with pytest.raises(AuditError, match="the lock is stale"):
-        run_audit(project, UV_VERSION)
+        run_audit(project, uv)
 
 
 @pytest.mark.parametrize(("client", "message"), [
@@ -292,7 +290,7 @@ def test_stale_uv_lock(run_audit, tmp_path: Path) -> None:
 ])
 def test_unknown_client(run_audit, client: str, message: str) -> None:
     with pytest.raises(AuditError, match=message):
-        run_audit(FIXTURES / "poetry-clean", "2.5.1", client=client)
+        run_audit(FIXTURES / "poetry-clean", client=client)
 
 
 def test_which_client(tmp_path: Path) -> None:

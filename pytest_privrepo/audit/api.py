@@ -25,7 +25,7 @@ from .errors import AuditError
 from .model import ProjectModel
 from .poetry_reader import read_poetry_project
 from .report import AuditReport, SourceSummary
-from .resolve import resolve
+from .resolve import Client, resolve
 from .stage import Stage
 from .toml_files import read_toml
 from .uv_reader import read_uv_project
@@ -114,6 +114,7 @@ def audit(
     *,
     client: str | None = None,
     client_version: str | None = None,
+    executable: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -123,7 +124,8 @@ def audit(
 
     ``client``: ``"poetry"`` or ``"uv"`` (default: the one whose lock file is there);
     ``client_version``: an exact version (or ``"latest"``) provisioned into ``cache_dir``
-    (default: pytest-privrepo's cache), else the installed client; ``env``: the CI
+    (default: pytest-privrepo's cache); ``executable``: that client's executable instead;
+    with neither, the installed client (next to this Python or on PATH); ``env``: the CI
     variables (names and values, as an env file has them); ``progress``: called with one
     line per step; ``anonymous``: private sources that really are open (no
     missing-credentials finding for them).
@@ -142,8 +144,12 @@ def audit(
                          f"{', '.join(sorted(unknown))}")
     access = plan_access(model, variables)
     secrets = [v for name, v in variables.items() if v and is_credential_variable(name)]
+    if client_version is not None and executable is not None:
+        raise AuditError("give client_version= or executable=, not both")
     if client_version is not None and cache_dir is None:
         cache_dir = default_cache_dir()
+    which = Client(client_version, os.fspath(executable) if executable is not None else None,
+                   Path(cache_dir) if cache_dir is not None else None)
     with tempfile.TemporaryDirectory(prefix="privrepo-audit-") as tmp:
         work = Path(tmp)
         copy = work / "project"
@@ -159,8 +165,7 @@ def audit(
             passed = client_variables(model.client, variables, access, stage)
             try:
                 resolution = resolve(model, stage, work=work, copy=copy,
-                                     variables=passed.variables, version=client_version,
-                                     cache_dir=Path(cache_dir) if cache_dir else None,
+                                     variables=passed.variables, client=which,
                                      secrets=secrets, say=say)
             except (ClientError, ConfigError) as exc:
                 if isinstance(exc, AuditError):

@@ -37,7 +37,7 @@ from .errors import AuditError
 from .model import PYPI, ProjectModel
 from .stage import Stage
 
-__all__ = ["Resolution", "ResolvedPackage", "resolve"]
+__all__ = ["Client", "Resolution", "ResolvedPackage", "resolve"]
 
 #: Lines of the client's output a finding quotes (the cause is at the end).
 OUTPUT_LINES = 12
@@ -91,9 +91,9 @@ def _stale(model: ProjectModel, result: CommandResult, secrets: list[str], hint:
 
 
 def _poetry(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
-            version: str | None, cache_dir: Path | None, secrets: list[str],
-            say: Callable[[str], None]) -> Resolution:
-    poetry = POETRY_TOOL.obtain(env, version, cache_dir=cache_dir)
+            client: Client, secrets: list[str], say: Callable[[str], None]) -> Resolution:
+    poetry = POETRY_TOOL.obtain(env, client.version, explicit=client.explicit,
+                                cache_dir=client.cache_dir)
     env.set(REQUESTS_CA_BUNDLE=stage.gateway.trust_bundle)
     found = poetry.version()
     say(f"checking poetry.lock against pyproject.toml with poetry {found}")
@@ -121,9 +121,9 @@ def _poetry(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
 
 
 def _uv(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
-        version: str | None, cache_dir: Path | None, secrets: list[str],
-        say: Callable[[str], None]) -> Resolution:
-    uv = UV_TOOL.obtain(env, version, cache_dir=cache_dir)
+        client: Client, secrets: list[str], say: Callable[[str], None]) -> Resolution:
+    uv = UV_TOOL.obtain(env, client.version, explicit=client.explicit,
+                        cache_dir=client.cache_dir)
     project = UvProject(copy, uv)
     found = uv.version()
     say(f"checking uv.lock against pyproject.toml with uv {found}")
@@ -142,13 +142,27 @@ def _uv(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
 _RESOLVERS = {"poetry": _poetry, "uv": _uv}
 
 
+@dataclass(frozen=True)
+class Client:
+    """Which executable of the project's client to run: an exact ``version`` provisioned
+    into ``cache_dir``, an ``explicit`` path, or (neither) the installed one."""
+
+    version: str | None = None
+    explicit: str | None = None
+    cache_dir: Path | None = None
+
+    def describe(self, name: str) -> str:
+        return (f"{name} {self.version}" if self.version else
+                f"{name} at {self.explicit}" if self.explicit else f"the installed {name}")
+
+
 def resolve(model: ProjectModel, stage: Stage, *, work: Path, copy: Path,
-            variables: Mapping[str, str], version: str | None, cache_dir: Path | None,
+            variables: Mapping[str, str], client: Client,
             secrets: list[str], say: Callable[[str], None]) -> Resolution:
     """Run ``model.client`` on ``copy`` with the CI ``variables``; the fresh resolution."""
     env = ClientEnv(work / "client-env", gateway=stage.gateway)
     env.set(dict(variables))
-    say(f"provisioning {model.client}" + (f" {version}" if version else " (installed)"))
-    return _RESOLVERS[model.client](model, stage, env, copy, version, cache_dir, secrets, say)
+    say(f"getting {client.describe(model.client)}")
+    return _RESOLVERS[model.client](model, stage, env, copy, client, secrets, say)
 
 
