@@ -9,6 +9,7 @@ tree is byte-identical and that the audit left no temporary file behind, failure
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -355,3 +356,53 @@ def test_env_files(tmp_path: Path) -> None:
         load_env_file(env)
     with pytest.raises(AuditError, match="cannot read env file"):
         load_env_file(tmp_path / "missing.env")
+
+
+# -- the command (cli.py adds it as ``privrepo audit``) -------------------------------------
+def _command(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
+    import argparse
+    import io
+
+    from pytest_privrepo.audit import add_audit_arguments, run_audit_command
+
+    parser = argparse.ArgumentParser(prog="privrepo audit")
+    add_audit_arguments(parser)
+    out, err = io.StringIO(), io.StringIO()
+    code = run_audit_command(parser.parse_args(argv), stdout=out, stderr=err,
+                             environ=environ or {})
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
+    clean = FIXTURES / "uv-clean"
+    before = snapshot(clean)
+    code, out, err = _command(str(clean), "--client-path", str(uv.executable),
+                              "--env-file", str(clean / "ci.env"))
+    assert (code, out.splitlines()[-1]) == (0, "clean: every package resolved from the source "
+                                               "the lock names, no leak")
+    assert "privrepo audit: resolving with `uv lock`" in err
+
+    # the variables of this environment by default (only the client's: PATH is not passed)
+    environ = dict(load_env_file(clean / "ci.env"), PATH=os.environ["PATH"])
+    code, out, err = _command(str(FIXTURES / "uv-best-match"), "--client-path",
+                              str(uv.executable), "--json", environ=environ)
+    data = json.loads(out)
+    assert code == 1 and data["clean"] is False
+    assert {f["kind"] for f in data["findings"]} == {"wrong-source", "internal-name-asked-of-pypi",
+                                                     "version-dependent-setting"}
+    assert data["sources"][0]["credential_variables"] == ["UV_INDEX_ACME_USERNAME",
+                                                          "UV_INDEX_ACME_PASSWORD"]
+    assert SECRET not in out + err
+    assert snapshot(clean) == before
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--client", "pdm"], "client 'pdm' is not supported by privrepo audit yet"),
+    (["--env", "UV_INDEX_ACME_PASSWORD"], "--env UV_INDEX_ACME_PASSWORD: the variable is not "
+                                          "set in this environment"),
+    (["--env-file", "/nonexistent/ci.env"], "cannot read env file /nonexistent/ci.env"),
+])
+def test_command_bad_input_exits_2(audit_tmp: Path, argv: list[str], message: str) -> None:
+    code, out, err = _command(str(FIXTURES / "uv-clean"), *argv)
+    assert (code, out) == (2, "")
+    assert f"privrepo audit: error: {message}" in err

@@ -15,6 +15,7 @@ with its fix. Modules: :mod:`.poetry_reader` / :mod:`.uv_reader` (the files),
 
 from .api import CLIENTS, PLANNED_CLIENTS, audit, detect_client, read_project
 from .ci_env import load_env_file
+from .command import add_audit_arguments, ci_variables, run_audit_command
 from .errors import AuditError
 from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source
 from .render import render_json, render_text
@@ -34,10 +35,13 @@ __all__ = [
     "RiskySetting",
     "Source",
     "SourceSummary",
+    "add_audit_arguments",
     "audit",
+    "ci_variables",
     "detect_client",
     "load_env_file",
     "read_project",
     "render_json",
     "render_text",
+    "run_audit_command",
 ]
