@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from pytest_privrepo.audit import (
     FINDING_KINDS,
@@ -406,3 +407,42 @@ def test_command_bad_input_exits_2(audit_tmp: Path, argv: list[str], message: st
     code, out, err = _command(str(FIXTURES / "uv-clean"), *argv)
     assert (code, out) == (2, "")
     assert f"privrepo audit: error: {message}" in err
+
+
+def test_credentials_sent_elsewhere_and_undeclared_hosts_are_findings(
+        tmp_path: Path, http) -> None:  # type: ignore[no-untyped-def]
+    """The egress checks on real requests through a stand-up (requests as the client): the
+    registry's credentials sent to PyPI's files host, a request to a host that is no
+    source. No project client can be made to do this on purpose, so the requests are
+    sent by hand; the findings come from the gateway's records, as in every audit."""
+    from pytest_privrepo.audit.checks import collect_findings, package_outcomes
+    from pytest_privrepo.audit.credentials import plan_access
+    from pytest_privrepo.audit.resolve import Resolution
+    from pytest_privrepo.audit.stage import Stage
+
+    model = read_project(FIXTURES / "uv-clean")
+    access = plan_access(model, load_env_file(FIXTURES / "uv-clean" / "ci.env"))
+    with Stage(tmp_path / "stage") as stage:
+        stage.stand_up(model, access)
+        trust = str(stage.gateway.trust_bundle)
+        acme = stage.indexes["acme"]
+        page = http.get(acme.url + "acme-auth/", auth=acme.auth, proxies=stage.gateway.proxies,
+                        verify=trust, timeout=20)
+        assert page.status_code == 200
+        leaked = http.get("https://files.pythonhosted.org/packages/idna/idna-3.7-py3-none-any.whl",
+                          auth=("gitlab-ci-token", SECRET), proxies=stage.gateway.proxies,
+                          verify=trust, timeout=20)
+        assert leaked.status_code == 200  # PyPI's files are public: the leak goes unnoticed
+        with pytest.raises(requests.exceptions.ProxyError, match="403"):
+            http.get("https://mirror.acme.example/simple/", proxies=stage.gateway.proxies,
+                     verify=trust, timeout=20)
+        resolution = Resolution("uv", "0", True, (), "", "uv lock")
+        findings = collect_findings(model, access, stage, resolution,
+                                    package_outcomes(model, resolution))
+    leak = [f for f in findings if f.kind == "credential-leak"]
+    assert [(f.subject, f.message) for f in leak] == [(
+        "acme", "the credentials of source acme were sent to files.pythonhosted.org:443 "
+                "(1 request), which is not that source")]
+    (refused,) = [f for f in findings if f.kind == "undeclared-host"]
+    assert refused.subject == "mirror.acme.example:443"
+    assert all(SECRET not in f.message + f.fix for f in findings)
