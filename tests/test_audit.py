@@ -379,8 +379,8 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
     before = snapshot(clean)
     code, out, err = _command(str(clean), "--client-path", str(uv.executable),
                               "--env-file", str(clean / "ci.env"))
-    assert (code, out.splitlines()[-1]) == (0, "clean: every package resolved from the source "
-                                               "the lock names, no leak")
+    assert (code, out.splitlines()[-1]) == (0, ("clean: every package resolved from the "
+                                                "source the lock names, no leak"))
     assert "privrepo audit: resolving with `uv lock`" in err
 
     # the variables of this environment by default (only the client's: PATH is not passed)
@@ -399,8 +399,8 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--client", "pdm"], "client 'pdm' is not supported by privrepo audit yet"),
-    (["--env", "UV_INDEX_ACME_PASSWORD"], "--env UV_INDEX_ACME_PASSWORD: the variable is not "
-                                          "set in this environment"),
+    (["--env", "UV_INDEX_ACME_PASSWORD"],
+     "--env UV_INDEX_ACME_PASSWORD: the variable is not set in this environment"),
     (["--env-file", "/nonexistent/ci.env"], "cannot read env file /nonexistent/ci.env"),
 ])
 def test_command_bad_input_exits_2(audit_tmp: Path, argv: list[str], message: str) -> None:
@@ -441,8 +441,8 @@ def test_credentials_sent_elsewhere_and_undeclared_hosts_are_findings(
                                     package_outcomes(model, resolution))
     leak = [f for f in findings if f.kind == "credential-leak"]
     assert [(f.subject, f.message) for f in leak] == [(
-        "acme", "the credentials of source acme were sent to files.pythonhosted.org:443 "
-                "(1 request), which is not that source")]
+        "acme", ("the credentials of source acme were sent to files.pythonhosted.org:443 "
+                 "(1 request), which is not that source"))]
     (refused,) = [f for f in findings if f.kind == "undeclared-host"]
     assert refused.subject == "mirror.acme.example:443"
     assert all(SECRET not in f.message + f.fix for f in findings)

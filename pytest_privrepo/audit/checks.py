@@ -33,8 +33,8 @@ def _fix_pin(model: ProjectModel, source: str, packages: list[LockedPackage]) ->
 
 def package_outcomes(model: ProjectModel, resolution: Resolution) -> list[PackageOutcome]:
     resolved: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for pkg in resolution.packages:
-        resolved[canonicalize_name(pkg.name)].append((pkg.version, pkg.source))
+    for got in resolution.packages:
+        resolved[canonicalize_name(got.name)].append((got.version, got.source))
     out = []
     for pkg in model.packages:
         found = resolved.get(pkg.key, [])

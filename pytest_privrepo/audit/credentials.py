@@ -93,13 +93,13 @@ def expected_variables(client: str, source: Source) -> dict[str, str]:
 
 _PATTERNS: dict[str, tuple[tuple[re.Pattern[str], dict[str, str]], ...]] = {
     "poetry": (
-        (re.compile(r"^POETRY_HTTP_BASIC_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.I),
+        (re.compile(r"^POETRY_HTTP_BASIC_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.IGNORECASE),
          {"USERNAME": "username", "PASSWORD": "password"}),
-        (re.compile(r"^POETRY_CERTIFICATES_(?P<n>.+?)_(?P<f>CLIENT_CERT|CLIENT-CERT|CERT)$", re.I),
+        (re.compile(r"^POETRY_CERTIFICATES_(?P<n>.+?)_(?P<f>CLIENT_CERT|CLIENT-CERT|CERT)$", re.IGNORECASE),
          {"CERT": "cert", "CLIENT_CERT": "client_cert", "CLIENT-CERT": "client_cert"}),
     ),
     "uv": (
-        (re.compile(r"^UV_INDEX_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.I),
+        (re.compile(r"^UV_INDEX_(?P<n>.+)_(?P<f>USERNAME|PASSWORD)$", re.IGNORECASE),
          {"USERNAME": "username", "PASSWORD": "password"}),
     ),
 }

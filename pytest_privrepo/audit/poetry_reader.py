@@ -15,6 +15,7 @@ Facts used here (Poetry 1.8.5 and 2.5.1, tests/test_poetry_precedence.py):
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from packaging.utils import canonicalize_name
 
 from .errors import AuditError
 from .locations import parse_source_url
-from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source, bare_requirement
+from .model import (
+    PYPI,
+    LockedPackage,
+    ProjectModel,
+    RiskySetting,
+    Source,
+    bare_requirement,
+)
 from .toml_files import array_of_tables, read_toml, table
 
 __all__ = ["PYPI_SIMPLE_URL", "pin_fix", "read_poetry_project"]
@@ -83,7 +91,7 @@ def _pins(pyproject: dict[str, Any]) -> dict[str, str]:
 _EXTRA_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def _requires(pkg: dict[str, Any], locked: set[str]) -> tuple[str, ...]:
+def _requires(pkg: dict[str, Any], locked: AbstractSet[str]) -> tuple[str, ...]:
     deps = pkg.get("dependencies") or {}
     out: list[str] = []
     for name, spec in deps.items() if isinstance(deps, dict) else ():
@@ -99,7 +107,7 @@ def _requires(pkg: dict[str, Any], locked: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _extras(pkg: dict[str, Any], locked: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _extras(pkg: dict[str, Any], locked: AbstractSet[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     extras = pkg.get("extras") or {}
     out = []
     for extra, reqs in extras.items() if isinstance(extras, dict) else ():

@@ -21,7 +21,6 @@ gateway, so every request is in the egress log and an undeclared host is refused
 
 from __future__ import annotations
 
-
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass

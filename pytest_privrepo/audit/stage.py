@@ -119,20 +119,22 @@ class Stage:
         tls = location.tls
         if tls and access.has_client_certificate:
             tls = "mtls"
-        kwargs: dict[str, object] = {}
+        auth: tuple[str, str] | None = None
+        token: str | None = None
         creds = access.credentials
         if creds is not None:
             user, password = creds
             password = password or secrets.token_urlsafe(24)  # no password given: none works
             if user == TOKEN_USER:
-                kwargs["token"] = password
+                token = password
             else:
                 if not user or ":" in user:
                     user = "ci"  # no usable user name given: the client cannot match it
-                kwargs["auth"] = (user, password)
+                auth = (user, password)
         try:
             index = repo.index(name, host=location.host, port=location.port, tls=tls,
-                               prefix=location.prefix, realm=source.name, **kwargs)
+                               prefix=location.prefix, realm=source.name, auth=auth,
+                               token=token)
         except ConfigError as exc:
             raise AuditError(f"source {source.name!r} ({location.url}) cannot be stood up: "
                              f"{exc}") from None
@@ -175,7 +177,7 @@ class Stage:
         for stop in (self.private.close, self.public.close, self.gateway.stop):
             try:
                 stop()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - stop the others first, then raise
                 problems.append(exc)
         if problems:
             raise problems[0]

@@ -21,7 +21,14 @@ from packaging.utils import canonicalize_name
 
 from .errors import AuditError
 from .locations import parse_source_url
-from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source, bare_requirement
+from .model import (
+    PYPI,
+    LockedPackage,
+    ProjectModel,
+    RiskySetting,
+    Source,
+    bare_requirement,
+)
 from .toml_files import array_of_tables, read_toml, table
 
 __all__ = ["UV_PYPI_URL", "read_uv_project", "uv_pin_fix"]
