@@ -42,6 +42,10 @@ def render_text(report: AuditReport) -> str:
                                                     "RESOLVED", ""])]
     for name, why in report.skipped:
         lines.append(f"  {name}: not audited ({why})")
+    if report.requests:
+        lines.append("")
+        lines.append("requests through the gateway: "
+                     + ", ".join(f"{host} {count}" for host, count in report.requests))
     if report.ignored_variables:
         lines.append("")
         lines.append("CI variables not given to the client: " + ", ".join(report.ignored_variables))
