@@ -1,6 +1,6 @@
 """``privrepo audit`` as a library: real projects, real locks, the real Poetry and uv.
 
-The projects are in fixtures/audit/ (their locks were written by Poetry 2.5.1 and uv 0.13.9
+The projects are in fixtures/audit/ (their locks were written by Poetry 2.5.1, uv 0.13.9 and pdm 2.29.3
 against the sources at their real URLs, fixtures/audit/make_locks.py); each has the CI
 variables of its pipeline in ci.env. Every audit is followed by the check that the project
 tree is byte-identical and that the audit left no temporary file behind, failures included.
@@ -117,7 +117,7 @@ def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, poetry) ->
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),
         ("internal-name-asked-of-pypi", "acme-core"),
-        ("version-dependent-setting", '[[tool.poetry.source]] "acme-pypi" priority'),
+        ("version-dependent-setting", '[[tool.poetry.source]] "acme-pypi"'),
         ("wrong-source", "acme-auth"),
         ("wrong-source", "acme-core"),
     ]
@@ -126,6 +126,7 @@ def test_supplemental_source_lets_pypi_win_a_squatted_name(run_audit, poetry) ->
         ("acme-pypi", PYPI, "1.2.0.post1")
     assert report.package("requests").ok
     (setting,) = report.findings_of("version-dependent-setting")
+    assert setting.message.startswith('priority = "supplemental": Poetry asks a supplemental')
     assert 'priority = "explicit"' in setting.fix and 'source = "acme-pypi"' in setting.fix
     assert report.exit_code == 1
     with pytest.raises(AssertionError) as failure:
@@ -147,7 +148,7 @@ def test_credential_variables_spelled_with_a_dash_are_never_read(run_audit, poet
     (creds,) = report.findings_of("missing-credentials")
     assert "CI sets POETRY_HTTP_BASIC_ACME-PYPI_PASSWORD, Poetry reads " \
            "POETRY_HTTP_BASIC_ACME_PYPI_PASSWORD" in creds.message
-    assert "without credentials (401)" in creds.message
+    assert "of Poetry with 401 (no or wrong credentials)" in creds.message
     assert "POETRY_HTTP_BASIC_ACME-PYPI_USERNAME to POETRY_HTTP_BASIC_ACME_PYPI_USERNAME" in creds.fix
     (failed,) = report.findings_of("resolution-failed")
     assert "Authorization error" in failed.message
@@ -212,13 +213,13 @@ def test_uv_unsafe_best_match_takes_the_higher_version_from_pypi(run_audit, uv) 
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),
         ("internal-name-asked-of-pypi", "acme-core"),
-        ("version-dependent-setting", "[tool.uv] index-strategy"),
+        ("version-dependent-setting", "[tool.uv]"),
         ("wrong-source", "acme-auth"),
         ("wrong-source", "acme-core"),
     ]
     assert report.package("acme-core").resolved_version == "0.4.1.post1"
     (setting,) = report.findings_of("version-dependent-setting")
-    assert "'unsafe-best-match'" in setting.message
+    assert setting.message.startswith('index-strategy = "unsafe-best-match": ')
     assert 'explicit = true' in setting.fix and 'acme-auth = { index = "acme" }' in setting.fix
     assert "first-index" in setting.fix
     _no_secret(report)
@@ -232,6 +233,64 @@ def test_uv_misnamed_index_variables(run_audit, uv) -> None:
     assert "UV_INDEX_ACME_USERNAME is not set" in creds.message
     assert report.findings_of("resolution-failed")
     _no_secret(report)
+
+
+# -- pdm ---------------------------------------------------------------------------------
+def test_clean_pdm_project(run_audit, pdm) -> None:
+    """include_packages pins acme-* to the registry; credentials by ``${ACME_PYPI_TOKEN}``
+    in the source URL. The lock has no file URLs: the pins say where each package is from."""
+    report = run_audit(FIXTURES / "pdm-clean", pdm)
+
+    assert report.findings == (), render_text(report)
+    assert [(p.name, p.expected_source, p.resolved_source) for p in report.packages] == [
+        ("acme-auth", "acme", "acme"), ("acme-core", "acme", "acme"), ("idna", PYPI, PYPI),
+        ("requests", PYPI, PYPI), ("urllib3", PYPI, PYPI)]
+    assert report.sources[0].credential_variables == ("ACME_PYPI_TOKEN",)
+    _no_secret(report)
+
+
+def test_pdm_merges_pypi_with_an_unpinned_source(run_audit, pdm) -> None:
+    """Planted mistake: no include_packages. pdm adds PyPI (first) and takes the highest
+    version from any source: the squatted acme-auth and acme-core win."""
+    report = run_audit(FIXTURES / "pdm-merge", pdm)
+
+    assert _kinds(report) == [
+        ("internal-name-asked-of-pypi", "acme-auth"),
+        ("internal-name-asked-of-pypi", "acme-core"),
+        ("version-dependent-setting", '[[tool.pdm.source]] "acme"'),
+        ("wrong-source", "acme-auth"),
+        ("wrong-source", "acme-core"),
+    ]
+    assert report.package("acme-auth").resolved_source == PYPI
+    (setting,) = report.findings_of("version-dependent-setting")
+    assert "include_packages = ['acme-auth', 'acme-core']" in setting.fix
+    _no_secret(report)
+
+
+def test_pdm_url_names_a_variable_ci_spells_otherwise(run_audit, pdm) -> None:
+    report = run_audit(FIXTURES / "pdm-clean", pdm, env={"ACME-PYPI-TOKEN": SECRET})
+
+    (creds,) = report.findings_of("missing-credentials")
+    assert "CI sets ACME-PYPI-TOKEN, pdm reads ACME_PYPI_TOKEN" in creds.message
+    assert "of pdm with 401 (no or wrong credentials)" in creds.message
+    assert creds.fix == "rename ACME-PYPI-TOKEN to ACME_PYPI_TOKEN"
+    (failed,) = report.findings_of("resolution-failed")
+    assert "Unable to find candidates for acme-auth" in failed.message
+    _no_secret(report)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: _replace(p / "pyproject.toml", "${ACME_PYPI_TOKEN}", "hunter2"),
+     "has a password in its url"),
+    (lambda p: _replace(p / "pyproject.toml", 'include_packages = ["acme-*"]', ""),
+     "does not record where each package came from"),
+], ids=["literal-password", "no-pins-no-urls"])
+def test_bad_pdm_input(run_audit, tmp_path: Path, change, message: str) -> None:
+    project = _copy("pdm-clean", tmp_path)
+    change(project)
+    with pytest.raises(AuditError, match=re.escape(message)) as error:
+        run_audit(project)
+    assert "hunter2" not in str(error.value)
 
 
 # -- bad input: a clear AuditError, nothing written ----------------------------------------
@@ -287,8 +346,8 @@ def test_stale_uv_lock(run_audit, uv, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("client", "message"), [
-    ("conda", "unknown client 'conda': use one of poetry, uv"),
-    ("pdm", "client 'pdm' is not supported by privrepo audit yet"),
+    ("conda", "unknown client 'conda': use one of poetry, uv, pdm"),
+    ("pip", "client 'pip' is not supported by privrepo audit yet"),
 ])
 def test_unknown_client(run_audit, client: str, message: str) -> None:
     with pytest.raises(AuditError, match=message):
@@ -302,7 +361,7 @@ def test_which_client(tmp_path: Path) -> None:
     shutil.copyfile(FIXTURES / "uv-clean" / "uv.lock", both / "uv.lock")
     with pytest.raises(AuditError, match="choose the client with client="):
         read_project(both)
-    with pytest.raises(AuditError, match="has no poetry.lock or uv.lock"):
+    with pytest.raises(AuditError, match="has no poetry.lock or uv.lock or pdm.lock"):
         read_project(tmp_path)
     with pytest.raises(AuditError, match="is not a directory"):
         read_project(tmp_path / "missing")
@@ -398,7 +457,7 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--client", "pdm"], "client 'pdm' is not supported by privrepo audit yet"),
+    (["--client", "pip"], "client 'pip' is not supported by privrepo audit yet"),
     (["--env", "UV_INDEX_ACME_PASSWORD"],
      "--env UV_INDEX_ACME_PASSWORD: the variable is not set in this environment"),
     (["--env-file", "/nonexistent/ci.env"], "cannot read env file /nonexistent/ci.env"),

@@ -23,6 +23,7 @@ from .ci_env import client_variables
 from .credentials import plan_access
 from .errors import AuditError
 from .model import ProjectModel
+from .pdm_reader import read_pdm_project
 from .poetry_reader import read_poetry_project
 from .report import AuditReport, SourceSummary
 from .resolve import Client, resolve
@@ -33,12 +34,12 @@ from .uv_reader import read_uv_project
 __all__ = ["CLIENTS", "PLANNED_CLIENTS", "audit", "detect_client", "read_project"]
 
 #: The clients an audit can drive, with the lock file that identifies each.
-CLIENTS: dict[str, str] = {"poetry": "poetry.lock", "uv": "uv.lock"}
+CLIENTS: dict[str, str] = {"poetry": "poetry.lock", "uv": "uv.lock", "pdm": "pdm.lock"}
 #: Named in issue 14, not audited yet: a clear error rather than "unknown client".
-PLANNED_CLIENTS: dict[str, str] = {"pdm": "pdm.lock", "pip": "requirements*.txt / pip.conf"}
+PLANNED_CLIENTS: dict[str, str] = {"pip": "requirements*.txt / pip.conf"}
 
 _READERS: dict[str, Callable[[Path], ProjectModel]] = {
-    "poetry": read_poetry_project, "uv": read_uv_project,
+    "poetry": read_poetry_project, "uv": read_uv_project, "pdm": read_pdm_project,
 }
 
 #: Never copied: virtualenvs, VCS data and caches (large, and no client reads them to lock).
@@ -66,7 +67,7 @@ def detect_client(root: Path, client: str | None = None) -> str:
     by_config = [name for name in CLIENTS if name in tool]
     if len(by_config) == 1:
         return by_config[0]  # its reader names the missing lock file
-    planned = [name for name, lock in PLANNED_CLIENTS.items() if (root / lock).exists()]
+    planned = [name for name in PLANNED_CLIENTS if any(root.glob("requirements*.txt"))]
     if planned:
         raise AuditError(f"{root} is a {planned[0]} project, which privrepo audit does not "
                          f"support yet (supported: {', '.join(CLIENTS)})")

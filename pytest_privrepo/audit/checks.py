@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 from ..gateway.hosts import PYPI_HOSTS
 from .credentials import SourceAccess
 from .model import PYPI, LockedPackage, ProjectModel
+from .pdm_reader import pdm_pin_fix
 from .poetry_reader import pin_fix
 from .report import Finding, PackageOutcome
 from .resolve import Resolution
@@ -24,11 +25,14 @@ from .uv_reader import uv_pin_fix
 
 __all__ = ["collect_findings", "package_outcomes"]
 
-_CLIENT = {"poetry": "Poetry", "uv": "uv"}
+_CLIENT = {"poetry": "Poetry", "uv": "uv", "pdm": "pdm"}
+_PIN_FIX = {"poetry": pin_fix, "uv": uv_pin_fix, "pdm": pdm_pin_fix}
+_EXPLICIT = {"poetry": '(priority = "explicit")', "uv": "(explicit = true)",
+             "pdm": "(include_packages on it, exclude_packages for the rest)"}
 
 
 def _fix_pin(model: ProjectModel, source: str, packages: list[LockedPackage]) -> str:
-    return (pin_fix if model.client == "poetry" else uv_pin_fix)(source, packages)
+    return _PIN_FIX[model.client](source, packages)
 
 
 def package_outcomes(model: ProjectModel, resolution: Resolution) -> list[PackageOutcome]:
@@ -75,7 +79,7 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
                 continue
             fix = (_fix_pin(model, pkg.source, [pkg]) if pkg.source != PYPI else
                    f"make source {outcome.resolved_source!r} serve only what is pinned to it "
-                   + ('(priority = "explicit")' if model.client == "poetry" else "(explicit = true)"))
+                   + _EXPLICIT[model.client])
             findings.append(Finding(
                 "wrong-source", outcome.name,
                 f"locked {outcome.version} from {outcome.expected_source}, {client} resolved "
@@ -124,11 +128,11 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
     for source in model.private_sources:
         plan = access[source.name]
         index = stage.indexes[source.name]
-        anonymous_401 = sum(1 for r in records if stage.source_of(r.index) == source.name
-                            and r.status == 401 and not r.credentials_offered)
-        seen = (f"; {client} sent {anonymous_401} request{'s' * (anonymous_401 != 1)} to it "
-                "without credentials (401)") if anonymous_401 else ""
-        wanted = [plan.expected["username"], plan.expected["password"]]
+        refused_401 = sum(1 for r in records
+                          if stage.source_of(r.index) == source.name and r.status == 401)
+        seen = (f"; it answered {refused_401} request{'s' * (refused_401 != 1)} of {client} "
+                "with 401 (no or wrong credentials)") if refused_401 else ""
+        wanted = [plan.expected[r] for r in ("username", "password") if r in plan.expected]
         misnamed = {role: pair for role, pair in plan.misnamed.items()
                     if role in ("username", "password")}
         if misnamed:
@@ -139,6 +143,14 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
                 f"{client} never reads the credential variables of source {source.name}: "
                 f"{names}{seen}",
                 "rename " + ", ".join(f"{g} to {e}" for g, e in misnamed.values())))
+        elif plan.credentials is None and source.name not in anonymous and not wanted:
+            findings.append(Finding(
+                "missing-credentials", source.name,
+                f"the url of source {source.name} carries no credentials, so {client} sends "
+                f"none{seen}",
+                'name the CI variables in its url: url = "https://${USERNAME_VARIABLE}:'
+                '${PASSWORD_VARIABLE}@' + source.location.netloc + source.location.prefix
+                + '/simple" (or pass the source as anonymous if the index really is open)'))
         elif plan.credentials is None and source.name not in anonymous:
             findings.append(Finding(
                 "missing-credentials", source.name,
@@ -147,7 +159,8 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
                 f"set {' and '.join(wanted)} in CI (or pass the source as anonymous if the "
                 "index really is open)"))
         elif plan.credentials is not None:
-            missing = [plan.expected[r] for r in ("username", "password") if r not in plan.given]
+            missing = [plan.expected[r] for r in ("username", "password")
+                       if r in plan.expected and r not in plan.given]
             if missing:
                 findings.append(Finding(
                     "missing-credentials", source.name,
@@ -172,5 +185,5 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
     for setting in model.risky:
         findings.append(Finding(
             "version-dependent-setting", setting.where,
-            f"= {setting.value!r}: {setting.why}", setting.fix))
+            f"{setting.value}: {setting.why}", setting.fix))
     return findings

@@ -1,7 +1,8 @@
 """The CI variables an audit runs the client with: read from an env file, filtered, adapted.
 
 Why filtered: the audit reproduces what the client reads from CI, not the CI machine. Only
-the client's own variables pass (``POETRY_*`` for Poetry, ``UV_*`` for uv); those that point
+the client's own variables pass (``POETRY_*`` for Poetry, ``UV_*`` for uv, ``PDM_*`` for
+pdm) and those a source names (pdm's ``${NAME}`` in a URL); those that point
 at the CI machine's own directories and files would break the isolation or cannot exist
 here, so they are dropped and reported by name. Why adapted: a CA or client certificate
 path of the CI machine means "this source has a private CA"; the audit passes its own
@@ -22,7 +23,7 @@ from .stage import Stage
 
 __all__ = ["ClientVariables", "client_variables", "load_env_file"]
 
-_PREFIX = {"poetry": "POETRY_", "uv": "UV_"}
+_PREFIX = {"poetry": "POETRY_", "uv": "UV_", "pdm": "PDM_"}
 
 #: Client variables that name the CI machine's directories, files or extra indexes, or
 #: that the isolated environment must own; never passed (reported as ignored).
@@ -30,6 +31,8 @@ _DROPPED = {
     "poetry": {"POETRY_CONFIG_DIR", "POETRY_CACHE_DIR", "POETRY_DATA_DIR", "POETRY_HOME",
                "POETRY_VIRTUALENVS_PATH", "POETRY_VIRTUALENVS_IN_PROJECT",
                "POETRY_KEYRING_ENABLED"},
+    "pdm": {"PDM_CONFIG_FILE", "PDM_CACHE_DIR", "PDM_HOME", "PDM_PYTHON", "PDM_CHECK_UPDATE",
+            "PDM_NON_INTERACTIVE", "PDM_IGNORE_ACTIVE_VENV", "PDM_PROJECT", "PDM_VENV_IN_PROJECT"},
     "uv": {"UV_CACHE_DIR", "UV_NO_CONFIG", "UV_CONFIG_FILE", "UV_CREDENTIALS_DIR",
            "UV_TOOL_DIR", "UV_PYTHON_INSTALL_DIR", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON",
            "UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
@@ -84,8 +87,10 @@ def client_variables(client: str, env: Mapping[str, str], access: Mapping[str, S
             replaced[plan.given["client_cert"]] = index.client_cert
     passed: dict[str, str] = {}
     ignored: list[str] = []
+    named = {name for plan in access.values() for name in plan.given.values()}
     for name, value in env.items():
-        if not name.upper().startswith(_PREFIX[client]) or name.upper() in _DROPPED[client]:
+        own = name.upper().startswith(_PREFIX[client]) and name.upper() not in _DROPPED[client]
+        if not own and name not in named:
             ignored.append(name)
             continue
         passed[name] = replaced.get(name, value)

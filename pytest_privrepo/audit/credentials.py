@@ -14,6 +14,9 @@ Facts (each client's own code):
   reads ``POETRY_HTTP_BASIC_ACME_PYPI_USERNAME`` / ``_PASSWORD`` and
   ``POETRY_CERTIFICATES_ACME_PYPI_CERT`` / ``_CLIENT_CERT``; ``..._ACME-PYPI_...`` (valid in
   an env file, a docker ``--env-file``, a CI variable table) is never read.
+- pdm 2.29 (``pdm/utils.py`` ``expand_env_vars_in_auth``): the source URL's userinfo with
+  ``${NAME}`` replaced by variable ``NAME``; a near miss is a CI variable whose name
+  matches ``NAME`` but for case and punctuation.
 - uv 0.13, ``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD``: ``<NAME>`` is the index name upper
   cased with every other character than ``A-Z0-9`` as ``_``
   (:func:`~pytest_privrepo.clients.uv_config.uv_env_name`). uv has no per-index CA setting
@@ -105,10 +108,41 @@ _PATTERNS: dict[str, tuple[tuple[re.Pattern[str], dict[str, str]], ...]] = {
 }
 
 
+_PLACEHOLDER = re.compile(r"\$\{(.+?)\}")
+
+
+def _pdm_access(source: Source, env: Mapping[str, str]) -> SourceAccess:
+    """pdm: the variables the URL's ``${NAME}`` userinfo names; a literal user name is the
+    user name (a literal password is refused by the reader)."""
+    expected: dict[str, str] = {}
+    literal: dict[str, str] = {}
+    for role, text in source.credential_parts:
+        match = _PLACEHOLDER.fullmatch(text)
+        if match:
+            expected[role] = match.group(1)
+        else:
+            literal[role] = text
+    given: dict[str, str] = {}
+    for role, variable in expected.items():
+        if variable in env:
+            given[role] = variable
+        else:
+            near = [n for n in sorted(env) if _fuzzy(n) == _fuzzy(variable)]
+            if near:
+                given[role] = near[0]
+    values = {role: env[name] for role, name in given.items()}
+    return SourceAccess(source=source.name, expected=expected, given=given,
+                        username=values.get("username", literal.get("username")),
+                        password=values.get("password"))
+
+
 def plan_access(model: ProjectModel, env: Mapping[str, str]) -> dict[str, SourceAccess]:
     """``{source name: SourceAccess}`` for every private source of ``model``."""
     plans: dict[str, SourceAccess] = {}
     for source in model.private_sources:
+        if model.client == "pdm":
+            plans[source.name] = _pdm_access(source, env)
+            continue
         expected = expected_variables(model.client, source)
         given: dict[str, str] = {}
         key = _fuzzy(source.name)

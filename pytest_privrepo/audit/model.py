@@ -31,6 +31,9 @@ class Source:
     #: ``supplemental``, ``explicit``, ``default``, ``secondary``), uv's ``index`` /
     #: ``explicit`` / ``default``
     role: str
+    #: credentials written into the source itself, as ``(role, text)`` with role
+    #: ``username`` / ``password`` and text a literal or ``${VARIABLE}`` (pdm's URL userinfo)
+    credential_parts: tuple[tuple[str, str], ...] = ()
 
     @property
     def url(self) -> str:
@@ -65,8 +68,9 @@ class RiskySetting:
     """A setting that makes where a package comes from depend on version numbers or on
     which index happens to list a name (each client has its own)."""
 
-    #: where it is written (``[[tool.poetry.source]] acme priority``)
+    #: where it is written (``[[tool.poetry.source]] "acme"``, ``[tool.uv]``)
     where: str
+    #: the setting as written (``priority = "supplemental"``) or what is missing
     value: str
     why: str
     fix: str

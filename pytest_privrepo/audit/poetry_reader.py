@@ -185,13 +185,13 @@ def _risky(sources: list[Source], packages: list[LockedPackage],
         where = f'[[tool.poetry.source]] "{source.name}"'
         if source.role == "supplemental":
             found.append(RiskySetting(
-                f"{where} priority", "supplemental",
+                where, 'priority = "supplemental"',
                 "Poetry asks a supplemental source only for names no primary source has: "
                 "once the name is on PyPI, PyPI's package is taken",
                 pin_fix(source.name, mine)))
         elif source.role == "secondary":
             found.append(RiskySetting(
-                f"{where} secondary", "true",
+                where, "secondary = true",
                 "Poetry 1.8 merges a secondary source with the primary ones: the highest "
                 "version wins, wherever it is",
                 pin_fix(source.name, mine)))
@@ -199,7 +199,7 @@ def _risky(sources: list[Source], packages: list[LockedPackage],
             unpinned = [p for p in mine if pins.get(p.key) != source.name]
             if unpinned:
                 found.append(RiskySetting(
-                    f"{where} priority", source.role,
+                    where, f'priority = "{source.role}"',
                     "PyPI is a primary source too: Poetry merges primary sources and the "
                     "highest version wins, wherever it is",
                     pin_fix(source.name, unpinned)))

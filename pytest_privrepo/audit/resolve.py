@@ -15,6 +15,9 @@ gateway, so every request is in the egress log and an undeclared host is refused
   ``sessions.merge_environment_settings``); that variable is this world's default trust
   store for Poetry, and ``certificates.<name>.cert`` still wins where it is set
   (/work/shared/reference/products.md).
+- pdm: ``pdm lock --check`` first, then ``pdm lock -S static_urls`` without the old lock
+  (static URLs: the fresh lock says which source each file came from); without
+  ``PDM_IGNORE_STORED_INDEX``, as in CI (PyPI takes part, see :mod:`.pdm_reader`).
 - uv: ``uv lock --check --offline`` first (stale lock), then ``uv lock`` without the old
   lock (:meth:`~pytest_privrepo.clients.uv_project.UvProject.lock`).
 """
@@ -25,12 +28,15 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ..clients.catalog import POETRY_TOOL, UV_TOOL
+from ..clients.catalog import PDM_TOOL, POETRY_TOOL, UV_TOOL
 from ..clients.env import ClientEnv
+from ..clients.pdm_project import PdmProject, parse_pdm_lock
 from ..clients.poetry_project import parse_poetry_lock
 from ..clients.result import CommandResult
 from ..clients.uv_project import UvProject
+from ..gateway.hosts import PYPI_HOSTS
 from ..redact import redact
 from .errors import AuditError
 from .model import PYPI, ProjectModel
@@ -138,7 +144,35 @@ def _uv(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
                       "uv lock")
 
 
-_RESOLVERS = {"poetry": _poetry, "uv": _uv}
+def _pdm(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
+         client: Client, secrets: list[str], say: Callable[[str], None]) -> Resolution:
+    pdm = PDM_TOOL.obtain(env, client.version, explicit=client.explicit,
+                          cache_dir=client.cache_dir)
+    project = PdmProject(copy, pdm)
+    found = pdm.version()
+    # the runner hides stored sources (PDM_IGNORE_STORED_INDEX=1); CI does not, so PyPI
+    # takes part as it does there, unless the CI variables set it themselves
+    ci = {"PDM_IGNORE_STORED_INDEX": env.vars.get("PDM_IGNORE_STORED_INDEX")}
+    say(f"checking pdm.lock against pyproject.toml with pdm {found}")
+    check = project.run("lock", "--check", check=False, extra_env=ci)
+    if not check.ok:
+        raise _stale(model, check, secrets, "run `pdm lock` and commit pdm.lock")
+    (copy / "pdm.lock").unlink()
+    say(f"resolving with `pdm lock -S static_urls` (pdm {found})")
+    result = project.run("lock", "-S", "static_urls", check=False, extra_env=ci)
+    packages: list[ResolvedPackage] = []
+    if result.ok:
+        urls = {s.name: s.url for s in model.sources if not s.is_pypi}
+        for pkg in parse_pdm_lock(copy / "pdm.lock", urls):
+            hosts = {(urlsplit(u).hostname or "").lower() for u in pkg.urls}
+            source = (PYPI if hosts and hosts <= set(PYPI_HOSTS) else
+                      pkg.sources[0] if len(pkg.sources) == 1 else ", ".join(pkg.urls))
+            packages.append(ResolvedPackage(pkg.name, pkg.version, source))
+    return Resolution("pdm", found, result.ok, tuple(packages), _tail(result, secrets),
+                      "pdm lock")
+
+
+_RESOLVERS = {"poetry": _poetry, "uv": _uv, "pdm": _pdm}
 
 
 @dataclass(frozen=True)

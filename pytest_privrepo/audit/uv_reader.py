@@ -132,7 +132,7 @@ def read_uv_project(root: Path) -> ProjectModel:
                 continue
             mine = [p for p in packages if p.source == source.name]
             risky.append(RiskySetting(
-                f"{where} index-strategy", str(strategy),
+                where, f'index-strategy = "{strategy}"',
                 ("uv takes each name from the index with the highest version, wherever it is"
                  if strategy == "unsafe-best-match" else
                  "uv looks for a version on every index in order, so PyPI serves any version "
