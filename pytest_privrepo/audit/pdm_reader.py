@@ -30,7 +30,14 @@ from packaging.utils import canonicalize_name
 from ..gateway.hosts import PYPI_HOSTS
 from .errors import AuditError
 from .locations import parse_source_url
-from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source, bare_requirement
+from .model import (
+    PYPI,
+    LockedPackage,
+    ProjectModel,
+    RiskySetting,
+    Source,
+    bare_requirement,
+)
 from .toml_files import array_of_tables, read_toml, table
 
 __all__ = ["PDM_PYPI_URL", "PdmSourceAuth", "pdm_pin_fix", "pdm_source_auth", "read_pdm_project"]
@@ -127,7 +134,7 @@ def read_pdm_project(root: Path) -> ProjectModel:
         name, version = pkg.get("name"), pkg.get("version")
         if not isinstance(name, str) or not isinstance(version, str):
             raise AuditError(f"{lock_path}: a [[package]] has no name or version")
-        source = _locked_source(pkg, name, sources, raw, static, lock_path)
+        origin = _locked_source(pkg, name, sources, raw, static, lock_path)
         requires = []
         for dep in pkg.get("dependencies", []) or []:
             match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?[^;]*(?:;(.*))?$",
@@ -135,7 +142,7 @@ def read_pdm_project(root: Path) -> ProjectModel:
             if match and canonicalize_name(match.group(1)) in locked:
                 extras = [e.strip() for e in (match.group(2) or "[]")[1:-1].split(",") if e.strip()]
                 requires.append(bare_requirement(match.group(1), extras, match.group(3)))
-        packages.append(LockedPackage(name, version, source, tuple(dict.fromkeys(requires))))
+        packages.append(LockedPackage(name, version, origin, tuple(dict.fromkeys(requires))))
     if not static and any(not (raw[s.name].get("include_packages")) for s in private):
         unpinned = [s.name for s in private if not raw[s.name].get("include_packages")]
         raise AuditError(
