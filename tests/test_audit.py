@@ -346,8 +346,7 @@ def test_stale_uv_lock(run_audit, uv, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("client", "message"), [
-    ("conda", "unknown client 'conda': use one of poetry, uv, pdm"),
-    ("pip", "client 'pip' is not supported by privrepo audit yet"),
+    ("conda", "unknown client 'conda': use one of poetry, uv, pdm, pip"),
 ])
 def test_unknown_client(run_audit, client: str, message: str) -> None:
     with pytest.raises(AuditError, match=message):
@@ -361,7 +360,8 @@ def test_which_client(tmp_path: Path) -> None:
     shutil.copyfile(FIXTURES / "uv-clean" / "uv.lock", both / "uv.lock")
     with pytest.raises(AuditError, match="choose the client with client="):
         read_project(both)
-    with pytest.raises(AuditError, match="has no poetry.lock or uv.lock or pdm.lock"):
+    with pytest.raises(AuditError, match="has no poetry.lock or uv.lock or pdm.lock or "
+                                         "requirements.txt"):
         read_project(tmp_path)
     with pytest.raises(AuditError, match="is not a directory"):
         read_project(tmp_path / "missing")
@@ -457,7 +457,7 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--client", "pip"], "client 'pip' is not supported by privrepo audit yet"),
+    (["--anonymous", "nexus"], "anonymous= names no private source of the project: nexus"),
     (["--env", "UV_INDEX_ACME_PASSWORD"],
      "--env UV_INDEX_ACME_PASSWORD: the variable is not set in this environment"),
     (["--env-file", "/nonexistent/ci.env"], "cannot read env file /nonexistent/ci.env"),

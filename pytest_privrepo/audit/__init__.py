@@ -13,7 +13,7 @@ with its fix. Modules: :mod:`.poetry_reader` / :mod:`.uv_reader` (the files),
 :mod:`.render` (the results).
 """
 
-from .api import CLIENTS, PLANNED_CLIENTS, audit, detect_client, read_project
+from .api import CLIENTS, audit, detect_client, read_project
 from .ci_env import load_env_file
 from .command import add_audit_arguments, ci_variables, run_audit_command
 from .errors import AuditError
@@ -24,7 +24,6 @@ from .report import FINDING_KINDS, AuditReport, Finding, PackageOutcome, SourceS
 __all__ = [
     "CLIENTS",
     "FINDING_KINDS",
-    "PLANNED_CLIENTS",
     "PYPI",
     "AuditError",
     "AuditReport",

@@ -24,6 +24,7 @@ from .credentials import plan_access
 from .errors import AuditError
 from .model import ProjectModel
 from .pdm_reader import read_pdm_project
+from .pip_reader import read_pip_project
 from .poetry_reader import read_poetry_project
 from .report import AuditReport, SourceSummary
 from .resolve import Client, resolve
@@ -31,15 +32,17 @@ from .stage import Stage
 from .toml_files import read_toml
 from .uv_reader import read_uv_project
 
-__all__ = ["CLIENTS", "PLANNED_CLIENTS", "audit", "detect_client", "read_project"]
+__all__ = ["CLIENTS", "audit", "detect_client", "read_project"]
 
 #: The clients an audit can drive, with the lock file that identifies each.
-CLIENTS: dict[str, str] = {"poetry": "poetry.lock", "uv": "uv.lock", "pdm": "pdm.lock"}
-#: Named in issue 14, not audited yet: a clear error rather than "unknown client".
-PLANNED_CLIENTS: dict[str, str] = {"pip": "requirements*.txt / pip.conf"}
+CLIENTS: dict[str, str] = {"poetry": "poetry.lock", "uv": "uv.lock", "pdm": "pdm.lock",
+                           "pip": "requirements.txt"}
 
-_READERS: dict[str, Callable[[Path], ProjectModel]] = {
-    "poetry": read_poetry_project, "uv": read_uv_project, "pdm": read_pdm_project,
+_READERS: dict[str, Callable[[Path, Mapping[str, str], Collection[str]], ProjectModel]] = {
+    "poetry": lambda root, env, internal: read_poetry_project(root),
+    "uv": lambda root, env, internal: read_uv_project(root),
+    "pdm": lambda root, env, internal: read_pdm_project(root),
+    "pip": read_pip_project,
 }
 
 #: Never copied: virtualenvs, VCS data and caches (large, and no client reads them to lock).
@@ -53,11 +56,10 @@ def detect_client(root: Path, client: str | None = None) -> str:
     if client is not None:
         if client in CLIENTS:
             return client
-        if client in PLANNED_CLIENTS:
-            raise AuditError(f"client {client!r} is not supported by privrepo audit yet "
-                             f"(supported: {', '.join(CLIENTS)})")
         raise AuditError(f"unknown client {client!r}: use one of {', '.join(CLIENTS)}")
     found = [name for name, lock in CLIENTS.items() if (root / lock).exists()]
+    if len(found) > 1 and "pip" in found:
+        found.remove("pip")  # a requirements.txt exported next to the client's own lock
     if len(found) == 1:
         return found[0]
     if found:
@@ -67,10 +69,6 @@ def detect_client(root: Path, client: str | None = None) -> str:
     by_config = [name for name in CLIENTS if name in tool]
     if len(by_config) == 1:
         return by_config[0]  # its reader names the missing lock file
-    planned = [name for name in PLANNED_CLIENTS if any(root.glob("requirements*.txt"))]
-    if planned:
-        raise AuditError(f"{root} is a {planned[0]} project, which privrepo audit does not "
-                         f"support yet (supported: {', '.join(CLIENTS)})")
     raise AuditError(f"{root} has no {' or '.join(CLIENTS.values())}: nothing tells which "
                      "client locks it (commit the lock file, or pass client=)")
 
@@ -85,12 +83,15 @@ def _tool_tables(root: Path) -> dict[str, object]:
     return tool if isinstance(tool, dict) else {}
 
 
-def read_project(project_dir: str | os.PathLike[str], client: str | None = None) -> ProjectModel:
-    """The project's sources and lock as the audit reads them (nothing runs)."""
+def read_project(project_dir: str | os.PathLike[str], client: str | None = None, *,
+                 env: Mapping[str, str] | None = None,
+                 internal: Collection[str] = ()) -> ProjectModel:
+    """The project's sources and lock as the audit reads them (nothing runs); ``env`` and
+    ``internal`` as for :func:`audit` (pip reads its indexes from both file and CI)."""
     root = Path(project_dir).absolute()
     if not root.is_dir():
         raise AuditError(f"{root} is not a directory")
-    return _READERS[detect_client(root, client)](root)
+    return _READERS[detect_client(root, client)](root, env or {}, internal)
 
 
 def _check_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -120,6 +121,7 @@ def audit(
     progress: Callable[[str], None] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     anonymous: Collection[str] = (),
+    internal: Collection[str] = (),
 ) -> AuditReport:
     """Audit the project in ``project_dir`` with its real client; return the report.
 
@@ -129,7 +131,8 @@ def audit(
     with neither, the installed client (next to this Python or on PATH); ``env``: the CI
     variables (names and values, as an env file has them); ``progress``: called with one
     line per step; ``anonymous``: private sources that really are open (no
-    missing-credentials finding for them).
+    missing-credentials finding for them); ``internal``: fnmatch patterns of the internal
+    package names, for pip, whose requirements file does not say where a package is from.
 
     Raises :class:`AuditError` when there is nothing sound to audit; a wrong setup is a
     finding in the report, never an exception. The project is never written to.
@@ -138,7 +141,7 @@ def audit(
     variables = _check_env(env)
     root = Path(project_dir).absolute()
     say(f"reading {root}")
-    model = read_project(root, client)
+    model = read_project(root, client, env=variables, internal=internal)
     unknown = set(anonymous) - {s.name for s in model.private_sources}
     if unknown:
         raise AuditError(f"anonymous= names no private source of the project: "

@@ -17,6 +17,7 @@ from ..gateway.hosts import PYPI_HOSTS
 from .credentials import SourceAccess
 from .model import PYPI, LockedPackage, ProjectModel
 from .pdm_reader import pdm_pin_fix
+from .pip_reader import pip_fix
 from .poetry_reader import pin_fix
 from .report import Finding, PackageOutcome
 from .resolve import Resolution
@@ -25,10 +26,12 @@ from .uv_reader import uv_pin_fix
 
 __all__ = ["collect_findings", "package_outcomes"]
 
-_CLIENT = {"poetry": "Poetry", "uv": "uv", "pdm": "pdm"}
-_PIN_FIX = {"poetry": pin_fix, "uv": uv_pin_fix, "pdm": pdm_pin_fix}
+_CLIENT = {"poetry": "Poetry", "uv": "uv", "pdm": "pdm", "pip": "pip"}
+_PIN_FIX = {"poetry": pin_fix, "uv": uv_pin_fix, "pdm": pdm_pin_fix,
+            "pip": lambda source, packages: pip_fix(source)}
 _EXPLICIT = {"poetry": '(priority = "explicit")', "uv": "(explicit = true)",
-             "pdm": "(include_packages on it, exclude_packages for the rest)"}
+             "pdm": "(include_packages on it, exclude_packages for the rest)",
+             "pip": "(pip cannot: use one index)"}
 
 
 def _fix_pin(model: ProjectModel, source: str, packages: list[LockedPackage]) -> str:

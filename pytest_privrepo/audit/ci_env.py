@@ -23,7 +23,7 @@ from .stage import Stage
 
 __all__ = ["ClientVariables", "client_variables", "load_env_file"]
 
-_PREFIX = {"poetry": "POETRY_", "uv": "UV_", "pdm": "PDM_"}
+_PREFIX = {"poetry": "POETRY_", "uv": "UV_", "pdm": "PDM_", "pip": "PIP_"}
 
 #: Client variables that name the CI machine's directories, files or extra indexes, or
 #: that the isolated environment must own; never passed (reported as ignored).
@@ -33,6 +33,9 @@ _DROPPED = {
                "POETRY_KEYRING_ENABLED"},
     "pdm": {"PDM_CONFIG_FILE", "PDM_CACHE_DIR", "PDM_HOME", "PDM_PYTHON", "PDM_CHECK_UPDATE",
             "PDM_NON_INTERACTIVE", "PDM_IGNORE_ACTIVE_VENV", "PDM_PROJECT", "PDM_VENV_IN_PROJECT"},
+    "pip": {"PIP_CONFIG_FILE", "PIP_CACHE_DIR", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_FIND_LINKS",
+            "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "PIP_REQUIRE_VIRTUALENV", "PIP_NO_INDEX",
+            "PIP_REQUIRE_HASHES", "PIP_PYTHON", "PIP_SRC", "PIP_LOG", "PIP_NO_INPUT"},
     "uv": {"UV_CACHE_DIR", "UV_NO_CONFIG", "UV_CONFIG_FILE", "UV_CREDENTIALS_DIR",
            "UV_TOOL_DIR", "UV_PYTHON_INSTALL_DIR", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON",
            "UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from ..errors import PrivrepoError
-from .api import CLIENTS, PLANNED_CLIENTS, audit
+from .api import CLIENTS, audit
 from .ci_env import load_env_file
 from .errors import AuditError
 from .render import render_json, render_text
@@ -44,7 +44,7 @@ each with its fix. Nothing leaves the machine."""
 
 AUDIT_EPILOG = """\
 variables: by default the client's variables of this environment (POETRY_*,
-UV_*) are used, as in the CI job itself; --env-file FILE reads NAME=value
+UV_*, PDM_*, PIP_*) are used, as in the CI job itself; --env-file FILE reads NAME=value
 lines instead (names kept exactly: a '-' in a name is a finding), --env NAME
 adds one variable of this environment. Secrets are never printed.
 
@@ -55,7 +55,7 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``privrepo audit`` (cli.py adds the sub-parser)."""
     parser.add_argument("project", nargs="?", default=".", metavar="PROJECT_DIR",
                         help="the project to audit (default: the current directory)")
-    parser.add_argument("--client", choices=[*CLIENTS, *PLANNED_CLIENTS], default=None,
+    parser.add_argument("--client", choices=list(CLIENTS), default=None,
                         help="the project's client (default: the one whose lock file is there)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--client-version", default=None, metavar="V",
@@ -68,6 +68,9 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take variable NAME from this environment (repeatable)")
     parser.add_argument("--anonymous", action="append", default=[], metavar="SOURCE",
                         help="a private source that really is open (repeatable)")
+    parser.add_argument("--internal", action="append", default=[], metavar="PATTERN",
+                        help="internal package names, e.g. 'acme-*' (pip: its requirements "
+                             "file does not say where a package comes from; repeatable)")
     parser.add_argument("--cache-dir", default=None, metavar="DIR",
                         help="where provisioned clients are kept")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -99,7 +102,8 @@ def run_audit_command(args: argparse.Namespace, *, stdout: TextIO, stderr: TextI
                                  os.environ if environ is None else environ)
         report = audit(args.project, client=args.client, client_version=args.client_version,
                        executable=args.client_path, env=variables, progress=progress,
-                       cache_dir=args.cache_dir, anonymous=args.anonymous)
+                       cache_dir=args.cache_dir, anonymous=args.anonymous,
+                       internal=args.internal)
     except PrivrepoError as exc:
         print(f"privrepo audit: error: {exc}", file=stderr)
         return 2

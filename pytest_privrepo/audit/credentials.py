@@ -17,6 +17,8 @@ Facts (each client's own code):
 - pdm 2.29 (``pdm/utils.py`` ``expand_env_vars_in_auth``): the source URL's userinfo with
   ``${NAME}`` replaced by variable ``NAME``; a near miss is a CI variable whose name
   matches ``NAME`` but for case and punctuation.
+- pip 26.3 (``req/req_file.py`` ``ENV_VAR_RE``): ``${NAME}`` of upper-case letters,
+  digits and ``_`` in a requirements file, then the URL's userinfo.
 - uv 0.13, ``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD``: ``<NAME>`` is the index name upper
   cased with every other character than ``A-Z0-9`` as ``_``
   (:func:`~pytest_privrepo.clients.uv_config.uv_env_name`). uv has no per-index CA setting
@@ -111,9 +113,10 @@ _PATTERNS: dict[str, tuple[tuple[re.Pattern[str], dict[str, str]], ...]] = {
 _PLACEHOLDER = re.compile(r"\$\{(.+?)\}")
 
 
-def _pdm_access(source: Source, env: Mapping[str, str]) -> SourceAccess:
-    """pdm: the variables the URL's ``${NAME}`` userinfo names; a literal user name is the
-    user name (a literal password is refused by the reader)."""
+def _userinfo_access(source: Source, env: Mapping[str, str]) -> SourceAccess:
+    """pdm and pip: the variables the URL's ``${NAME}`` userinfo names; literal parts are
+    the credentials themselves (the readers refuse a literal password in a committed
+    file; pip's may come from ``PIP_EXTRA_INDEX_URL``)."""
     expected: dict[str, str] = {}
     literal: dict[str, str] = {}
     for role, text in source.credential_parts:
@@ -133,15 +136,15 @@ def _pdm_access(source: Source, env: Mapping[str, str]) -> SourceAccess:
     values = {role: env[name] for role, name in given.items()}
     return SourceAccess(source=source.name, expected=expected, given=given,
                         username=values.get("username", literal.get("username")),
-                        password=values.get("password"))
+                        password=values.get("password", literal.get("password")))
 
 
 def plan_access(model: ProjectModel, env: Mapping[str, str]) -> dict[str, SourceAccess]:
     """``{source name: SourceAccess}`` for every private source of ``model``."""
     plans: dict[str, SourceAccess] = {}
     for source in model.private_sources:
-        if model.client == "pdm":
-            plans[source.name] = _pdm_access(source, env)
+        if model.client in ("pdm", "pip"):
+            plans[source.name] = _userinfo_access(source, env)
             continue
         expected = expected_variables(model.client, source)
         given: dict[str, str] = {}

@@ -8,6 +8,7 @@ values, and only they know the files' layout.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from packaging.utils import canonicalize_name
 
 from .locations import SourceLocation
 
-__all__ = ["PYPI", "LockedPackage", "ProjectModel", "RiskySetting", "Source", "bare_requirement"]
+__all__ = ["PYPI", "LockedPackage", "ProjectModel", "RiskySetting", "Source", "bare_requirement",
+           "source_for_url"]
 
 #: The name the report gives PyPI (the implicit source of every client).
 PYPI = "PyPI"
@@ -33,7 +35,7 @@ class Source:
     role: str
     #: credentials written into the source itself, as ``(role, text)`` with role
     #: ``username`` / ``password`` and text a literal or ``${VARIABLE}`` (pdm's URL userinfo)
-    credential_parts: tuple[tuple[str, str], ...] = ()
+    credential_parts: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def url(self) -> str:
@@ -96,6 +98,10 @@ class ProjectModel:
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)
 
+    def source_for_url(self, url: str) -> str | None:
+        """See :func:`source_for_url`."""
+        return source_for_url(self.sources, url)
+
     @property
     def private_sources(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if not s.is_pypi)
@@ -121,3 +127,20 @@ def bare_requirement(name: str, extras: object = (), marker: object = None) -> s
         except InvalidMarker:
             pass
     return spec
+
+
+def source_for_url(sources: Iterable[Source], url: str) -> str | None:
+    """The source a page or file URL belongs to: :data:`PYPI` for PyPI's hosts, else the
+    private source on that host with the longest path prefix; None for none of them."""
+    from urllib.parse import urlsplit
+
+    from ..gateway.hosts import PYPI_HOSTS
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in PYPI_HOSTS:
+        return PYPI
+    best = max((s for s in sources if not s.is_pypi and s.location.host == host
+                and parts.path.startswith(s.location.prefix + "/")),
+               key=lambda s: len(s.location.prefix), default=None)
+    return best.name if best is not None else None

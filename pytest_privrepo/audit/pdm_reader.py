@@ -27,7 +27,6 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
-from ..gateway.hosts import PYPI_HOSTS
 from .errors import AuditError
 from .locations import parse_source_url
 from .model import (
@@ -37,6 +36,7 @@ from .model import (
     RiskySetting,
     Source,
     bare_requirement,
+    source_for_url,
 )
 from .toml_files import array_of_tables, read_toml, table
 
@@ -182,18 +182,11 @@ def _locked_source(pkg: dict[str, Any], name: str, sources: list[Source],
     if static and urls:
         found: set[str] = set()
         for url in urls:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-            if host in PYPI_HOSTS:
-                found.add(PYPI)
-                continue
-            best = max((s for s in sources if not s.is_pypi and host == s.location.host
-                        and parts.path.startswith(s.location.prefix + "/")),
-                       key=lambda s: len(s.location.prefix), default=None)
-            if best is None:
+            origin = source_for_url(sources, url)
+            if origin is None:
                 raise AuditError(f"{lock_path}: {name} is locked from {url}, which is no "
                                  "source of pyproject.toml: the lock is stale, run `pdm lock`")
-            found.add(best.name)
+            found.add(origin)
         if len(found) > 1:
             raise AuditError(f"{lock_path}: {name}'s files come from several sources: "
                              f"{', '.join(sorted(found))}")

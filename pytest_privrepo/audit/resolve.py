@@ -18,28 +18,31 @@ gateway, so every request is in the egress log and an undeclared host is refused
 - pdm: ``pdm lock --check`` first, then ``pdm lock -S static_urls`` without the old lock
   (static URLs: the fresh lock says which source each file came from); without
   ``PDM_IGNORE_STORED_INDEX``, as in CI (PyPI takes part, see :mod:`.pdm_reader`).
+- pip: ``pip install --dry-run --ignore-installed --report`` of requirements.txt (its
+  ``--hash`` options removed in the copy: they are the real files' hashes); pip has no
+  lock check.
 - uv: ``uv lock --check --offline`` first (stale lock), then ``uv lock`` without the old
   lock (:meth:`~pytest_privrepo.clients.uv_project.UvProject.lock`).
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from ..clients.catalog import PDM_TOOL, POETRY_TOOL, UV_TOOL
+from ..clients.catalog import PDM_TOOL, PIP_TOOL, POETRY_TOOL, UV_TOOL
 from ..clients.env import ClientEnv
 from ..clients.pdm_project import PdmProject, parse_pdm_lock
 from ..clients.poetry_project import parse_poetry_lock
 from ..clients.result import CommandResult
 from ..clients.uv_project import UvProject
-from ..gateway.hosts import PYPI_HOSTS
 from ..redact import redact
 from .errors import AuditError
 from .model import PYPI, ProjectModel
+from .pip_reader import REQUIREMENTS
 from .stage import Stage
 
 __all__ = ["Client", "Resolution", "ResolvedPackage", "resolve"]
@@ -85,6 +88,32 @@ def _source_by_url(model: ProjectModel, url: str | None) -> str:
     if wanted == "https://pypi.org/simple":
         return PYPI
     return wanted
+
+
+def _origin(model: ProjectModel, urls: Iterable[str | None]) -> str:
+    """The one source the files at ``urls`` came from, else the URLs themselves."""
+    found = {model.source_for_url(u) or u for u in urls if u}
+    return found.pop() if len(found) == 1 else ", ".join(sorted(found)) or "unknown"
+
+
+_HASH = re.compile(r"\s+--hash[=\s]\S+")
+
+
+def _pip(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
+         client: Client, secrets: list[str], say: Callable[[str], None]) -> Resolution:
+    pip = PIP_TOOL.obtain(env, client.version, explicit=client.explicit,
+                          cache_dir=client.cache_dir)
+    found = pip.version()
+    # the pinned hashes are those of the real files; the stand-up serves synthetic ones
+    for file in copy.rglob("*.txt"):
+        text = file.read_text(encoding="utf-8", errors="replace")
+        file.write_text(_HASH.sub("", text.replace("\\\n", " ")), encoding="utf-8")
+    say(f"resolving with `pip install --dry-run --report` (pip {found})")
+    result = pip.install(["-r", str(copy / REQUIREMENTS)], dry_run=True, check=False)
+    packages = tuple(ResolvedPackage(p.name, p.version, _origin(model, [p.url]))
+                     for p in result.installed)
+    return Resolution("pip", found, result.ok, packages, _tail(result.command, secrets),
+                      "pip install --dry-run")
 
 
 def _stale(model: ProjectModel, result: CommandResult, secrets: list[str], hint: str) -> AuditError:
@@ -162,17 +191,13 @@ def _pdm(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
     result = project.run("lock", "-S", "static_urls", check=False, extra_env=ci)
     packages: list[ResolvedPackage] = []
     if result.ok:
-        urls = {s.name: s.url for s in model.sources if not s.is_pypi}
-        for pkg in parse_pdm_lock(copy / "pdm.lock", urls):
-            hosts = {(urlsplit(u).hostname or "").lower() for u in pkg.urls}
-            source = (PYPI if hosts and hosts <= set(PYPI_HOSTS) else
-                      pkg.sources[0] if len(pkg.sources) == 1 else ", ".join(pkg.urls))
-            packages.append(ResolvedPackage(pkg.name, pkg.version, source))
+        for pkg in parse_pdm_lock(copy / "pdm.lock"):
+            packages.append(ResolvedPackage(pkg.name, pkg.version, _origin(model, pkg.urls)))
     return Resolution("pdm", found, result.ok, tuple(packages), _tail(result, secrets),
                       "pdm lock")
 
 
-_RESOLVERS = {"poetry": _poetry, "uv": _uv, "pdm": _pdm}
+_RESOLVERS = {"poetry": _poetry, "uv": _uv, "pdm": _pdm, "pip": _pip}
 
 
 @dataclass(frozen=True)
