@@ -1,7 +1,8 @@
-"""``privrepo audit`` as a library: real projects, real locks, the real Poetry and uv.
+"""``privrepo audit`` as a library: real projects, real locks, the real Poetry, uv, pdm, pip.
 
-The projects are in fixtures/audit/ (their locks were written by Poetry 2.5.1, uv 0.13.9 and pdm 2.29.3
-against the sources at their real URLs, fixtures/audit/make_locks.py); each has the CI
+The projects are in fixtures/audit/ (their locks were written by Poetry 2.5.1, uv 0.13.9,
+pdm 2.29.3 and, as a pinned requirements.txt, pip 26.3, against the sources at their real
+URLs: fixtures/audit/make_locks.py); each has the CI
 variables of its pipeline in ci.env. Every audit is followed by the check that the project
 tree is byte-identical and that the audit left no temporary file behind, failures included.
 """
@@ -290,6 +291,56 @@ def test_bad_pdm_input(run_audit, tmp_path: Path, change, message: str) -> None:
     change(project)
     with pytest.raises(AuditError, match=re.escape(message)) as error:
         run_audit(project)
+    assert "hunter2" not in str(error.value)
+
+
+# -- pip ---------------------------------------------------------------------------------
+def test_clean_pip_project(run_audit) -> None:
+    """One index (a Nexus group repository) by ``--index-url`` with ``${NEXUS_USER}`` /
+    ``${NEXUS_TOKEN}``: every package from it, PyPI never asked."""
+    report = run_audit(FIXTURES / "pip-clean")
+
+    assert report.findings == (), render_text(report)
+    assert {p.resolved_source for p in report.packages} == {"nexus.acme.example"}
+    assert report.sources[0].credential_variables == ("NEXUS_USER", "NEXUS_TOKEN")
+    assert "pypi.org" not in dict(report.requests)
+    _no_secret(report)
+
+
+def test_pip_extra_index_url_asks_pypi_for_internal_names(run_audit) -> None:
+    """Planted mistake: the registry is an ``--extra-index-url``. The pins (==) keep the
+    versions, but pip asks PyPI for every internal name and would take a higher one."""
+    report = run_audit(FIXTURES / "pip-extra-index", internal=["acme-*"])
+
+    assert _kinds(report) == [
+        ("internal-name-asked-of-pypi", "acme-auth"),
+        ("internal-name-asked-of-pypi", "acme-core"),
+        ("version-dependent-setting", "--extra-index-url "
+         "https://gitlab.acme.example/api/v4/projects/42/packages/pypi/simple"),
+    ]
+    assert report.package("acme-auth").resolved_source == "gitlab.acme.example"
+    (setting,) = report.findings_of("version-dependent-setting")
+    assert "pip#8606" in setting.message and "never --extra-index-url" in setting.fix
+    _no_secret(report)
+
+
+@pytest.mark.parametrize(("change", "kwargs", "message"), [
+    (lambda p: None, {}, "does not say which packages are internal"),
+    (lambda p: _replace(p / "requirements.txt", "acme-core==0.4.1", "acme-core>=0.4"),
+     {"internal": ["acme-*"]}, "acme-core is not pinned to one version"),
+    (lambda p: _replace(p / "requirements.txt", "${ACME_PYPI_TOKEN}", "hunter2"),
+     {"internal": ["acme-*"]}, "the index url has a password in it"),
+    (lambda p: _replace(p / "requirements.txt", "--extra-index-url", "--find-links"),
+     {"internal": ["acme-*"]}, "option --find-links is not audited"),
+    (lambda p: None, {"internal": ["acme-*"], "env": {
+        "PIP_EXTRA_INDEX_URL": "https://nexus.acme.example/repository/pypi-all/simple"}},
+     "several private indexes"),
+], ids=["no-internal", "unpinned", "literal-password", "find-links", "two-private"])
+def test_bad_pip_input(run_audit, tmp_path: Path, change, kwargs, message: str) -> None:
+    project = _copy("pip-extra-index", tmp_path)
+    change(project)
+    with pytest.raises(AuditError, match=re.escape(message)) as error:
+        run_audit(project, **kwargs)
     assert "hunter2" not in str(error.value)
 
 
