@@ -315,8 +315,9 @@ def test_pip_extra_index_url_asks_pypi_for_internal_names(run_audit) -> None:
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),
         ("internal-name-asked-of-pypi", "acme-core"),
-        ("version-dependent-setting", "--extra-index-url "
-         "https://gitlab.acme.example/api/v4/projects/42/packages/pypi/simple"),
+        ("version-dependent-setting", ("--extra-index-url "
+                                       "https://gitlab.acme.example/api/v4/projects/42/"
+                                       "packages/pypi/simple")),
     ]
     assert report.package("acme-auth").resolved_source == "gitlab.acme.example"
     (setting,) = report.findings_of("version-dependent-setting")
