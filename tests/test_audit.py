@@ -31,6 +31,7 @@ from pytest_privrepo.audit import (
     render_text,
 )
 from pytest_privrepo.audit.locations import parse_source_url
+from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.audit.stage import higher_version
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
@@ -64,6 +65,8 @@ def run_audit(audit_tmp: Path):  # type: ignore[no-untyped-def]
         before = snapshot(project)
         lines: list[str] = []
         executable = getattr(runner, "executable", None)
+        if isinstance(runner, Pip) and len(runner.command) > 1:
+            executable = None  # `python -m pip` of this interpreter: the installed pip
         try:
             return audit(project, executable=executable,
                          env=load_env_file(project / "ci.env") if env is None else env,
@@ -295,10 +298,10 @@ def test_bad_pdm_input(run_audit, tmp_path: Path, change, message: str) -> None:
 
 
 # -- pip ---------------------------------------------------------------------------------
-def test_clean_pip_project(run_audit) -> None:
+def test_clean_pip_project(run_audit, pip) -> None:
     """One index (a Nexus group repository) by ``--index-url`` with ``${NEXUS_USER}`` /
     ``${NEXUS_TOKEN}``: every package from it, PyPI never asked."""
-    report = run_audit(FIXTURES / "pip-clean")
+    report = run_audit(FIXTURES / "pip-clean", pip)
 
     assert report.findings == (), render_text(report)
     assert {p.resolved_source for p in report.packages} == {"nexus.acme.example"}
@@ -307,10 +310,10 @@ def test_clean_pip_project(run_audit) -> None:
     _no_secret(report)
 
 
-def test_pip_extra_index_url_asks_pypi_for_internal_names(run_audit) -> None:
+def test_pip_extra_index_url_asks_pypi_for_internal_names(run_audit, pip) -> None:
     """Planted mistake: the registry is an ``--extra-index-url``. The pins (==) keep the
     versions, but pip asks PyPI for every internal name and would take a higher one."""
-    report = run_audit(FIXTURES / "pip-extra-index", internal=["acme-*"])
+    report = run_audit(FIXTURES / "pip-extra-index", pip, internal=["acme-*"])
 
     assert _kinds(report) == [
         ("internal-name-asked-of-pypi", "acme-auth"),

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.version import Version
+
 from ..clients.catalog import PDM_TOOL, PIP_TOOL, POETRY_TOOL, UV_TOOL
 from ..clients.env import ClientEnv
 from ..clients.pdm_project import PdmProject, parse_pdm_lock
@@ -96,6 +98,12 @@ def _origin(model: ProjectModel, urls: Iterable[str | None]) -> str:
     return found.pop() if len(found) == 1 else ", ".join(sorted(found)) or "unknown"
 
 
+#: pip verifies TLS with the system trust store (truststore, which reads SSL_CERT_FILE on
+#: Linux) from 24.2; older pips use their vendored certifi bundle unless --cert /
+#: PIP_CERT names another (pip 24.2 release notes; checked with pip 23.2 here: without
+#: PIP_CERT it fails "unable to get local issuer certificate" on the stand-up).
+TRUSTSTORE_PIP = Version("24.2")
+
 _HASH = re.compile(r"\s+--hash[=\s]\S+")
 
 
@@ -104,6 +112,8 @@ def _pip(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
     pip = PIP_TOOL.obtain(env, client.version, explicit=client.explicit,
                           cache_dir=client.cache_dir)
     found = pip.version()
+    if pip.release < TRUSTSTORE_PIP:
+        env.set(PIP_CERT=stage.gateway.trust_bundle)  # that pip's default store: certifi
     # the pinned hashes are those of the real files; the stand-up serves synthetic ones
     for file in copy.rglob("*.txt"):
         text = file.read_text(encoding="utf-8", errors="replace")
