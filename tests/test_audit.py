@@ -31,8 +31,8 @@ from pytest_privrepo.audit import (
     render_text,
 )
 from pytest_privrepo.audit.locations import parse_source_url
-from pytest_privrepo.clients.pip import Pip
 from pytest_privrepo.audit.stage import higher_version
+from pytest_privrepo.clients.pip import Pip
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 SECRET = "glpat-fixture-0123456789"  # the password in every ci.env
