@@ -560,3 +560,19 @@ def test_credentials_sent_elsewhere_and_undeclared_hosts_are_findings(
     (refused,) = [f for f in findings if f.kind == "undeclared-host"]
     assert refused.subject == "mirror.acme.example:443"
     assert all(SECRET not in f.message + f.fix for f in findings)
+
+
+def test_a_symlinked_lock_is_never_written_through(run_audit, pip, tmp_path: Path) -> None:
+    """The audit edits its copy (pip: the hashes come out); a project whose
+    requirements.txt is a link keeps the linked file as it was."""
+    project = _copy("pip-extra-index", tmp_path)
+    (project / "locks").mkdir()
+    (project / "requirements.txt").rename(project / "locks" / "requirements.txt")
+    (project / "requirements.txt").symlink_to("locks/requirements.txt")
+    before = (project / "locks" / "requirements.txt").read_bytes()
+
+    report = run_audit(project, pip, internal=["acme-*"])
+
+    assert report.package("acme-auth").resolved_source == "gitlab.acme.example"
+    assert (project / "locks" / "requirements.txt").read_bytes() == before
+    assert b"--hash=sha256:" in before

@@ -125,7 +125,8 @@ def audit(
 ) -> AuditReport:
     """Audit the project in ``project_dir`` with its real client; return the report.
 
-    ``client``: ``"poetry"`` or ``"uv"`` (default: the one whose lock file is there);
+    ``client``: ``"poetry"``, ``"uv"``, ``"pdm"`` or ``"pip"`` (default: the one whose lock
+    file is there: poetry.lock, uv.lock, pdm.lock, else requirements.txt);
     ``client_version``: an exact version (or ``"latest"``) provisioned into ``cache_dir``
     (default: pytest-privrepo's cache); ``executable``: that client's executable instead;
     with neither, the installed client (next to this Python or on PATH); ``env``: the CI
@@ -148,6 +149,7 @@ def audit(
                          f"{', '.join(sorted(unknown))}")
     access = plan_access(model, variables)
     secrets = [v for name, v in variables.items() if v and is_credential_variable(name)]
+    secrets += [a.password for a in access.values() if a.password]  # whatever the name
     if client_version is not None and executable is not None:
         raise AuditError("give client_version= or executable=, not both")
     if client_version is not None and cache_dir is None:
@@ -157,7 +159,9 @@ def audit(
     with tempfile.TemporaryDirectory(prefix="privrepo-audit-") as tmp:
         work = Path(tmp)
         copy = work / "project"
-        shutil.copytree(root, copy, ignore=_IGNORED, symlinks=True)
+        # symlinks are copied as files: the copy is written to (a fresh lock, pip's
+        # requirements without hashes) and must never write through to the project
+        shutil.copytree(root, copy, ignore=_IGNORED, symlinks=False)
         with Stage(work / "stage") as stage:
             for source in model.private_sources:
                 say(f"standing up {source.name} at {source.url}")

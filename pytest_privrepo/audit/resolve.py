@@ -117,6 +117,7 @@ def _pip(model: ProjectModel, stage: Stage, env: ClientEnv, copy: Path,
     # the pinned hashes are those of the real files; the stand-up serves synthetic ones
     for file in copy.rglob("*.txt"):
         text = file.read_text(encoding="utf-8", errors="replace")
+        file.unlink()  # a new file, never through a link
         file.write_text(_HASH.sub("", text.replace("\\\n", " ")), encoding="utf-8")
     say(f"resolving with `pip install --dry-run --report` (pip {found})")
     result = pip.install(["-r", str(copy / REQUIREMENTS)], dry_run=True, check=False)
