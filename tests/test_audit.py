@@ -568,7 +568,7 @@ def test_a_symlinked_lock_is_never_written_through(run_audit, pip, tmp_path: Pat
     project = _copy("pip-extra-index", tmp_path)
     (project / "locks").mkdir()
     (project / "requirements.txt").rename(project / "locks" / "requirements.txt")
-    (project / "requirements.txt").symlink_to("locks/requirements.txt")
+    (project / "requirements.txt").symlink_to(project / "locks" / "requirements.txt")  # absolute
     before = (project / "locks" / "requirements.txt").read_bytes()
 
     report = run_audit(project, pip, internal=["acme-*"])
