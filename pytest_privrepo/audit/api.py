@@ -178,7 +178,10 @@ def audit(
             except (ClientError, ConfigError) as exc:
                 if isinstance(exc, AuditError):
                     raise
-                raise AuditError(f"cannot run {model.client}: {exc}") from None
+                raise AuditError(
+                    f"cannot run {model.client}: {exc}\n(privrepo audit: name the client "
+                    "with --client-path PATH or --client-version V; in Python, executable= "
+                    "or client_version=)") from None
             say("comparing the resolution with the lock")
             outcomes = package_outcomes(model, resolution)
             findings = collect_findings(model, access, stage, resolution, outcomes, anonymous)
