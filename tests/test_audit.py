@@ -239,6 +239,23 @@ def test_uv_misnamed_index_variables(run_audit, uv) -> None:
     _no_secret(report)
 
 
+def test_uv_pip_style_extra_index_url(run_audit, uv, tmp_path: Path) -> None:
+    """``[tool.uv] extra-index-url`` instead of a named index: the same URL in uv.lock, but
+    no UV_INDEX_<NAME>_* variable can reach it; the fixes say to name it."""
+    project = _copy("uv-best-match", tmp_path)
+    _replace(project / "pyproject.toml",
+             '\n[[tool.uv.index]]\nname = "acme"\nurl = "https://gitlab.acme.example/api/v4/'
+             'projects/42/packages/pypi/simple"',
+             'extra-index-url = ["https://gitlab.acme.example/api/v4/projects/42/packages/'
+             'pypi/simple"]')
+    report = run_audit(project, uv)
+
+    assert ("missing-credentials", "extra-index-url-1") in _kinds(report)
+    assert report.package("acme-auth").resolved_source == PYPI
+    assert all("named [[tool.uv.index]]" in f.fix for f in report.findings
+               if f.kind in ("missing-credentials", "version-dependent-setting"))
+
+
 # -- pdm ---------------------------------------------------------------------------------
 def test_clean_pdm_project(run_audit, pdm) -> None:
     """include_packages pins acme-* to the registry; credentials by ``${ACME_PYPI_TOKEN}``

@@ -15,14 +15,14 @@ from packaging.utils import canonicalize_name
 
 from ..gateway.hosts import PYPI_HOSTS
 from .credentials import SourceAccess
-from .model import PYPI, LockedPackage, ProjectModel
+from .model import PYPI, LockedPackage, ProjectModel, Source
 from .pdm_reader import pdm_pin_fix
 from .pip_reader import pip_fix
 from .poetry_reader import pin_fix
 from .report import Finding, PackageOutcome
 from .resolve import Resolution
 from .stage import Stage
-from .uv_reader import uv_pin_fix
+from .uv_reader import UNNAMED_ROLES, uv_pin_fix
 
 __all__ = ["collect_findings", "package_outcomes"]
 
@@ -35,7 +35,19 @@ _EXPLICIT = {"poetry": '(priority = "explicit")', "uv": "(explicit = true)",
 
 
 def _fix_pin(model: ProjectModel, source: str, packages: list[LockedPackage]) -> str:
+    configured = model.source(source)
+    if model.client == "uv" and configured is not None and configured.role in UNNAMED_ROLES:
+        return uv_pin_fix(source, packages, unnamed=True)
     return _PIN_FIX[model.client](source, packages)
+
+
+def _no_variables_fix(model: ProjectModel, source: Source) -> str:
+    """How to give a source credentials when the client reads no variable for it."""
+    if model.client == "uv":
+        return uv_pin_fix(source.name, [], unnamed=True)
+    return ('name the CI variables in its url: url = "https://${USERNAME_VARIABLE}:'
+            '${PASSWORD_VARIABLE}@' + source.location.netloc + source.location.prefix
+            + '/simple" (or pass the source as anonymous if the index really is open)')
 
 
 def package_outcomes(model: ProjectModel, resolution: Resolution) -> list[PackageOutcome]:
@@ -149,11 +161,9 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
         elif plan.credentials is None and source.name not in anonymous and not wanted:
             findings.append(Finding(
                 "missing-credentials", source.name,
-                f"the url of source {source.name} carries no credentials, so {client} sends "
-                f"none{seen}",
-                'name the CI variables in its url: url = "https://${USERNAME_VARIABLE}:'
-                '${PASSWORD_VARIABLE}@' + source.location.netloc + source.location.prefix
-                + '/simple" (or pass the source as anonymous if the index really is open)'))
+                f"source {source.name} has no credentials in its url and {client} reads no "
+                f"variable for it, so it sends none{seen}",
+                _no_variables_fix(model, source)))
         elif plan.credentials is None and source.name not in anonymous:
             findings.append(Finding(
                 "missing-credentials", source.name,

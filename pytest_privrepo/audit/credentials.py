@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from ..clients.uv_config import uv_env_name
 from .model import ProjectModel, Source
+from .uv_reader import UNNAMED_ROLES
 
 __all__ = ["SourceAccess", "expected_variables", "plan_access", "poetry_setting_name"]
 
@@ -92,6 +93,8 @@ def expected_variables(client: str, source: Source) -> dict[str, str]:
                 "password": f"POETRY_HTTP_BASIC_{n}_PASSWORD",
                 "cert": f"POETRY_CERTIFICATES_{n}_CERT",
                 "client_cert": f"POETRY_CERTIFICATES_{n}_CLIENT_CERT"}
+    if source.role in UNNAMED_ROLES:
+        return {}  # uv reads their credentials from the URL, netrc or keyring only
     n = uv_env_name(source.name)
     return {"username": f"UV_INDEX_{n}_USERNAME", "password": f"UV_INDEX_{n}_PASSWORD"}
 

@@ -31,14 +31,25 @@ from .model import (
 )
 from .toml_files import array_of_tables, read_toml, table
 
-__all__ = ["UV_PYPI_URL", "read_uv_project", "uv_pin_fix"]
+__all__ = ["UNNAMED_ROLES", "UV_PYPI_URL", "read_uv_project", "uv_pin_fix"]
 
 UV_PYPI_URL = "https://pypi.org/simple"
 
 _UNSAFE = ("unsafe-first-match", "unsafe-best-match")
 
 
-def uv_pin_fix(source: str, packages: list[LockedPackage]) -> str:
+#: Roles of the indexes from uv's pip-style settings: unnamed, so no UV_INDEX_<NAME>_*
+#: variables and no [tool.uv.sources] pins reach them.
+UNNAMED_ROLES = ("extra-index-url", "index-url")
+
+
+def uv_pin_fix(source: str, packages: list[LockedPackage], *, unnamed: bool = False) -> str:
+    """The fix for uv: an explicit named index and a pin per internal package."""
+    if unnamed:
+        return ("replace the pip-style index-url / extra-index-url with a named "
+                '[[tool.uv.index]] (name = "<name>", explicit = true), pin every internal '
+                "package to it in [tool.uv.sources] and set UV_INDEX_<NAME>_USERNAME / "
+                "_PASSWORD in CI")
     pins = ", ".join(f'{p.name} = {{ index = "{source}" }}' for p in packages)
     return (f'mark index "{source}" explicit = true and pin every internal package to it in '
             f"[tool.uv.sources] (uv reads pins of direct dependencies only: list transitive "
@@ -72,13 +83,23 @@ def read_uv_project(root: Path) -> ProjectModel:
         location = parse_source_url(name, entry.get("url"), where=str(pyproject_path))
         role = "explicit" if entry.get("explicit") else "default" if entry.get("default") else "index"
         sources.append(Source(PYPI if location.is_pypi else name, location, role))
+    # the pip-style settings uv still reads (uv 0.13 docs, "Index URL"): extra-index-url
+    # entries are extra indexes, index-url is the default index (it replaces PyPI)
+    extra = settings.get("extra-index-url") or []
+    for number, url in enumerate(extra if isinstance(extra, list) else [extra], 1):
+        location = parse_source_url(f"extra-index-url-{number}", url, where=str(pyproject_path))
+        sources.append(Source(PYPI if location.is_pypi else f"extra-index-url-{number}",
+                              location, "extra-index-url"))
+    if isinstance(settings.get("index-url"), str):
+        location = parse_source_url("index-url", settings["index-url"], where=str(pyproject_path))
+        sources.append(Source(PYPI if location.is_pypi else "index-url", location, "index-url"))
     if not any(not s.is_pypi for s in sources):
         raise AuditError(
             f"{pyproject_path}: no private index ([[tool.uv.index]] with a url): the project "
             "installs from PyPI only, there is nothing to audit"
         )
     lock = read_toml(lock_path, what="uv.lock", hint="run `uv lock` and commit it")
-    if not any(s.is_pypi for s in sources):  # PyPI: the implicit default index
+    if not any(s.is_pypi or s.role in ("default", "index-url") for s in sources):
         sources.append(Source(PYPI, parse_source_url(PYPI, UV_PYPI_URL, where="uv"), "default"))
     by_url = {s.url.rstrip("/"): s for s in sources}
     pkg_entries = array_of_tables(lock, "package", path=lock_path, what="[[package]]")
@@ -131,13 +152,14 @@ def read_uv_project(root: Path) -> ProjectModel:
             if source.is_pypi or source.role == "explicit":
                 continue
             mine = [p for p in packages if p.source == source.name]
+            unnamed = source.role in UNNAMED_ROLES
             risky.append(RiskySetting(
                 where, f'index-strategy = "{strategy}"',
                 ("uv takes each name from the index with the highest version, wherever it is"
                  if strategy == "unsafe-best-match" else
                  "uv looks for a version on every index in order, so PyPI serves any version "
                  "the private index lacks"),
-                uv_pin_fix(source.name, mine)))
+                uv_pin_fix(source.name, mine, unnamed=unnamed)))
     return ProjectModel(
         client="uv", root=root, files=("pyproject.toml", "uv.lock"), lockfile="uv.lock",
         sources=tuple(sources), packages=tuple(packages), skipped=tuple(skipped),
