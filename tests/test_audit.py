@@ -182,6 +182,27 @@ def test_certificate_configured_for_one_of_two_sources_on_a_host(run_audit, poet
     assert report.package("acme-cli").resolved_source == "acme-tools"
 
 
+def test_client_certificate_by_the_right_and_a_misspelt_variable(run_audit, poetry) -> None:
+    """A client certificate in CI makes the registry require one (mTLS); the audit hands
+    Poetry its own under the same variable. Spelt with a dash, Poetry never reads it and
+    every handshake fails."""
+    env = load_env_file(FIXTURES / "poetry-clean" / "ci.env")
+    right = dict(env, POETRY_CERTIFICATES_ACME_PYPI_CLIENT_CERT="/etc/ssl/private/ci.pem")
+    report = run_audit(FIXTURES / "poetry-clean", poetry, env=right)
+    assert report.clean, render_text(report)
+    assert report.sources[0].certificate_variables == (
+        "POETRY_CERTIFICATES_ACME_PYPI_CERT", "POETRY_CERTIFICATES_ACME_PYPI_CLIENT_CERT")
+
+    wrong = dict(env, **{"POETRY_CERTIFICATES_ACME-PYPI_CLIENT_CERT": "/etc/ssl/private/ci.pem"})
+    report = run_audit(FIXTURES / "poetry-clean", poetry, env=wrong)
+    assert _kinds(report) == [("missing-certificate", "acme-pypi"),
+                              ("resolution-failed", "poetry.lock")]
+    (cert,) = report.findings_of("missing-certificate")
+    assert cert.fix == ("rename POETRY_CERTIFICATES_ACME-PYPI_CLIENT_CERT to "
+                        "POETRY_CERTIFICATES_ACME_PYPI_CLIENT_CERT")
+    assert "TLS handshake" in cert.message
+
+
 def test_no_credentials_at_all_is_a_finding_unless_the_source_is_anonymous(run_audit, poetry) -> None:
     """Without any CI variable the registry is stood up open (nothing says it needs a
     login), so Poetry locks; the missing credentials are still a finding, unless the
@@ -451,6 +472,20 @@ def test_read_project_keeps_locked_dependencies_and_pins() -> None:
     uv = read_project(FIXTURES / "uv-clean")
     assert [(s.name, s.role) for s in uv.sources] == [("acme", "explicit"), (PYPI, "default")]
     assert dict(uv.pins) == {"acme-auth": "acme", "acme-core": "acme"}
+
+
+def test_poetry_primary_private_source_next_to_pypi_is_version_dependent(tmp_path: Path) -> None:
+    """Read only: a private primary source with PyPI declared as a primary source too
+    (merged, highest version wins) is flagged for the packages not pinned to it."""
+    project = _copy("poetry-supplemental", tmp_path)
+    _replace(project / "pyproject.toml", 'priority = "supplemental"',
+             'priority = "primary"\n\n[[tool.poetry.source]]\nname = "PyPI"\npriority = "primary"')
+    model = read_project(project)
+    (setting,) = model.risky
+    assert (setting.where, setting.value) == ('[[tool.poetry.source]] "acme-pypi"',
+                                              'priority = "primary"')
+    assert "acme-auth = {" in setting.fix and "acme-core = {" in setting.fix
+    assert [s.name for s in model.sources] == ["acme-pypi", PYPI]
 
 
 def test_source_urls() -> None:

@@ -180,6 +180,16 @@ def collect_findings(model: ProjectModel, access: Mapping[str, SourceAccess], st
                     f"source {source.name} gets only half of its credentials: "
                     f"{' and '.join(missing)} is not set{seen}",
                     f"set {' and '.join(missing)} in CI"))
+        client_cert = plan.misnamed.get("client_cert")
+        if client_cert is not None:
+            failures = len(index.server.tls_failures)
+            findings.append(Finding(
+                "missing-certificate", source.name,
+                f"source {source.name} requires a client certificate and {client} never "
+                f"reads the CI's: CI sets {client_cert[0]}, {client} reads {client_cert[1]}"
+                + (f"; {failures} TLS handshake{'s' * (failures != 1)} failed"
+                   if failures else ""),
+                f"rename {client_cert[0]} to {client_cert[1]}"))
         if source.location.host in stage.private_ca_hosts and model.client == "poetry":
             cert = plan.expected.get("cert")
             given = plan.given.get("cert")

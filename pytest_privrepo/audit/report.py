@@ -146,4 +146,5 @@ class AuditReport:
             "skipped": [{"name": n, "why": w} for n, w in self.skipped],
             "ignored_variables": list(self.ignored_variables),
             "requests": dict(self.requests),
+            "client_output": self.client_output,
         }
