@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,12 @@ def audit_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run_audit(audit_tmp: Path):  # type: ignore[no-untyped-def]
     """``run_audit(project_dir, client_fixture, env=...)``: audit with the executable of the
     client fixture (the versions the run is configured with), then prove the project is
-    byte-identical (also when the audit raises)."""
+    byte-identical and no thread is left (also when the audit raises)."""
 
     def run(project: Path, runner: object = None, *, env: dict[str, str] | None = None,
             **kwargs: object) -> AuditReport:
         before = snapshot(project)
+        threads = set(threading.enumerate())
         lines: list[str] = []
         executable = getattr(runner, "executable", None)
         if isinstance(runner, Pip) and len(runner.command) > 1:
@@ -73,6 +75,8 @@ def run_audit(audit_tmp: Path):  # type: ignore[no-untyped-def]
                          progress=lines.append, **kwargs)  # type: ignore[arg-type]
         finally:
             assert snapshot(project) == before, "the audit changed the project"
+            assert [t.name for t in set(threading.enumerate()) - threads] == [], \
+                "the audit left threads running"
             assert all(SECRET not in line for line in lines)
 
     return run
