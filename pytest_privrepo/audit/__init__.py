@@ -7,10 +7,11 @@ internal name squatted on PyPI at a higher version), runs the project's real cli
 copy with the CI's variables, and reports each package's expected and resolved source,
 every internal name asked of PyPI, every credential sent elsewhere, missing credentials
 and certificates, and the settings that make the result depend on version numbers, each
-with its fix. Modules: :mod:`.poetry_reader` / :mod:`.uv_reader` (the files),
+with its fix, for Poetry, uv, pdm and pip projects. Modules: :mod:`.poetry_reader`,
+:mod:`.uv_reader`, :mod:`.pdm_reader`, :mod:`.pip_reader` (the files),
 :mod:`.credentials` and :mod:`.ci_env` (the CI variables), :mod:`.stage` (the stand-up),
 :mod:`.resolve` (the client run), :mod:`.checks` (findings), :mod:`.report` and
-:mod:`.render` (the results).
+:mod:`.render` (the results), :mod:`.command` (``privrepo audit`` on the command line).
 """
 
 from .api import CLIENTS, audit, detect_client, read_project

@@ -1,9 +1,10 @@
 """What an audit knows about a project: its sources, its locked packages, its risky settings.
 
 Why one shape for every client: the stand-up, the run and the comparison do not care
-whether the sources came from ``[[tool.poetry.source]]`` or ``[[tool.uv.index]]``; the
-readers (:mod:`.poetry_reader`, :mod:`.uv_reader`) translate each client's files into these
-values, and only they know the files' layout.
+whether the sources came from ``[[tool.poetry.source]]``, ``[[tool.uv.index]]``,
+``[[tool.pdm.source]]`` or a requirements file; the readers (:mod:`.poetry_reader`,
+:mod:`.uv_reader`, :mod:`.pdm_reader`, :mod:`.pip_reader`) translate each client's files
+into these values, and only they know the files' layout.
 """
 
 from __future__ import annotations
