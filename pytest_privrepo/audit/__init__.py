@@ -16,13 +16,21 @@ with its fix, for Poetry, uv, pdm and pip projects. Modules: :mod:`.poetry_reade
 
 from .api import CLIENTS, audit, detect_client, read_project
 from .ci_env import load_env_file
-from .command import add_audit_arguments, ci_variables, run_audit_command
+from .command import (
+    AUDIT_DESCRIPTION,
+    AUDIT_EPILOG,
+    add_audit_arguments,
+    ci_variables,
+    run_audit_command,
+)
 from .errors import AuditError
 from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source
 from .render import render_json, render_text
 from .report import FINDING_KINDS, AuditReport, Finding, PackageOutcome, SourceSummary
 
 __all__ = [
+    "AUDIT_DESCRIPTION",
+    "AUDIT_EPILOG",
     "CLIENTS",
     "FINDING_KINDS",
     "PYPI",
