@@ -544,7 +544,7 @@ def _command(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, st
     return code, out.getvalue(), err.getvalue()
 
 
-def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
+def test_command_exit_status_table_and_json(audit_tmp: Path, uv, pdm) -> None:
     clean = FIXTURES / "uv-clean"
     before = snapshot(clean)
     code, out, err = _command(str(clean), "--client-path", str(uv.executable),
@@ -553,8 +553,10 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
                                                 "source the lock names, no leak"))
     assert "privrepo audit: resolving with `uv lock`" in err
 
-    # the variables of this environment by default (only the client's: PATH is not passed)
-    environ = dict(load_env_file(clean / "ci.env"), PATH=os.environ["PATH"])
+    # the variables of this environment by default (only the client's: PATH is not passed,
+    # another client's setting is named as not given)
+    environ = dict(load_env_file(clean / "ci.env"), PATH=os.environ["PATH"],
+                   POETRY_HTTP_BASIC_ACME_USERNAME="bot")
     code, out, err = _command(str(FIXTURES / "uv-best-match"), "--client-path",
                               str(uv.executable), "--json", environ=environ)
     data = json.loads(out)
@@ -563,6 +565,13 @@ def test_command_exit_status_table_and_json(audit_tmp: Path, uv) -> None:
                                                      "version-dependent-setting"}
     assert data["sources"][0]["credential_variables"] == ["UV_INDEX_ACME_USERNAME",
                                                           "UV_INDEX_ACME_PASSWORD"]
+    assert data["ignored_variables"] == ["POETRY_HTTP_BASIC_ACME_USERNAME"]
+
+    # pdm: the variable the source URL names comes from the environment too
+    code, out, err = _command(str(FIXTURES / "pdm-merge"), "--json", "--client-path",
+                              str(pdm.executable), environ={"ACME_PYPI_TOKEN": SECRET, "HOME": "/root"})
+    assert code == 1, err
+    assert json.loads(out)["sources"][0]["credential_variables"] == ["ACME_PYPI_TOKEN"]
     assert SECRET not in out + err
     assert snapshot(clean) == before
 

@@ -70,7 +70,8 @@ def load_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ClientVariables:
-    """What the client runs with, and the names of the CI variables it does not get."""
+    """What the client runs with, and the names of the packaging clients' CI variables it
+    does not get (any other variable, PATH or HOME, is simply not passed)."""
 
     variables: Mapping[str, str]
     ignored: tuple[str, ...]
@@ -94,7 +95,8 @@ def client_variables(client: str, env: Mapping[str, str], access: Mapping[str, S
     for name, value in env.items():
         own = name.upper().startswith(_PREFIX[client]) and name.upper() not in _DROPPED[client]
         if not own and name not in named:
-            ignored.append(name)
+            if name.upper().startswith(tuple(_PREFIX.values())):
+                ignored.append(name)  # a client's setting: worth naming in the report
             continue
         passed[name] = replaced.get(name, value)
     return ClientVariables(passed, tuple(sorted(ignored)))

@@ -27,26 +27,24 @@ from .render import render_json, render_text
 __all__ = ["AUDIT_DESCRIPTION", "AUDIT_EPILOG", "add_audit_arguments", "ci_variables",
            "run_audit_command"]
 
-#: The variable families the audit takes from the environment when no --env-file or
-#: --env names them (a CI job runs ``privrepo audit`` with its own variables exported).
-ENVIRON_PREFIXES = ("POETRY_", "UV_", "PDM_", "PIP_")
-
 AUDIT_DESCRIPTION = """\
 Prove that a project's own index setup resolves as its lock file says. The
-project is copied (never modified); each source in pyproject.toml is stood up
-at its real URL through a local gateway, serving the locked packages at their
-locked versions, with every internal package also on a stand-in PyPI at a
-higher version; the project's real client resolves the copy with the CI's
-variables. Every package that comes from another source, every request to
-PyPI for an internal name, every credential sent to another host, missing
-credentials and certificates and version-dependent settings are findings,
-each with its fix. Nothing leaves the machine."""
+project is copied (never modified); each of its sources (pyproject.toml,
+requirements.txt) is stood up at its real URL through a local gateway,
+serving the locked packages at their locked versions, with every internal
+package also on a stand-in PyPI at a higher version; the project's real
+client resolves the copy with the CI's variables. Every package that comes
+from another source, every request to PyPI for an internal name, every
+credential sent to another host, missing credentials and certificates and
+version-dependent settings are findings, each with its fix. Nothing leaves
+the machine."""
 
 AUDIT_EPILOG = """\
-variables: by default the client's variables of this environment (POETRY_*,
-UV_*, PDM_*, PIP_*) are used, as in the CI job itself; --env-file FILE reads NAME=value
-lines instead (names kept exactly: a '-' in a name is a finding), --env NAME
-adds one variable of this environment. Secrets are never printed.
+variables: by default the client's own variables of this environment
+(POETRY_*, UV_*, PDM_*, PIP_*, and those a source URL names) are used, as in
+the CI job itself; --env-file FILE reads NAME=value lines instead (names kept
+exactly: a '-' in a name is a finding), --env NAME adds one variable of this
+environment. Secrets are never printed.
 
 exit status: 0 clean, 1 findings, 2 the project cannot be audited."""
 
@@ -80,7 +78,9 @@ def ci_variables(env_files: list[str], names: list[str],
                  environ: Mapping[str, str]) -> dict[str, str]:
     """The CI variables of one run (see :data:`AUDIT_EPILOG`)."""
     if not env_files and not names:
-        return {k: v for k, v in environ.items() if k.upper().startswith(ENVIRON_PREFIXES)}
+        # the CI job's own environment: the audit passes on only what the client reads
+        # (its own variables and those a source URL names, see ci_env.client_variables)
+        return dict(environ)
     out: dict[str, str] = {}
     for file in env_files:
         out.update(load_env_file(file))

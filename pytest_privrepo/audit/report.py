@@ -97,7 +97,8 @@ class AuditReport:
     findings: tuple[Finding, ...]
     #: locked packages not served (path, git and url sources): ``(name, why)``
     skipped: tuple[tuple[str, str], ...] = ()
-    #: CI variables the client was not given (not its own, or naming the CI machine)
+    #: packaging clients' CI variables the client was not given (another client's, or
+    #: naming the CI machine's files)
     ignored_variables: tuple[str, ...] = ()
     #: ``{host: number of requests}`` the client sent through the gateway
     requests: tuple[tuple[str, int], ...] = ()
