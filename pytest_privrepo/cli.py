@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                       help="where provisioned clients are cached (else $PRIVREPO_CACHE_DIR, "
                            "else ~/.cache/pytest-privrepo/clients, shared with the plugin)")
+    from .audit import AUDIT_DESCRIPTION, AUDIT_EPILOG, add_audit_arguments
+
+    audit = sub.add_parser("audit", help="prove a project's index setup resolves as its lock says",
+                           description=AUDIT_DESCRIPTION, epilog=AUDIT_EPILOG, formatter_class=raw)
+    add_audit_arguments(audit)
     return parser
 
 
@@ -326,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args, parser)
+        if args.command == "audit":
+            from .audit import run_audit_command
+
+            return run_audit_command(args, stdout=sys.stdout, stderr=sys.stderr)
         if args.command == "demo":
             from .demo import run_demo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -39,6 +39,9 @@ from .errors import ConfigError
 from .gateway.proxy import Gateway
 from .session import Privrepo
 from .tls.ca import CertificateAuthority
+
+if TYPE_CHECKING:
+    from .audit.report import AuditReport
 
 #: hides secrets in every test report, -l locals included (pytest_privrepo.redact_report)
 pytest_plugins = ["pytest_privrepo.redact_report"]
@@ -297,3 +300,21 @@ def hatch(request: pytest.FixtureRequest) -> Hatch:
 def flit(request: pytest.FixtureRequest) -> Flit:
     """The real flit in ``client_env`` (``flit publish``; ~/.pypirc in its isolated home)."""
     return _client(request, FLIT_TOOL)
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def privrepo_audit(privrepo_cache_dir: Path) -> Callable[..., AuditReport]:
+    """``privrepo_audit(project_dir, client=None, env=..., ...)``: the ``privrepo audit`` of a
+    project (:func:`pytest_privrepo.audit.audit`) as a test step; ``report.assert_clean()``
+    fails listing each finding with its fix. Clients are provisioned into
+    ``privrepo_cache_dir``; the project is never modified."""
+
+    def run(project_dir: str | os.PathLike[str], **options: Any) -> AuditReport:
+        from .audit import audit
+
+        options.setdefault("cache_dir", privrepo_cache_dir)
+        return audit(project_dir, **options)
+
+    return run

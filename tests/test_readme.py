@@ -21,6 +21,10 @@ def test_readme_example(pytester, block, privrepo_cache_dir, monkeypatch):
 
     for tool in TOOLS.values():  # tox's PRIVREPO_<TOOL>_VERSIONS would multiply the examples
         monkeypatch.delenv(tool.versions_env_var, raising=False)
+    if "privrepo_audit(" in block:  # the audit example's project: fixtures/audit/uv-clean
+        import shutil
+
+        shutil.copytree(README.parent / "fixtures" / "audit" / "uv-clean", pytester.path / "project")
     pytester.makepyfile(block)
     expected = 2 if 'parametrize("poetry"' in block else 1
     pytester.runpytest_inprocess(
