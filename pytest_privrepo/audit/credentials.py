@@ -10,7 +10,8 @@ Facts (each client's own code):
 
 - Poetry 1.8.5 and 2.5.1, ``poetry/config/config.py`` ``Config.get``: the variable of
   setting ``http-basic.<name>.username`` is ``"POETRY_" + "_".join(k.upper().replace("-",
-  "_") for k in keys)``: only ``-`` becomes ``_`` (``.`` is kept), so source ``acme-pypi``
+  "_") for k in keys)``: ``-`` becomes ``_`` (a ``.`` is kept by 2.5.1, which passes the
+  name as one key, and becomes ``_`` in 1.8.5, which splits the dotted setting), so source ``acme-pypi``
   reads ``POETRY_HTTP_BASIC_ACME_PYPI_USERNAME`` / ``_PASSWORD`` and
   ``POETRY_CERTIFICATES_ACME_PYPI_CERT`` / ``_CLIENT_CERT``; ``..._ACME-PYPI_...`` (valid in
   an env file, a docker ``--env-file``, a CI variable table) is never read.
@@ -31,6 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..clients.poetry import poetry_env_name
 from ..clients.uv_config import uv_env_name
 from .model import ProjectModel, Source
 from .uv_reader import UNNAMED_ROLES
@@ -39,8 +41,10 @@ __all__ = ["SourceAccess", "expected_variables", "plan_access", "poetry_setting_
 
 
 def poetry_setting_name(name: str) -> str:
-    """``<NAME>`` in Poetry's variables for source ``name`` (see the module docstring)."""
-    return name.upper().replace("-", "_")
+    """``<NAME>`` in Poetry's variables for source ``name``, as Poetry 2.x reads them
+    (:func:`~pytest_privrepo.clients.poetry.poetry_env_name`: 1.8.5 turns a dot into
+    ``_`` too)."""
+    return poetry_env_name(name, keep_dots=True)
 
 
 def _fuzzy(text: str) -> str:

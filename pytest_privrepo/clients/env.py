@@ -222,6 +222,8 @@ _BLOCKED_SSH = (
 )
 
 
+#: ``certifi`` as the clients see it in a routed ClientEnv: only the two functions certifi
+#: has (certifi 2026.10.19 ``certifi/core.py``), answering with the public CA bundle.
 _CERTIFI_MODULE = '''"""certifi for pytest-privrepo's ClientEnv: the gateway's public CA is the default store."""
 __version__ = "0+privrepo"
 _BUNDLE = {bundle!r}

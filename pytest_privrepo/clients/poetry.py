@@ -45,13 +45,20 @@ POETRY_ROUTES: tuple[Route, ...] = ("file", "env", "command", "keyring")
 ROUTES = POETRY_ROUTES
 
 
-def poetry_env_name(name: str) -> str:
-    """The ``<NAME>`` part of Poetry's env variables: upper case, '-' and '.' to '_'."""
-    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+def poetry_env_name(name: str, *, keep_dots: bool = False) -> str:
+    """The ``<NAME>`` part of Poetry's variables for source ``name``: upper case, ``-`` to
+    ``_``, and ``.`` to ``_`` unless ``keep_dots``.
+
+    ``config/config.py`` ``Config.get`` builds ``"POETRY_" + "_".join(k.upper().replace("-",
+    "_") for k in keys)``. Poetry 1.8.5 passes ``f"http-basic.{name}.username"``, split on
+    ``.``, so a dot in the name becomes ``_``; Poetry 2.5.1 passes ``["http-basic", name,
+    "username"]`` (``utils/password_manager.py``), so the dot stays (``MY.REPO``); the
+    release in between that changed it is not bisected. Other characters stay as they are.
+    """
+    text = name.upper().replace("-", "_")
+    return text if keep_dots else text.replace(".", "_")
 
 
-#: ``certifi`` as seen by Poetry in a routed ClientEnv: only the two functions certifi has
-#: (certifi 2026.10.19 ``certifi/core.py``), answering with the public CA bundle.
 class Poetry(ClientRunner):
     """One Poetry executable, run in an isolated environment.
 
@@ -228,7 +235,7 @@ class Poetry(ClientRunner):
             self._edit(self.config_file, config)
             self._edit(self.auth_file, auth)
         elif route == "env":
-            n = poetry_env_name(name)
+            n = poetry_env_name(name, keep_dots=self.major >= 2)
             vars_: dict[str, str] = {}
             if repository and upload_url:
                 vars_[f"POETRY_REPOSITORIES_{n}_URL"] = upload_url
