@@ -1,0 +1,735 @@
+"""The client x product compatibility matrix, from real runs: docs/compatibility.md.
+
+Each real client (pip, uv, Poetry 1.8 and 2.x, pdm for install/lock; twine, uv, Poetry,
+pdm, Hatch, flit for publish) runs against every product profile of
+``pytest_privrepo.index.behaviour.PROFILES`` (all but ``pypi``), over TLS at the product's
+host name and URL layout, with the product's credential form (:data:`TOKEN_FORM`). Each
+cell records what happened: ``works``; ``works only with <setting>`` (the client's usual way
+failed and one named alternative of the same client worked, see each row's
+``alternatives``); or ``fails``, with the client's own message, normalised
+(:func:`normalise`: no ports, temporary paths, hashes, timings, secrets) in a footnote.
+
+Why one test per row and the rows compared one by one: the suite runs on pytest-xdist
+workers, and a row (one client x one operation over eight profiles) is the unit a worker
+can compute alone. Each test compares its own row and its own footnotes with the committed
+file, so no results have to be merged across workers; with ``PRIVREPO_UPDATE_COMPAT=1`` it
+rewrites its row instead (under a file lock shared by the workers) and the file is rendered
+again in canonical order, so two regenerations give the same bytes. A row's label carries
+the client version it was generated with: a run with another version (tox's
+``PRIVREPO_<TOOL>_VERSIONS``, another installed pip) skips that row's comparison, naming both
+versions, and still compares every other row. ``test_compatibility_doc_is_canonical``
+checks the file as a whole (every row present, header and order as rendered).
+
+The known client bugs the matrix shows are pinned by focused tests at the end, each with
+the client version and its source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from werkzeug.datastructures import Authorization
+from werkzeug.wrappers import Request, Response
+
+from pytest_privrepo import Privrepo
+from pytest_privrepo.clients.env import ClientEnv
+from pytest_privrepo.clients.flit import Flit, write_flit_project
+from pytest_privrepo.clients.hatch import Hatch
+from pytest_privrepo.clients.pdm import Pdm
+from pytest_privrepo.clients.pdm_project import PdmProject
+from pytest_privrepo.clients.pip import Pip
+from pytest_privrepo.clients.poetry import Poetry
+from pytest_privrepo.clients.poetry_project import PoetryProject, parse_poetry_lock
+from pytest_privrepo.clients.provision import file_lock
+from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.twine import Twine
+from pytest_privrepo.clients.uv import Uv
+from pytest_privrepo.clients.uv_project import UvProject
+from pytest_privrepo.gateway.proxy import Gateway
+from pytest_privrepo.index.behaviour import PROFILES
+from pytest_privrepo.index.index import Index
+from pytest_privrepo.redact import redact
+from pytest_privrepo.tls.ca import CertificateAuthority
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "compatibility.md"
+#: set to 1 to rewrite docs/compatibility.md from this run instead of comparing with it
+UPDATE_VARIABLE = "PRIVREPO_UPDATE_COMPAT"
+REGENERATE = (f"{UPDATE_VARIABLE}=1 python -m pytest -n 2 tests/test_compatibility.py "
+              "(with the default client versions: no PRIVREPO_<TOOL>_VERSIONS)")
+
+#: every product profile but Warehouse's own
+PRODUCTS: tuple[str, ...] = tuple(name for name in PROFILES if name != "pypi")
+
+#: Products whose usual CI credential is a token with a fixed user name
+#: (``index.username`` is the profile's token user; ../shared/reference/products.md):
+#: GitLab's job token (``gitlab-ci-token``), Artifactory's identity token (an empty user),
+#: CodeArtifact's 12-hour token (``aws``), an Azure PAT (any user name), Artifact Registry's
+#: access token (``oauth2accesstoken``). Nexus, devpi and pypiserver take a user and password.
+TOKEN_FORM = frozenset({"gitlab", "artifactory", "codeartifact", "azure", "artifact-registry"})
+TOKEN = "tok-3f9c1a7e52"
+USER, PASSWORD = "ci", "pw-5d1e9b40"
+SECRETS = (TOKEN, PASSWORD)
+
+#: what the install/lock rows resolve: a private project with a private dependency
+WANTED = {"corp-lib": "1.0", "corp-dep": "1.0"}
+#: what the publish rows upload (flit builds the same two from its own project)
+UPLOADS = ["corp_up-1.0-py3-none-any.whl", "corp_up-1.0.tar.gz"]
+
+
+# -- running one cell -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Attempt:
+    """One real client run: did it do the job, and what did it print."""
+
+    ok: bool
+    output: str
+    #: why an exit status 0 still did not do the job (nothing uploaded, wrong versions)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one client did against one product."""
+
+    outcome: str  # "works", "works only with", "fails"
+    setting: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class World:
+    """What every cell needs to start a product index of its own."""
+
+    tmp_path: Path
+    ca: CertificateAuthority
+    gateway: Gateway
+    env: ClientEnv
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    @contextmanager
+    def index(self, product: str, *, loopback: bool = False,
+              packages: bool = True) -> Iterator[Index]:
+        """A fresh index following ``product`` (its own Privrepo, so every attempt starts
+        from an empty index and its own request log), with the product's credentials."""
+        root = self.tmp_path / f"repo-{product}-{next(self.counter)}"
+        with Privrepo(root, ca=self.ca, gateway=self.gateway) as repo:
+            credentials: dict[str, object] = (
+                {"token": TOKEN} if product in TOKEN_FORM else {"auth": (USER, PASSWORD)})
+            if loopback:
+                credentials["host"] = "127.0.0.1"
+            index = repo.index("corp", profile=product, **credentials)  # type: ignore[arg-type]
+            if packages:
+                index.add("corp-dep", "1.0")
+                index.add("corp-lib", "1.0", requires=["corp-dep"])
+            yield index
+
+    def unique(self, stem: str) -> Path:
+        return self.tmp_path / f"{stem}-{next(self.counter)}"
+
+
+@contextmanager
+def variables(env: ClientEnv, **values: str) -> Iterator[None]:
+    """``values`` set in ``env`` for the runs inside the block only."""
+    env.set(**values)
+    try:
+        yield
+    finally:
+        env.unset(*values)
+
+
+#: an attempt: run the client against the index with one setting (None: its usual way)
+Runner = Callable[[Index, "str | None"], Attempt]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One client x operation: a row of the matrix."""
+
+    section: str  # "install" or "publish"
+    slug: str  # unique within the section; footnote ids start with <section>-<slug>-
+    tool: str  # as shown: "pip", "Poetry", ...
+    command: str  # as shown: "pip install"
+    #: Poetry's rows are one per major version
+    major: str | None = None
+    #: named settings tried, in order, when the usual way fails
+    alternatives: tuple[str, ...] = ()
+    #: run against the profile on 127.0.0.1 (Hatch), explained by the row's own note
+    loopback_note: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.section, self.slug)
+
+    def label(self, version: str) -> str:
+        note = f"[^{self.section}-{self.slug}-loopback]" if self.loopback_note else ""
+        return f"{self.tool} {version} (`{self.command}`){note}"
+
+    def note_id(self, product: str) -> str:
+        return f"{self.section}-{self.slug}-{product}"
+
+
+def run_row(world: World, row: Row, run: Runner) -> dict[str, Cell]:
+    """Every product's cell for ``row``: the usual way first, then each alternative."""
+    cells: dict[str, Cell] = {}
+    for product in PRODUCTS:
+        with world.index(product, loopback=row.loopback_note is not None,
+                         packages=row.section == "install") as index:
+            first = run(index, None)
+        if first.ok:
+            cells[product] = Cell("works")
+            continue
+        message = failure_message(first, world)
+        for setting in row.alternatives:
+            with world.index(product, loopback=row.loopback_note is not None,
+                             packages=row.section == "install") as index:
+                if run(index, setting).ok:
+                    cells[product] = Cell("works only with", setting, message)
+                    break
+        else:
+            cells[product] = Cell("fails", None, message)
+    return cells
+
+
+# -- the client's own message, normalised ---------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_ERRORISH = re.compile(
+    r"error|exception|failed|failure|denied|unauthori[sz]ed|forbidden|not found|missing|"
+    r"could not|cannot|invalid|refused|\b[45]\d\d\b", re.IGNORECASE)
+_PORT = re.compile(r"((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-f:]+\]|localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b",
+                   re.IGNORECASE)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/.:])/(?:tmp|work|home|root|var|private|usr)/[^\s'\"`),]*")
+_HASH = re.compile(r"\b[0-9a-f]{32,}\b")
+_TIMING = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s)\b")
+
+
+def one_line(output: str) -> str:
+    """The line of a client's output that says why it failed: the last line of a Python
+    traceback, else the first line that reads like an error (uv: with its last
+    ``Caused by:`` line), else the last line."""
+    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line and not set(line) <= set("-=━ ")]
+    if not lines:
+        return "(no output)"
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        return lines[-1]
+    picked = next((line for line in lines if _ERRORISH.search(line)), lines[-1])
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    if causes and causes[-1] != picked:
+        picked = f"{picked} {causes[-1]}"
+    return picked
+
+
+def normalise(text: str, roots: tuple[Path, ...] = ()) -> str:
+    """``text`` as the matrix shows it, the same on every run and machine: secrets masked,
+    temporary and cache paths, ports, hashes and timings replaced, whitespace flattened."""
+    text = redact(text, SECRETS)
+    for root in sorted(roots, key=lambda p: len(str(p)), reverse=True):
+        text = text.replace(str(root), "<tmp>")
+    text = _ABSOLUTE_PATH.sub("<path>", text)
+    text = _PORT.sub(r"\1", text)
+    text = _HASH.sub("<hash>", text)
+    text = _TIMING.sub("<time>", text)
+    text = " ".join(text.replace("`", "'").split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def failure_message(attempt: Attempt, world: World) -> str:
+    line = attempt.problem or one_line(attempt.output)
+    return normalise(line, (world.tmp_path, world.env.root))
+
+
+# -- docs/compatibility.md --------------------------------------------------------------------
+
+SECTIONS = {
+    "install": ("Install and lock", "resolve `corp-lib` 1.0 and its dependency `corp-dep` 1.0 "
+                "from the product's index (install: both installed; lock: both locked)"),
+    "publish": ("Publish", "upload `corp_up-1.0-py3-none-any.whl` and `corp_up-1.0.tar.gz` "
+                "to the product's upload URL (both must arrive)"),
+}
+
+HATCH_NOTE = ("Hatch >= 1.7 ignores `HTTPS_PROXY` when it publishes (hatch#1908), so it "
+              "cannot reach a product's host name through the gateway: Hatch runs against "
+              "each profile on `host=\"127.0.0.1\"` (the product's URL layout, statuses and "
+              "credentials, on a loopback port).")
+
+ROWS: tuple[Row, ...] = (
+    Row("install", "pip", "pip", "pip install", alternatives=("~/.netrc",)),
+    Row("install", "uv-pip", "uv", "uv pip install",
+        alternatives=("UV_INDEX_<NAME>_USERNAME/PASSWORD",)),
+    Row("install", "uv-lock", "uv", "uv lock"),
+    Row("install", "poetry1", "Poetry", "poetry lock", major="1"),
+    Row("install", "poetry2", "Poetry", "poetry lock", major="2"),
+    Row("install", "pdm", "pdm", "pdm lock"),
+    Row("publish", "twine", "twine", "twine upload", alternatives=("~/.pypirc",)),
+    Row("publish", "uv", "uv", "uv publish", alternatives=("--index",)),
+    Row("publish", "poetry1", "Poetry", "poetry publish -r", major="1",
+        alternatives=("--username/--password",)),
+    Row("publish", "poetry2", "Poetry", "poetry publish -r", major="2",
+        alternatives=("--username/--password",)),
+    Row("publish", "pdm", "pdm", "pdm publish", alternatives=("-u/-P",)),
+    Row("publish", "hatch", "Hatch", "hatch publish", alternatives=("HATCH_INDEX_*",),
+        loopback_note=HATCH_NOTE),
+    Row("publish", "flit", "flit", "flit publish", alternatives=("~/.pypirc",)),
+)
+
+_LABEL = re.compile(r"^\| (?P<tool>\S+) (?P<version>\S+) \(`(?P<command>[^`]+)`\)")
+_NOTE = re.compile(r"^\[\^(?P<id>[a-z0-9-]+)\]: ")
+
+
+@dataclass(frozen=True)
+class RowText:
+    """One row as the file holds it: its table line and its footnotes."""
+
+    row: Row
+    version: str
+    line: str
+    notes: tuple[str, ...]
+
+    @property
+    def lines(self) -> list[str]:
+        return [self.line, *self.notes]
+
+
+def row_for(section: str, tool: str, command: str, version: str) -> Row:
+    """The :data:`ROWS` entry of a label, or a new row (a Poetry major the matrix does not
+    list yet)."""
+    major = version.split(".")[0]
+    for row in ROWS:
+        if (row.section, row.tool, row.command) == (section, tool, command) and (
+                row.major is None or row.major == major):
+            return row
+    if tool == "Poetry":
+        base = next(r for r in ROWS if (r.section, r.tool) == (section, "Poetry"))
+        return Row(section, f"poetry{major}", tool, command, major=major,
+                   alternatives=base.alternatives)
+    raise AssertionError(f"docs/compatibility.md has a row nobody generates: {tool} {command}")
+
+
+def cell_text(row: Row, product: str, cell: Cell) -> str:
+    note = f"[^{row.note_id(product)}]"
+    if cell.outcome == "works":
+        return "works"
+    if cell.outcome == "works only with":
+        return f"works only with `{cell.setting}`{note}"
+    return f"fails{note}"
+
+
+def render_row(row: Row, version: str, cells: dict[str, Cell]) -> RowText:
+    line = "| " + " | ".join([row.label(version), *(cell_text(row, p, cells[p]) for p in PRODUCTS)]) + " |"
+    notes = []
+    if row.loopback_note:
+        notes.append(f"[^{row.section}-{row.slug}-loopback]: {row.loopback_note}")
+    for product in PRODUCTS:
+        cell = cells[product]
+        if cell.outcome == "works":
+            continue
+        how = ("fails its usual way" if cell.outcome == "works only with" else "fails")
+        notes.append(f"[^{row.note_id(product)}]: {row.tool} {version} against {product} "
+                     f"{how}: `` {cell.message} ``")
+    return RowText(row, version, line, tuple(notes))
+
+
+def parse_doc(text: str) -> dict[tuple[str, str], RowText]:
+    """The rows of a docs/compatibility.md, by (section, slug)."""
+    rows: dict[tuple[str, str], RowText] = {}
+    section = None
+    titles = {title: key for key, (title, _) in SECTIONS.items()}
+    notes: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = titles.get(line[3:].strip())
+        match = _LABEL.match(line)
+        if match and section is not None:
+            row = row_for(section, match["tool"], match["command"], match["version"])
+            rows[row.key] = RowText(row, match["version"], line, ())
+        note = _NOTE.match(line)
+        if note:
+            notes[note["id"]] = line
+    for note_id, line in notes.items():
+        owners = [key for key, r in rows.items() if note_id.startswith(f"{r.row.section}-{r.row.slug}-")]
+        if owners:
+            key = max(owners, key=lambda k: len(k[1]))
+            found = rows[key]
+            rows[key] = RowText(found.row, found.version, found.line, (*found.notes, line))
+    return rows
+
+
+def render_doc(rows: dict[tuple[str, str], RowText]) -> str:
+    """The whole file from its rows, in canonical order (the one rendering, so a
+    regeneration is byte-for-byte reproducible)."""
+    order = {row.key: n for n, row in enumerate(ROWS)}
+    ranked = sorted(rows.values(), key=lambda r: (list(SECTIONS).index(r.row.section),
+                                                  order.get(r.row.key, len(order)), r.row.slug))
+    versions = list(dict.fromkeys(f"{r.row.tool} {r.version}" for r in ranked))
+    out = [
+        "<!-- Generated by tests/test_compatibility.py from real client runs: do not edit. -->",
+        "# Client x product compatibility",
+        "",
+        "What each real client did against each product profile of pytest-privrepo "
+        "(`privrepo.index(\"corp\", profile=...)`, `pytest_privrepo/index/behaviour.py`): "
+        "an index at the product's host name and URL layout, over TLS, through the "
+        "gateway, answering as the product does. Every cell is one run of the client "
+        "(its usual configuration route), not a claim from documentation.",
+        "",
+        "- **works**: the client did the job.",
+        "- **works only with `<setting>`**: the usual way failed (footnote) and that "
+        "alternative of the same client worked.",
+        "- **fails**: the footnote has the client's own message, normalised (no ports, "
+        "temporary paths, hashes, timings; secrets as `****`).",
+        "",
+        "Credentials: the product's own form. Token (`token=`, the user name is the "
+        "product's token user): GitLab `gitlab-ci-token`, Artifactory an empty user "
+        "(identity token), CodeArtifact `aws`, Azure Artifacts `__token__` (a PAT takes any "
+        "user name), Artifact Registry `oauth2accesstoken`. User and password: Nexus, "
+        "devpi, pypiserver.",
+        "",
+        f"Client versions: {', '.join(versions)}.",
+        "",
+        "Regenerate (the test fails when this file differs from a fresh run):",
+        "",
+        "```",
+        REGENERATE.split(" (")[0],
+        "```",
+    ]
+    for section, (title, what) in SECTIONS.items():
+        members = [r for r in ranked if r.row.section == section]
+        out += ["", f"## {title}", "", f"Each run must {what}.", "",
+                "| client | " + " | ".join(PRODUCTS) + " |",
+                "|---" * (len(PRODUCTS) + 1) + "|",
+                *(r.line for r in members)]
+    notes = [n for r in ranked for n in r.notes]
+    if notes:
+        out += ["", "## Notes", ""]
+        for note in notes:
+            out += [note, ""]
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def shared_dir(request: pytest.FixtureRequest) -> Path:
+    """A directory every xdist worker of this run shares (pytest's base temp's parent
+    under xdist, the base temp itself otherwise)."""
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def updating() -> bool:
+    return os.environ.get(UPDATE_VARIABLE, "") not in ("", "0")
+
+
+def committed_version_or_skip(row: Row, version: str) -> None:
+    """Skip the row (before running anything) when the committed file has it for another
+    client version: the file is generated with the default versions."""
+    if updating():
+        return
+    if not DOC.exists():
+        pytest.fail(f"{DOC} does not exist: generate it with\n    {REGENERATE}", pytrace=False)
+    committed = parse_doc(DOC.read_text(encoding="utf-8")).get(row.key)
+    if committed is None:
+        what = f"{row.tool} {row.major}.x" if row.major else row.tool
+        pytest.skip(f"docs/compatibility.md has no `{row.command}` row for {what} "
+                    f"(this run has {row.tool} {version}): comparison skipped for this row")
+    if committed.version != version:
+        pytest.skip(f"docs/compatibility.md's `{row.command}` row is for {row.tool} "
+                    f"{committed.version}, this run has {row.tool} {version}: comparison "
+                    "skipped for this row only (the file is generated with the default "
+                    "client versions)")
+
+
+def check_row(request: pytest.FixtureRequest, fresh: RowText) -> None:
+    """Compare ``fresh`` with the committed row, or write it (``PRIVREPO_UPDATE_COMPAT=1``)."""
+    with file_lock(shared_dir(request) / "privrepo-compatibility.lock"):
+        text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+        rows = parse_doc(text)
+        if updating():
+            rows[fresh.row.key] = fresh
+            DOC.parent.mkdir(parents=True, exist_ok=True)
+            DOC.write_text(render_doc(rows), encoding="utf-8")
+            return
+    committed = rows.get(fresh.row.key)
+    old = committed.lines if committed is not None else []
+    if old != fresh.lines:
+        diff = "\n".join(difflib.unified_diff(old, fresh.lines, "docs/compatibility.md (committed)",
+                                              "this run", lineterm=""))
+        pytest.fail(f"the `{fresh.row.command}` row ({fresh.row.tool} {fresh.version}) differs "
+                    f"from docs/compatibility.md:\n{diff}\n\nIf the new results are right, "
+                    f"regenerate the file:\n    {REGENERATE}", pytrace=False)
+
+
+def matrix_row(request: pytest.FixtureRequest, world: World, row: Row, version: str,
+               run: Runner) -> dict[str, Cell]:
+    committed_version_or_skip(row, version)
+    cells = run_row(world, row, run)
+    check_row(request, render_row(row, version, cells))
+    return cells
+
+
+@pytest.fixture
+def world(tmp_path: Path, privrepo_ca: CertificateAuthority, privrepo_gateway: Gateway,
+          client_env: ClientEnv) -> World:
+    return World(tmp_path, privrepo_ca, privrepo_gateway, client_env)
+
+
+@pytest.fixture
+def dists(tmp_path: Path) -> list[Path]:
+    """The wheel and sdist every publish row uploads (built once per test)."""
+    with Privrepo(tmp_path / "builder") as builder:
+        files = [builder.build_dist(tmp_path / "dists", "corp-up", "1.0"),
+                 builder.build_dist(tmp_path / "dists", "corp-up", "1.0", kind="sdist")]
+    assert sorted(f.name for f in files) == UPLOADS
+    return files
+
+
+def resolved(ok: bool, output: str, versions: dict[str, str | None]) -> Attempt:
+    found = {name: versions.get(name) for name in WANTED}
+    if ok and found != WANTED:
+        return Attempt(False, output, f"exit status 0, but resolved {found}")
+    return Attempt(ok, output)
+
+
+def uploaded(result: CommandResult, index: Index) -> Attempt:
+    names = sorted(u.filename for u in index.uploads)
+    if result.ok and names != UPLOADS:
+        return Attempt(False, result.output, f"exit status 0, but the index received {names}")
+    return Attempt(result.ok, result.output)
+
+
+def poetry_row(section: str, poetry: Poetry) -> Row:
+    return row_for(section, "Poetry", "poetry lock" if section == "install" else "poetry publish -r",
+                   poetry.version())
+
+
+def poetry_credentials(poetry: Poetry, index: Index, name: str) -> None:
+    """The source/repository ``name`` for ``index`` as a Poetry user sets it up: its URL
+    and CA in Poetry's config, then ``poetry config http-basic.<name> <user> <password>``
+    (the real command; :meth:`Poetry.configure` would turn a ``__token__`` user into
+    ``pypi-token``, which Poetry sends to uploads only, and drops an empty user)."""
+    poetry.configure(index, name, credentials=False)
+    poetry.config(f"http-basic.{name}", index.username or "", index.password or "")
+
+
+# -- install / lock ---------------------------------------------------------------------------
+
+def test_install_pip(request: pytest.FixtureRequest, world: World, pip: Pip) -> None:
+    """``pip install --index-url https://<user>:<secret>@<product>/...`` (and ``~/.netrc``)."""
+    row = row_for("install", "pip", "pip install", pip.version())
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        result = pip.install("corp-lib", index=index, auth="netrc" if setting else "url",
+                             target=world.unique("pip-target"), no_cache=True, check=False)
+        return resolved(result.ok, result.command.output, result.versions)
+
+    matrix_row(request, world, row, pip.version(), run)
+
+
+def test_install_uv_pip(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
+    """``uv pip install --default-index https://<user>:<secret>@<product>/...``."""
+    row = row_for("install", "uv", "uv pip install", uv.version())
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        venv = uv.venv(world.unique("uv-venv"))
+        result = uv.pip_install("corp-lib", index=index, venv=venv, no_cache=True,
+                                auth="env" if setting else "url", check=False)
+        return resolved(result.ok, result.command.output, dict(result.versions))
+
+    matrix_row(request, world, row, uv.version(), run)
+
+
+def test_lock_uv(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
+    """``uv lock`` with a ``[[tool.uv.index]] default = true`` and its
+    ``UV_INDEX_CORP_USERNAME/PASSWORD``."""
+    row = row_for("install", "uv", "uv lock", uv.version())
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        project = UvProject(world.unique("uv-project"), uv).create(dependencies=["corp-lib"])
+        project.add_index("corp", index, default=True)
+        result = project.lock(check=False, extra_args=["--no-cache"])
+        return resolved(result.command.ok, result.command.output, result.versions())
+
+    matrix_row(request, world, row, uv.version(), run)
+
+
+def test_lock_poetry(request: pytest.FixtureRequest, world: World, poetry: Poetry) -> None:
+    """``poetry lock`` with a primary source and ``http-basic.<source>``."""
+    row = poetry_row("install", poetry)
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        # one source name per product: Poetry caches by source name
+        name = f"corp-{index.behaviour.product}"
+        project = PoetryProject(world.unique("poetry-project"), poetry).create()
+        project.add_source(name, index, priority="primary")
+        project.add_dependency("corp-lib", "*")
+        poetry_credentials(poetry, index, name)
+        result = project.run("lock", check=False)
+        versions = parse_poetry_lock(project.path / "poetry.lock").versions() if result.ok else {}
+        return resolved(result.ok, result.output, dict(versions))
+
+    matrix_row(request, world, row, poetry.version(), run)
+
+
+def test_lock_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm) -> None:
+    """``pdm lock`` with a ``[[tool.pdm.source]]`` and ``[pypi.<source>]`` credentials."""
+    row = row_for("install", "pdm", "pdm lock", pdm.version())
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        project = PdmProject(world.unique("pdm-project"), pdm).create(dependencies=["corp-lib"])
+        project.add_source(f"corp{index.behaviour.product.replace('-', '')}", index)
+        result = project.lock(check=False)
+        return resolved(result.ok, result.command.output, dict(result.versions()))
+
+    matrix_row(request, world, row, pdm.version(), run)
+
+
+# -- publish -----------------------------------------------------------------------------------
+
+def test_publish_twine(request: pytest.FixtureRequest, world: World, twine: Twine,
+                       dists: list[Path]) -> None:
+    """``twine upload --repository-url -u -p --cert`` (and ``~/.pypirc``). An empty user name
+    (Artifactory's identity token) goes as ``--username ''``: the runner leaves out an empty
+    user, and twine then asks for one."""
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        empty = ["--username", ""] if index.username == "" and not setting else []
+        result = twine.upload(dists, index, route="pypirc" if setting else "cli",
+                              extra_args=empty, check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row_for("publish", "twine", "twine upload", twine.version()),
+               twine.version(), run)
+
+
+def test_publish_uv(request: pytest.FixtureRequest, world: World, uv: Uv,
+                    dists: list[Path]) -> None:
+    """``uv publish --publish-url <upload URL> --username <user> --password <secret>`` (and
+    ``--index``). Not ``--token``: uv sends that as user ``__token__``, not the product's
+    token user (pinned below)."""
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        result = uv.publish(dists, index, route="index" if setting else "url", check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row_for("publish", "uv", "uv publish", uv.version()),
+               uv.version(), run)
+
+
+def test_publish_poetry(request: pytest.FixtureRequest, world: World, poetry: Poetry,
+                        dists: list[Path]) -> None:
+    """``poetry publish -r <repo>`` with ``repositories.<repo>``, ``certificates.<repo>.cert``
+    and ``http-basic.<repo>`` (alternative: ``--username/--password``)."""
+    row = poetry_row("publish", poetry)
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        name = f"corp-{index.behaviour.product}"
+        project = PoetryProject(world.unique("poetry-publisher"), poetry).create("corp-up", "1.0")
+        (project.path / "dist").mkdir()
+        for dist in dists:
+            shutil.copy2(dist, project.path / "dist" / dist.name)
+        if setting:
+            poetry.configure(index, name, credentials=False)
+            result = project.publish(name, username=index.username or "",
+                                     password=index.password or "", check=False)
+        else:
+            poetry_credentials(poetry, index, name)
+            result = project.publish(name, check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row, poetry.version(), run)
+
+
+def test_publish_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm,
+                     dists: list[Path]) -> None:
+    """``pdm publish -r <name>`` with ``[repository.<name>]`` (alternative: ``-r URL -u -P``)."""
+    project = PdmProject(world.tmp_path / "pdm-publisher", pdm).create(
+        "corp-up", "1.0", distribution=True)
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        result = project.publish(index, dists=dists, route="cli" if setting else "file",
+                                 check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row_for("publish", "pdm", "pdm publish", pdm.version()),
+               pdm.version(), run)
+
+
+def test_publish_hatch(request: pytest.FixtureRequest, world: World, hatch: Hatch,
+                       dists: list[Path]) -> None:
+    """``hatch publish -r -u -a --ca-cert`` (alternative: ``HATCH_INDEX_*``), against each
+    profile on 127.0.0.1 (Hatch >= 1.7 ignores proxies, hatch#1908). An empty user name
+    goes as ``HATCH_INDEX_USER=''`` (the runner leaves out an empty ``-u``)."""
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        empty = {"HATCH_INDEX_USER": ""} if index.username == "" else {}
+        with variables(world.env, **empty):
+            result = hatch.publish(dists, index, route="env" if setting else "cli", check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row_for("publish", "Hatch", "hatch publish", hatch.version()),
+               hatch.version(), run)
+
+
+def test_publish_flit(request: pytest.FixtureRequest, world: World, flit: Flit) -> None:
+    """``flit publish`` with ``FLIT_INDEX_URL/USERNAME/PASSWORD`` (alternative:
+    ``~/.pypirc``); flit builds the wheel and sdist itself. An empty user name goes as
+    ``FLIT_USERNAME=''`` (the runner leaves it out)."""
+    project = write_flit_project(world.tmp_path / "flit-project", "corp-up", "1.0")
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        empty = {"FLIT_USERNAME": ""} if index.username == "" and not setting else {}
+        with variables(world.env, **empty):
+            result = flit.publish(project, index, route="pypirc" if setting else "env",
+                                  check=False)
+        return uploaded(result, index)
+
+    matrix_row(request, world, row_for("publish", "flit", "flit publish", flit.version()),
+               flit.version(), run)
+
+
+# -- the file as a whole ----------------------------------------------------------------------
+
+def test_compatibility_doc_is_canonical(request: pytest.FixtureRequest) -> None:
+    """docs/compatibility.md has a row for every client x operation of :data:`ROWS` and is
+    exactly what :func:`render_doc` makes of its rows (header, versions, order): nobody
+    edited it by hand and no stale row lingers. With ``PRIVREPO_UPDATE_COMPAT=1`` it is
+    rendered again instead (the row tests write their rows)."""
+    with file_lock(shared_dir(request) / "privrepo-compatibility.lock"):
+        text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+        rows = parse_doc(text)
+        if updating():
+            if rows:
+                DOC.write_text(render_doc(rows), encoding="utf-8")
+            return
+    assert text, f"{DOC} does not exist: generate it with\n    {REGENERATE}"
+    missing = [f"{r.tool} `{r.command}`" for r in ROWS if r.key not in rows]
+    assert not missing, f"docs/compatibility.md lacks rows for {', '.join(missing)}: {REGENERATE}"
+    expected = render_doc(rows)
+    if text != expected:
+        diff = "\n".join(difflib.unified_diff(text.splitlines(), expected.splitlines(),
+                                              "docs/compatibility.md", "rendered", lineterm=""))
+        pytest.fail(f"docs/compatibility.md is not as rendered from its rows:\n{diff}\n"
+                    f"Regenerate it: {REGENERATE}", pytrace=False)
+
+
+def test_normalise_makes_messages_reproducible(tmp_path: Path) -> None:
+    """What makes two runs' footnotes equal: ports, temporary paths, hashes, timings and
+    secrets never reach the file."""
+    raw = (f"\x1b[31mERROR\x1b[0m   HTTPError: 401 for https://127.0.0.1:50123/simple/ in 1.52s "
+           f"(file {tmp_path}/x/y.whl, sha256 {'ab' * 32}, token {TOKEN}, /tmp/pytest-of-x/1/z)")
+    assert normalise(one_line(raw), (tmp_path,)) == (
+        "ERROR HTTPError: 401 for https://127.0.0.1/simple/ in <time> (file <tmp>/x/y.whl, "
+        "sha256 <hash>, token ****, <path>)")
+    assert one_line("Resolving\nerror: Failed to fetch\n  Caused by: a\n  Caused by: b 404\n") == (
+        "error: Failed to fetch Caused by: b 404")
+    assert one_line("x\nTraceback (most recent call last):\n  File a\nException: boom\n") == (
+        "Exception: boom")
