@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 from werkzeug.datastructures import Authorization
 from werkzeug.wrappers import Request, Response
 
@@ -215,19 +216,26 @@ _TIMING = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s)\b")
 
 def one_line(output: str) -> str:
     """The line of a client's output that says why it failed: the last line of a Python
-    traceback, else the first line that reads like an error (uv: with its last
-    ``Caused by:`` line), else the last line."""
-    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
-    lines = [line for line in lines if line and not set(line) <= set("-=━ ")]
-    if not lines:
+    traceback, else the first line that reads like an error, with the indented lines that
+    continue it (twine's rich log wraps at the terminal width) and, for uv, its last
+    ``Caused by:`` line; else the last line."""
+    raw = [_ANSI.sub("", line).rstrip() for line in output.splitlines()]
+    raw = [line for line in raw if line.strip() and not set(line.strip()) <= set("-=━ ")]
+    if not raw:
         return "(no output)"
+    lines = [line.strip() for line in raw]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         return lines[-1]
-    picked = next((line for line in lines if _ERRORISH.search(line)), lines[-1])
+    first = next((n for n, line in enumerate(lines) if _ERRORISH.search(line)), len(lines) - 1)
+    picked = [lines[first]]
+    for following in raw[first + 1:]:
+        if not following.startswith("    ") or following.strip().startswith("Caused by:"):
+            break
+        picked.append(following.strip())
     causes = [line for line in lines if line.startswith("Caused by:")]
-    if causes and causes[-1] != picked:
-        picked = f"{picked} {causes[-1]}"
-    return picked
+    if causes and causes[-1] not in picked:
+        picked.append(causes[-1])
+    return " ".join(picked)
 
 
 def normalise(text: str, roots: tuple[Path, ...] = ()) -> str:
@@ -479,6 +487,8 @@ def matrix_row(request: pytest.FixtureRequest, world: World, row: Row, version: 
 @pytest.fixture
 def world(tmp_path: Path, privrepo_ca: CertificateAuthority, privrepo_gateway: Gateway,
           client_env: ClientEnv) -> World:
+    # one message, one line: twine's rich log and uv's hints wrap at the terminal width
+    client_env.set(COLUMNS="1000")
     return World(tmp_path, privrepo_ca, privrepo_gateway, client_env)
 
 
@@ -733,3 +743,123 @@ def test_normalise_makes_messages_reproducible(tmp_path: Path) -> None:
         "error: Failed to fetch Caused by: b 404")
     assert one_line("x\nTraceback (most recent call last):\n  File a\nException: boom\n") == (
         "Exception: boom")
+
+
+# -- known client bugs the matrix shows, pinned ----------------------------------------------
+
+def sent_users(index: Index, method: str = "POST") -> list[str | None]:
+    """Install a pass-through handler recording the user name of every ``method`` request
+    to ``index`` as the client sent it (the request log shows a token's user as
+    ``__token__`` whatever it was); the index answers as it would."""
+    seen: list[str | None] = []
+
+    def spy(request: Request) -> Response:
+        parsed = Authorization.from_header(request.headers.get("Authorization"))
+        seen.append(None if parsed is None else parsed.username)
+        return index.faults.index_answer(request)
+
+    index.expect_request("", method=method).respond_with_handler(spy)
+    return seen
+
+
+def test_uv_publish_token_is_sent_as_the_pypi_token_user(world: World, uv: Uv,
+                                                         dists: list[Path]) -> None:
+    """uv 0.13.9: ``uv publish --token T`` always sends user ``__token__``, so an Artifactory
+    identity token (which goes with an EMPTY user name) needs ``--username '' --password T``
+    instead (uv's JFrog guide, ../shared/reference/products.md); the matrix's uv row uses
+    that form. The same upload with ``--token`` gets 401 from a real Artifactory: see
+    :func:`test_artifactory_refuses_a_token_sent_as_pypi_token_user`."""
+    assert PROFILES["artifactory"].token_users == ("",)
+    with world.index("artifactory", packages=False) as index:
+        seen = sent_users(index)
+        assert uv.publish(dists, index, check=False).ok
+        with_token = uv.publish(dists, index, token=TOKEN, check=False)
+    assert seen == ["", "", "__token__", "__token__"], with_token.output
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pytest_privrepo/index/auth.py AuthPolicy.takes_token_as accepts user __token__ for "
+    "every profile (`or user == TOKEN_USER`), so the artifactory profile (token_users=('',)) "
+    "takes a token sent as __token__; a real Artifactory answers 401 (uv's JFrog guide)"))
+def test_artifactory_refuses_a_token_sent_as_pypi_token_user(world: World, uv: Uv,
+                                                              dists: list[Path]) -> None:
+    """uv 0.13.9 ``uv publish --token`` against Artifactory: 401, nothing uploaded
+    (products.md: "``uv publish --token`` sends ``__token__`` and gets 401")."""
+    with world.index("artifactory", packages=False) as index:
+        result = uv.publish(dists, index, token=TOKEN, check=False)
+        statuses = [hit.status for hit in index.log.filter(method="POST")]
+        assert not result.ok and statuses == [401] and not index.uploads
+
+
+def test_poetry2_publish_drops_an_empty_user_name(world: World, poetry_factory,  # type: ignore[no-untyped-def]
+                                                  dists: list[Path]) -> None:
+    """The matrix's Poetry 2.5.1 x Artifactory publish cell: with ``http-basic.<repo>`` =
+    an empty user and the identity token, Poetry 2.5.1 uploads WITHOUT credentials (401),
+    Poetry 1.8.5 sends ``:<token>``. Source: Poetry 2.5.1 ``poetry/utils/password_manager.py``
+    ``get_http_auth`` ("we use `or None` here to ensure that empty strings are passed as
+    None") and ``poetry/publishing/uploader.py`` ``get_auth`` (no auth when the user name is
+    None); reading the same source (``poetry lock``) sends the empty user and works."""
+    outcomes = {}
+    for version in ("1.8.5", "2.5.1"):
+        poetry = poetry_factory(version)
+        with world.index("artifactory", packages=False) as index:
+            seen = sent_users(index)
+            name = f"jfrog-{version.replace('.', '-')}"
+            project = PoetryProject(world.unique("poetry-empty-user"), poetry).create("corp-up", "1.0")
+            (project.path / "dist").mkdir()
+            for dist in dists:
+                shutil.copy2(dist, project.path / "dist" / dist.name)
+            poetry_credentials(poetry, index, name)
+            result = project.publish(name, check=False)
+            outcomes[version] = (result.ok, seen[:1], [u.filename for u in index.uploads])
+            if version == "2.5.1":
+                assert "HTTP Error 401" in result.output
+    assert outcomes == {"1.8.5": (True, [""], UPLOADS), "2.5.1": (False, [None], [])}
+
+
+@pytest.mark.parametrize(("product", "status"), [("artifactory", 403), ("codeartifact", 409)])
+def test_twine_skip_existing_against_a_product(world: World, twine: Twine, tmp_path: Path,
+                                               product: str, status: int) -> None:
+    """``twine upload --skip-existing`` of another file under an existing name.
+
+    twine >= 6.2 (7.0.0 here) refuses ``--skip-existing`` for every repository but PyPI and
+    TestPyPI before it sends anything (``twine/settings.py`` ``verify_feature_capability``:
+    "UnsupportedConfiguration: The configured repository ... does not have support for the
+    following features: --skip-existing"; twine#1251), so against any product it fails.
+    twine 6.1.0 uploads and skips what its ``skip_upload`` (``twine/commands/upload.py``)
+    recognises: a 409 (CodeArtifact), a 400 saying "already exist" or "updating asset"
+    (Nexus), and Artifactory's 403 "... overwrite artifact"; 6.2 dropped the product clauses
+    and the non-PyPI support together (twine#1251, which broke pypiserver users: #1265)."""
+    with Privrepo(tmp_path / "builder") as builder:
+        first = builder.build_dist(tmp_path / "a", "corp-dup", "1.0")
+        other = builder.build_dist(tmp_path / "b", "corp-dup", "1.0", summary="other bytes")
+    assert PROFILES[product].duplicate_status == status
+    with world.index(product, packages=False) as index:
+        empty = ["--username", ""] if index.username == "" else []
+        assert twine.upload([first], index, extra_args=empty).ok
+        again = twine.upload([other], index, extra_args=[*empty, "--skip-existing"], check=False)
+        posts = [hit.status for hit in index.log.filter(method="POST")]
+        assert [u.filename for u in index.uploads] == [first.name]
+    message = normalise(one_line(again.output))
+    if twine.release >= Version("6.2"):
+        assert not again.ok and posts == [200], again.output
+        assert message == (
+            f"ERROR UnsupportedConfiguration: The configured repository '{index.upload_url}' "
+            "does not have support for the following features: --skip-existing and is an "
+            "unsupported configuration")
+    else:
+        assert again.ok and posts == [200, status], again.output
+
+
+def test_credentials_reach_gitlab_files_outside_the_simple_path(world: World, uv: Uv) -> None:
+    """uv 0.13.9 (also pip, Poetry and pdm, the matrix's GitLab column) sends the index's
+    credentials to GitLab's files, which live at ``.../packages/pypi/files/`` outside the
+    index URL ``.../packages/pypi/simple/``: uv#8565 reported that uv did not. Every file
+    request carries accepted credentials and none is refused."""
+    with world.index("gitlab") as index:
+        result = uv.pip_install("corp-lib", index=index, venv=uv.venv(world.unique("v")),
+                                no_cache=True)
+        files = [hit for hit in index.log if "/files/" in hit.path]
+    assert result.versions == WANTED
+    assert index.url.endswith("/packages/pypi/simple/") and files
+    assert all(hit.auth_ok is True and hit.status < 400 for hit in files), files
