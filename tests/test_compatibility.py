@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from packaging.version import Version
@@ -42,6 +43,8 @@ from werkzeug.datastructures import Authorization
 from werkzeug.wrappers import Request, Response
 
 from pytest_privrepo import Privrepo
+from pytest_privrepo.access import IndexAccess
+from pytest_privrepo.clients.catalog import client_tool
 from pytest_privrepo.clients.env import ClientEnv
 from pytest_privrepo.clients.flit import Flit, write_flit_project
 from pytest_privrepo.clients.hatch import Hatch
@@ -52,9 +55,11 @@ from pytest_privrepo.clients.poetry import Poetry
 from pytest_privrepo.clients.poetry_project import PoetryProject, parse_poetry_lock
 from pytest_privrepo.clients.provision import file_lock
 from pytest_privrepo.clients.result import CommandResult
+from pytest_privrepo.clients.runner import ClientRunner
 from pytest_privrepo.clients.twine import Twine
 from pytest_privrepo.clients.uv import Uv
 from pytest_privrepo.clients.uv_project import UvProject
+from pytest_privrepo.errors import ConfigError
 from pytest_privrepo.gateway.proxy import Gateway
 from pytest_privrepo.index.behaviour import PROFILES
 from pytest_privrepo.index.index import Index
@@ -79,6 +84,11 @@ TOKEN_FORM = frozenset({"gitlab", "artifactory", "codeartifact", "azure", "artif
 TOKEN = "tok-3f9c1a7e52"
 USER, PASSWORD = "ci", "pw-5d1e9b40"
 SECRETS = (TOKEN, PASSWORD)
+#: ``COLUMNS`` for every run: one message, one line (twine's rich log and uv's hints wrap at
+#: the terminal width)
+WIDE = "1000"
+
+C = TypeVar("C", bound=ClientRunner)
 
 #: what the install/lock rows resolve: a private project with a private dependency
 WANTED = {"corp-lib": "1.0", "corp-dep": "1.0"}
@@ -96,13 +106,16 @@ class Attempt:
     output: str
     #: why an exit status 0 still did not do the job (nothing uploaded, wrong versions)
     problem: str | None = None
+    #: why this route cannot carry the product's credential at all (the harness's
+    #: ConfigError): the cell is "n/a", nothing ran
+    inapplicable: str | None = None
 
 
 @dataclass(frozen=True)
 class Cell:
     """What one client did against one product."""
 
-    outcome: str  # "works", "works only with", "fails"
+    outcome: str  # "works", "works only with", "fails", "n/a"
     setting: str | None = None
     message: str | None = None
 
@@ -134,6 +147,18 @@ class World:
                 index.add("corp-lib", "1.0", requires=["corp-dep"])
             yield index
 
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return (self.tmp_path, self.env.root)
+
+    def fresh(self, client: C) -> C:
+        """``client`` (the fixture's, so the configured version) in a ClientEnv of its own:
+        every attempt starts without the netrc, keyring, config and caches an earlier
+        cell left behind, so a cell never depends on the cells before it."""
+        env = ClientEnv(self.unique("env"), gateway=self.gateway)
+        env.set(COLUMNS=WIDE)
+        return client_tool(client.tool).runner(client.executable, env)  # type: ignore[no-any-return]
+
     def unique(self, stem: str) -> Path:
         return self.tmp_path / f"{stem}-{next(self.counter)}"
 
@@ -160,6 +185,8 @@ class Row:
     slug: str  # unique within the section; footnote ids start with <section>-<slug>-
     tool: str  # as shown: "pip", "Poetry", ...
     command: str  # as shown: "pip install"
+    #: how the credentials reach the client (the route), as shown
+    how: str
     #: Poetry's rows are one per major version
     major: str | None = None
     #: named settings tried, in order, when the usual way fails
@@ -173,7 +200,7 @@ class Row:
 
     def label(self, version: str) -> str:
         note = f"[^{self.section}-{self.slug}-loopback]" if self.loopback_note else ""
-        return f"{self.tool} {version} (`{self.command}`){note}"
+        return f"{self.tool} {version} (`{self.command}`; {self.how}){note}"
 
     def note_id(self, product: str) -> str:
         return f"{self.section}-{self.slug}-{product}"
@@ -188,6 +215,9 @@ def run_row(world: World, row: Row, run: Runner) -> dict[str, Cell]:
             first = run(index, None)
         if first.ok:
             cells[product] = Cell("works")
+            continue
+        if first.inapplicable is not None:
+            cells[product] = Cell("n/a", None, normalise(first.inapplicable, world.roots))
             continue
         message = failure_message(first, world)
         for setting in row.alternatives:
@@ -253,8 +283,7 @@ def normalise(text: str, roots: tuple[Path, ...] = ()) -> str:
 
 
 def failure_message(attempt: Attempt, world: World) -> str:
-    line = attempt.problem or one_line(attempt.output)
-    return normalise(line, (world.tmp_path, world.env.root))
+    return normalise(attempt.problem or one_line(attempt.output), world.roots)
 
 
 # -- docs/compatibility.md --------------------------------------------------------------------
@@ -272,26 +301,36 @@ HATCH_NOTE = ("Hatch >= 1.7 ignores `HTTPS_PROXY` when it publishes (hatch#1908)
               "credentials, on a loopback port).")
 
 ROWS: tuple[Row, ...] = (
-    Row("install", "pip", "pip", "pip install", alternatives=("~/.netrc",)),
-    Row("install", "uv-pip", "uv", "uv pip install",
-        alternatives=("UV_INDEX_<NAME>_USERNAME/PASSWORD",)),
-    Row("install", "uv-lock", "uv", "uv lock"),
-    Row("install", "poetry1", "Poetry", "poetry lock", major="1"),
-    Row("install", "poetry2", "Poetry", "poetry lock", major="2"),
-    Row("install", "pdm", "pdm", "pdm lock"),
-    Row("publish", "twine", "twine", "twine upload", alternatives=("~/.pypirc",)),
-    Row("publish", "uv", "uv", "uv publish", alternatives=("--index",)),
-    Row("publish", "poetry1", "Poetry", "poetry publish -r", major="1",
-        alternatives=("--username/--password",)),
-    Row("publish", "poetry2", "Poetry", "poetry publish -r", major="2",
-        alternatives=("--username/--password",)),
-    Row("publish", "pdm", "pdm", "pdm publish", alternatives=("-u/-P",)),
-    Row("publish", "hatch", "Hatch", "hatch publish", alternatives=("HATCH_INDEX_*",),
-        loopback_note=HATCH_NOTE),
-    Row("publish", "flit", "flit", "flit publish", alternatives=("~/.pypirc",)),
+    Row("install", "pip", "pip", "pip install", "credentials in the index URL"),
+    Row("install", "pip-netrc", "pip", "pip install", "`~/.netrc`"),
+    Row("install", "pip-keyring", "pip", "pip install",
+        "user in the URL, password from the keyring after a 401 "
+        "(`--keyring-provider subprocess`)"),
+    Row("install", "uv-pip", "uv", "uv pip install", "credentials in the index URL"),
+    Row("install", "uv-pip-netrc", "uv", "uv pip install", "`~/.netrc`"),
+    Row("install", "uv-lock", "uv", "uv lock", "`UV_INDEX_<NAME>_USERNAME/PASSWORD`"),
+    Row("install", "uv-lock-netrc", "uv", "uv lock", "`~/.netrc`",
+        alternatives=('authenticate = "always"',)),
+    Row("install", "poetry1", "Poetry", "poetry lock", "`http-basic.<source>`", major="1"),
+    Row("install", "poetry2", "Poetry", "poetry lock", "`http-basic.<source>`", major="2"),
+    Row("install", "pdm", "pdm", "pdm lock", "`[pypi.<source>]` in the global config"),
+    Row("publish", "twine", "twine", "twine upload", "`--username/--password`",
+        alternatives=("~/.pypirc",)),
+    Row("publish", "uv", "uv", "uv publish", "`--username/--password`",
+        alternatives=("--index",)),
+    Row("publish", "poetry1", "Poetry", "poetry publish -r", "`http-basic.<repository>`",
+        major="1", alternatives=("--username/--password",)),
+    Row("publish", "poetry2", "Poetry", "poetry publish -r", "`http-basic.<repository>`",
+        major="2", alternatives=("--username/--password",)),
+    Row("publish", "pdm", "pdm", "pdm publish", "`[repository.<name>]` in the global config",
+        alternatives=("-u/-P",)),
+    Row("publish", "hatch", "Hatch", "hatch publish", "`-u/-a`",
+        alternatives=("HATCH_INDEX_USER/AUTH",), loopback_note=HATCH_NOTE),
+    Row("publish", "flit", "flit", "flit publish", "`FLIT_USERNAME/PASSWORD`",
+        alternatives=("~/.pypirc",)),
 )
 
-_LABEL = re.compile(r"^\| (?P<tool>\S+) (?P<version>\S+) \(`(?P<command>[^`]+)`\)")
+_LABEL = re.compile(r"^\| (?P<tool>\S+) (?P<version>\S+) \(`(?P<command>[^`]+)`; (?P<how>.*?)\)(?:\[\^[a-z0-9-]+\])? \|")
 _NOTE = re.compile(r"^\[\^(?P<id>[a-z0-9-]+)\]: ")
 
 
@@ -309,19 +348,31 @@ class RowText:
         return [self.line, *self.notes]
 
 
-def row_for(section: str, tool: str, command: str, version: str) -> Row:
+def row(slug: str, section: str) -> Row:
+    """The :data:`ROWS` entry ``slug`` of ``section``."""
+    return next(r for r in ROWS if r.key == (section, slug))
+
+
+def row_for(section: str, tool: str, command: str, how: str, version: str) -> Row:
     """The :data:`ROWS` entry of a label, or a new row (a Poetry major the matrix does not
     list yet)."""
     major = version.split(".")[0]
-    for row in ROWS:
-        if (row.section, row.tool, row.command) == (section, tool, command) and (
-                row.major is None or row.major == major):
-            return row
+    for candidate in ROWS:
+        if (candidate.section, candidate.tool, candidate.command, candidate.how) == (
+                section, tool, command, how) and candidate.major in (None, major):
+            return candidate
     if tool == "Poetry":
-        base = next(r for r in ROWS if (r.section, r.tool) == (section, "Poetry"))
-        return Row(section, f"poetry{major}", tool, command, major=major,
+        base = next(r for r in ROWS if (r.section, r.tool, r.how) == (section, tool, how))
+        return Row(section, f"poetry{major}", tool, command, how, major=major,
                    alternatives=base.alternatives)
-    raise AssertionError(f"docs/compatibility.md has a row nobody generates: {tool} {command}")
+    raise AssertionError(f"docs/compatibility.md has a row nobody generates: {tool} {command} "
+                         f"({how})")
+
+
+def poetry_row(section: str, poetry: Poetry) -> Row:
+    """Poetry's row for its major version (one not in :data:`ROWS` gets a row of its own)."""
+    base = row("poetry2", section)
+    return row_for(section, "Poetry", base.command, base.how, poetry.version())
 
 
 def cell_text(row: Row, product: str, cell: Cell) -> str:
@@ -330,7 +381,7 @@ def cell_text(row: Row, product: str, cell: Cell) -> str:
         return "works"
     if cell.outcome == "works only with":
         return f"works only with `{cell.setting}`{note}"
-    return f"fails{note}"
+    return f"{cell.outcome}{note}"
 
 
 def render_row(row: Row, version: str, cells: dict[str, Cell]) -> RowText:
@@ -342,9 +393,10 @@ def render_row(row: Row, version: str, cells: dict[str, Cell]) -> RowText:
         cell = cells[product]
         if cell.outcome == "works":
             continue
-        how = ("fails its usual way" if cell.outcome == "works only with" else "fails")
+        what = {"works only with": "fails without it", "fails": "fails",
+                "n/a": "cannot be given the product's credential this way"}[cell.outcome]
         notes.append(f"[^{row.note_id(product)}]: {row.tool} {version} against {product} "
-                     f"{how}: `` {cell.message} ``")
+                     f"{what}: `` {cell.message} ``")
     return RowText(row, version, line, tuple(notes))
 
 
@@ -359,8 +411,9 @@ def parse_doc(text: str) -> dict[tuple[str, str], RowText]:
             section = titles.get(line[3:].strip())
         match = _LABEL.match(line)
         if match and section is not None:
-            row = row_for(section, match["tool"], match["command"], match["version"])
-            rows[row.key] = RowText(row, match["version"], line, ())
+            found = row_for(section, match["tool"], match["command"], match["how"],
+                            match["version"])
+            rows[found.key] = RowText(found, match["version"], line, ())
         note = _NOTE.match(line)
         if note:
             notes[note["id"]] = line
@@ -395,6 +448,7 @@ def render_doc(rows: dict[tuple[str, str], RowText]) -> str:
         "alternative of the same client worked.",
         "- **fails**: the footnote has the client's own message, normalised (no ports, "
         "temporary paths, hashes, timings; secrets as `****`).",
+        "- **n/a**: this route cannot carry the product's credential (footnote); nothing ran.",
         "",
         "Credentials: the product's own form. Token (`token=`, the user name is the "
         "product's token user): GitLab `gitlab-ci-token`, Artifactory an empty user "
@@ -487,8 +541,7 @@ def matrix_row(request: pytest.FixtureRequest, world: World, row: Row, version: 
 @pytest.fixture
 def world(tmp_path: Path, privrepo_ca: CertificateAuthority, privrepo_gateway: Gateway,
           client_env: ClientEnv) -> World:
-    # one message, one line: twine's rich log and uv's hints wrap at the terminal width
-    client_env.set(COLUMNS="1000")
+    client_env.set(COLUMNS=WIDE)
     return World(tmp_path, privrepo_ca, privrepo_gateway, client_env)
 
 
@@ -516,11 +569,6 @@ def uploaded(result: CommandResult, index: Index) -> Attempt:
     return Attempt(result.ok, result.output)
 
 
-def poetry_row(section: str, poetry: Poetry) -> Row:
-    return row_for(section, "Poetry", "poetry lock" if section == "install" else "poetry publish -r",
-                   poetry.version())
-
-
 def poetry_credentials(poetry: Poetry, index: Index, name: str) -> None:
     """The source/repository ``name`` for ``index`` as a Poetry user sets it up: its URL
     and CA in Poetry's config, then ``poetry config http-basic.<name> <user> <password>``
@@ -532,145 +580,201 @@ def poetry_credentials(poetry: Poetry, index: Index, name: str) -> None:
 
 # -- install / lock ---------------------------------------------------------------------------
 
-def test_install_pip(request: pytest.FixtureRequest, world: World, pip: Pip) -> None:
-    """``pip install --index-url https://<user>:<secret>@<product>/...`` (and ``~/.netrc``)."""
-    row = row_for("install", "pip", "pip install", pip.version())
+def inapplicable(what: Callable[[], Attempt]) -> Attempt:
+    """``what()``, or an "n/a" attempt when the harness refuses the product's credential for
+    that route before anything runs (a netrc or keyring entry with an empty user name)."""
+    try:
+        return what()
+    except ConfigError as exc:
+        return Attempt(False, "", inapplicable=str(exc))
 
+
+def pip_row(request: pytest.FixtureRequest, world: World, pip: Pip, slug: str,
+            auth: str) -> None:
     def run(index: Index, setting: str | None) -> Attempt:
-        result = pip.install("corp-lib", index=index, auth="netrc" if setting else "url",
-                             target=world.unique("pip-target"), no_cache=True, check=False)
-        return resolved(result.ok, result.command.output, result.versions)
+        def install() -> Attempt:
+            result = world.fresh(pip).install("corp-lib", index=index, auth=auth,  # type: ignore[arg-type]
+                                 target=world.unique("pip-target"), no_cache=True, check=False)
+            return resolved(result.ok, result.command.output, result.versions)
+        return inapplicable(install)
 
-    matrix_row(request, world, row, pip.version(), run)
+    matrix_row(request, world, row(slug, "install"), pip.version(), run)
+
+
+def test_install_pip(request: pytest.FixtureRequest, world: World, pip: Pip) -> None:
+    """``pip install --index-url https://<user>:<secret>@<product>/...``: sent up front."""
+    pip_row(request, world, pip, "pip", "url")
+
+
+def test_install_pip_netrc(request: pytest.FixtureRequest, world: World, pip: Pip) -> None:
+    """``pip install`` with the credentials in ``~/.netrc`` (pip sends them up front)."""
+    pip_row(request, world, pip, "pip-netrc", "netrc")
+
+
+def test_install_pip_keyring(request: pytest.FixtureRequest, world: World, pip: Pip) -> None:
+    """``pip install --keyring-provider subprocess`` with the user in the URL: pip asks the
+    keyring only after a 401 (pip#11721), so a product that answers 403 or 404 to the
+    user without a password never gets the password."""
+    pip_row(request, world, pip, "pip-keyring", "keyring")
+
+
+def uv_pip_row(request: pytest.FixtureRequest, world: World, uv: Uv, slug: str,
+               auth: str) -> None:
+    def run(index: Index, setting: str | None) -> Attempt:
+        def install() -> Attempt:
+            client = world.fresh(uv)
+            venv = client.venv(world.unique("uv-venv"))
+            result = client.pip_install("corp-lib", index=index, venv=venv, no_cache=True,
+                                    auth=auth, check=False)  # type: ignore[arg-type]
+            return resolved(result.ok, result.command.output, dict(result.versions))
+        return inapplicable(install)
+
+    matrix_row(request, world, row(slug, "install"), uv.version(), run)
 
 
 def test_install_uv_pip(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
     """``uv pip install --default-index https://<user>:<secret>@<product>/...``."""
-    row = row_for("install", "uv", "uv pip install", uv.version())
+    uv_pip_row(request, world, uv, "uv-pip", "url")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        venv = uv.venv(world.unique("uv-venv"))
-        result = uv.pip_install("corp-lib", index=index, venv=venv, no_cache=True,
-                                auth="env" if setting else "url", check=False)
-        return resolved(result.ok, result.command.output, dict(result.versions))
 
-    matrix_row(request, world, row, uv.version(), run)
+def test_install_uv_pip_netrc(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
+    """``uv pip install`` with the credentials in ``~/.netrc``, which uv sends after a 401."""
+    uv_pip_row(request, world, uv, "uv-pip-netrc", "netrc")
 
 
 def test_lock_uv(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
     """``uv lock`` with a ``[[tool.uv.index]] default = true`` and its
     ``UV_INDEX_CORP_USERNAME/PASSWORD``."""
-    row = row_for("install", "uv", "uv lock", uv.version())
 
     def run(index: Index, setting: str | None) -> Attempt:
-        project = UvProject(world.unique("uv-project"), uv).create(dependencies=["corp-lib"])
+        project = UvProject(world.unique("uv-project"), world.fresh(uv)).create(
+            dependencies=["corp-lib"])
         project.add_index("corp", index, default=True)
         result = project.lock(check=False, extra_args=["--no-cache"])
         return resolved(result.command.ok, result.command.output, result.versions())
 
-    matrix_row(request, world, row, uv.version(), run)
+    matrix_row(request, world, row("uv-lock", "install"), uv.version(), run)
+
+
+def test_lock_uv_netrc(request: pytest.FixtureRequest, world: World, uv: Uv) -> None:
+    """``uv lock`` with the index's credentials in ``~/.netrc`` (alternative: the index's
+    ``authenticate = "always"``, which makes uv look credentials up before the first
+    request instead of after a 401)."""
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        def lock() -> Attempt:
+            client = world.fresh(uv)
+            client.env.write_netrc(index.url, index.username or "", index.password or "")
+            project = UvProject(world.unique("uv-project"), client).create(
+                dependencies=["corp-lib"])
+            anonymous = IndexAccess(index.url, ca_cert=Path(index.ca_cert or ""))
+            project.add_index("corp", anonymous, default=True,
+                              authenticate="always" if setting else None)
+            result = project.lock(check=False, extra_args=["--no-cache"])
+            return resolved(result.command.ok, result.command.output, result.versions())
+        return inapplicable(lock)
+
+    matrix_row(request, world, row("uv-lock-netrc", "install"), uv.version(), run)
 
 
 def test_lock_poetry(request: pytest.FixtureRequest, world: World, poetry: Poetry) -> None:
     """``poetry lock`` with a primary source and ``http-basic.<source>``."""
-    row = poetry_row("install", poetry)
 
     def run(index: Index, setting: str | None) -> Attempt:
         # one source name per product: Poetry caches by source name
         name = f"corp-{index.behaviour.product}"
-        project = PoetryProject(world.unique("poetry-project"), poetry).create()
+        client = world.fresh(poetry)
+        project = PoetryProject(world.unique("poetry-project"), client).create()
         project.add_source(name, index, priority="primary")
         project.add_dependency("corp-lib", "*")
-        poetry_credentials(poetry, index, name)
+        poetry_credentials(client, index, name)
         result = project.run("lock", check=False)
         versions = parse_poetry_lock(project.path / "poetry.lock").versions() if result.ok else {}
         return resolved(result.ok, result.output, dict(versions))
 
-    matrix_row(request, world, row, poetry.version(), run)
+    matrix_row(request, world, poetry_row("install", poetry), poetry.version(), run)
 
 
 def test_lock_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm) -> None:
     """``pdm lock`` with a ``[[tool.pdm.source]]`` and ``[pypi.<source>]`` credentials."""
-    row = row_for("install", "pdm", "pdm lock", pdm.version())
 
     def run(index: Index, setting: str | None) -> Attempt:
-        project = PdmProject(world.unique("pdm-project"), pdm).create(dependencies=["corp-lib"])
+        project = PdmProject(world.unique("pdm-project"), world.fresh(pdm)).create(
+            dependencies=["corp-lib"])
         project.add_source(f"corp{index.behaviour.product.replace('-', '')}", index)
         result = project.lock(check=False)
         return resolved(result.ok, result.command.output, dict(result.versions()))
 
-    matrix_row(request, world, row, pdm.version(), run)
+    matrix_row(request, world, row("pdm", "install"), pdm.version(), run)
 
 
 # -- publish -----------------------------------------------------------------------------------
 
 def test_publish_twine(request: pytest.FixtureRequest, world: World, twine: Twine,
                        dists: list[Path]) -> None:
-    """``twine upload --repository-url -u -p --cert`` (and ``~/.pypirc``). An empty user name
-    (Artifactory's identity token) goes as ``--username ''``: the runner leaves out an empty
-    user, and twine then asks for one."""
+    """``twine upload --repository-url -u -p --cert`` (alternative: ``~/.pypirc``). An empty
+    user name (Artifactory's identity token) goes as ``--username ''``: the runner leaves out
+    an empty user, and twine then asks for one."""
 
     def run(index: Index, setting: str | None) -> Attempt:
         empty = ["--username", ""] if index.username == "" and not setting else []
-        result = twine.upload(dists, index, route="pypirc" if setting else "cli",
+        result = world.fresh(twine).upload(dists, index, route="pypirc" if setting else "cli",
                               extra_args=empty, check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row_for("publish", "twine", "twine upload", twine.version()),
-               twine.version(), run)
+    matrix_row(request, world, row("twine", "publish"), twine.version(), run)
 
 
 def test_publish_uv(request: pytest.FixtureRequest, world: World, uv: Uv,
                     dists: list[Path]) -> None:
-    """``uv publish --publish-url <upload URL> --username <user> --password <secret>`` (and
-    ``--index``). Not ``--token``: uv sends that as user ``__token__``, not the product's
-    token user (pinned below)."""
+    """``uv publish --publish-url <upload URL> --username <user> --password <secret>``
+    (alternative: ``--index``). Not ``--token``: uv sends that as user ``__token__``, not
+    the product's token user (pinned below)."""
 
     def run(index: Index, setting: str | None) -> Attempt:
-        result = uv.publish(dists, index, route="index" if setting else "url", check=False)
+        result = world.fresh(uv).publish(dists, index, route="index" if setting else "url",
+                                         check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row_for("publish", "uv", "uv publish", uv.version()),
-               uv.version(), run)
+    matrix_row(request, world, row("uv", "publish"), uv.version(), run)
 
 
 def test_publish_poetry(request: pytest.FixtureRequest, world: World, poetry: Poetry,
                         dists: list[Path]) -> None:
     """``poetry publish -r <repo>`` with ``repositories.<repo>``, ``certificates.<repo>.cert``
     and ``http-basic.<repo>`` (alternative: ``--username/--password``)."""
-    row = poetry_row("publish", poetry)
 
     def run(index: Index, setting: str | None) -> Attempt:
         name = f"corp-{index.behaviour.product}"
-        project = PoetryProject(world.unique("poetry-publisher"), poetry).create("corp-up", "1.0")
+        client = world.fresh(poetry)
+        project = PoetryProject(world.unique("poetry-publisher"), client).create("corp-up", "1.0")
         (project.path / "dist").mkdir()
         for dist in dists:
             shutil.copy2(dist, project.path / "dist" / dist.name)
         if setting:
-            poetry.configure(index, name, credentials=False)
+            client.configure(index, name, credentials=False)
             result = project.publish(name, username=index.username or "",
                                      password=index.password or "", check=False)
         else:
-            poetry_credentials(poetry, index, name)
+            poetry_credentials(client, index, name)
             result = project.publish(name, check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row, poetry.version(), run)
+    matrix_row(request, world, poetry_row("publish", poetry), poetry.version(), run)
 
 
 def test_publish_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm,
                      dists: list[Path]) -> None:
     """``pdm publish -r <name>`` with ``[repository.<name>]`` (alternative: ``-r URL -u -P``)."""
-    project = PdmProject(world.tmp_path / "pdm-publisher", pdm).create(
-        "corp-up", "1.0", distribution=True)
 
     def run(index: Index, setting: str | None) -> Attempt:
+        project = PdmProject(world.unique("pdm-publisher"), world.fresh(pdm)).create(
+            "corp-up", "1.0", distribution=True)
         result = project.publish(index, dists=dists, route="cli" if setting else "file",
                                  check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row_for("publish", "pdm", "pdm publish", pdm.version()),
-               pdm.version(), run)
+    matrix_row(request, world, row("pdm", "publish"), pdm.version(), run)
 
 
 def test_publish_hatch(request: pytest.FixtureRequest, world: World, hatch: Hatch,
@@ -680,13 +784,13 @@ def test_publish_hatch(request: pytest.FixtureRequest, world: World, hatch: Hatc
     goes as ``HATCH_INDEX_USER=''`` (the runner leaves out an empty ``-u``)."""
 
     def run(index: Index, setting: str | None) -> Attempt:
+        client = world.fresh(hatch)
         empty = {"HATCH_INDEX_USER": ""} if index.username == "" else {}
-        with variables(world.env, **empty):
-            result = hatch.publish(dists, index, route="env" if setting else "cli", check=False)
+        with variables(client.env, **empty):
+            result = client.publish(dists, index, route="env" if setting else "cli", check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row_for("publish", "Hatch", "hatch publish", hatch.version()),
-               hatch.version(), run)
+    matrix_row(request, world, row("hatch", "publish"), hatch.version(), run)
 
 
 def test_publish_flit(request: pytest.FixtureRequest, world: World, flit: Flit) -> None:
@@ -696,14 +800,14 @@ def test_publish_flit(request: pytest.FixtureRequest, world: World, flit: Flit) 
     project = write_flit_project(world.tmp_path / "flit-project", "corp-up", "1.0")
 
     def run(index: Index, setting: str | None) -> Attempt:
+        client = world.fresh(flit)
         empty = {"FLIT_USERNAME": ""} if index.username == "" and not setting else {}
-        with variables(world.env, **empty):
-            result = flit.publish(project, index, route="pypirc" if setting else "env",
+        with variables(client.env, **empty):
+            result = client.publish(project, index, route="pypirc" if setting else "env",
                                   check=False)
         return uploaded(result, index)
 
-    matrix_row(request, world, row_for("publish", "flit", "flit publish", flit.version()),
-               flit.version(), run)
+    matrix_row(request, world, row("flit", "publish"), flit.version(), run)
 
 
 # -- the file as a whole ----------------------------------------------------------------------
