@@ -967,3 +967,24 @@ def test_credentials_reach_gitlab_files_outside_the_simple_path(world: World, uv
     assert result.versions == WANTED
     assert index.url.endswith("/packages/pypi/simple/") and files
     assert all(hit.auth_ok is True and hit.status < 400 for hit in files), files
+
+
+@pytest.mark.parametrize(("product", "first"), [("codeartifact", 404), ("pypiserver", 403),
+                                                ("azure", 401)])
+def test_pip_asks_the_keyring_only_after_a_401(world: World, pip: Pip, product: str,
+                                               first: int) -> None:
+    """The matrix's pip keyring row: pip 26.3 with ``--keyring-provider subprocess`` sends the
+    URL's user name with an empty password and asks the keyring only when that gets a 401
+    (pip's ``network/auth.py``, ``handle_401``; pip#11721). CodeArtifact answers wrong
+    credentials with 404 (uv#11899) and pypiserver with 403, so pip never asks and reports
+    the project as missing; Azure's 401 makes pip ask and retry."""
+    client = world.fresh(pip)
+    with world.index(product) as index:
+        result = client.install("corp-lib", index=index, auth="keyring",
+                                target=world.unique("t"), no_cache=True, check=False)
+        pages = [(h.status, h.auth_ok) for h in index.log if h.path.endswith("/corp-lib/")]
+    if first == 401:
+        assert result.ok and pages == [(401, False), (200, True)], result.command.output
+    else:
+        assert not result.ok and pages == [(first, False)], result.command.output
+        assert "from versions: none" in result.command.output
