@@ -125,6 +125,9 @@ class World:
     gateway: Gateway
     env: ClientEnv
     counter: Iterator[int] = field(default_factory=itertools.count)
+    #: what the gateway saw leak during the last :meth:`index` block (credentials that
+    #: reached another host, an internal name asked of PyPI)
+    leaks: list[str] = field(default_factory=list)
 
     @contextmanager
     def index(self, product: str, *, loopback: bool = False,
@@ -141,7 +144,9 @@ class World:
             if packages:
                 index.add("corp-dep", "1.0")
                 index.add("corp-lib", "1.0", requires=["corp-dep"])
+            self.leaks = []
             yield index
+            self.leaks = [leak.message for leak in repo.egress.leaks()]
 
     @property
     def roots(self) -> tuple[Path, ...]:
@@ -201,13 +206,22 @@ class Row:
         return f"{self.section}-{self.slug}-{product}"
 
 
+def attempt(world: World, row: Row, product: str, run: Runner, setting: str | None) -> Attempt:
+    """One run of ``row``'s client against a fresh ``product`` index; a run that did the
+    job but leaked (a credential to another host, an internal name to PyPI) did not."""
+    with world.index(product, loopback=row.loopback_note is not None,
+                     packages=row.section == "install") as index:
+        result = run(index, setting)
+    if result.ok and world.leaks:
+        return Attempt(False, result.output, f"exit status 0, but {world.leaks[0]}")
+    return result
+
+
 def run_row(world: World, row: Row, run: Runner) -> dict[str, Cell]:
     """Every product's cell for ``row``: the usual way first, then each alternative."""
     cells: dict[str, Cell] = {}
     for product in PRODUCTS:
-        with world.index(product, loopback=row.loopback_note is not None,
-                         packages=row.section == "install") as index:
-            first = run(index, None)
+        first = attempt(world, row, product, run, None)
         if first.ok:
             cells[product] = Cell("works")
             continue
@@ -216,11 +230,9 @@ def run_row(world: World, row: Row, run: Runner) -> dict[str, Cell]:
             continue
         message = failure_message(first, world)
         for setting in row.alternatives:
-            with world.index(product, loopback=row.loopback_note is not None,
-                             packages=row.section == "install") as index:
-                if run(index, setting).ok:
-                    cells[product] = Cell("works only with", setting, message)
-                    break
+            if attempt(world, row, product, run, setting).ok:
+                cells[product] = Cell("works only with", setting, message)
+                break
         else:
             cells[product] = Cell("fails", None, message)
     return cells
