@@ -244,6 +244,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ERRORISH = re.compile(
     r"error|exception|failed|failure|denied|unauthori[sz]ed|forbidden|not found|missing|"
     r"could not|cannot|invalid|refused|\b[45]\d\d\b", re.IGNORECASE)
+_LABELLED = re.compile(r"(ERROR\b|error:|Error:|HTTP Error|\[\w*Error\]|Error uploading|"
+                       r"\w+(Error|Exception): )")
+#: uv's cause lines: ``Caused by:`` (older uv), ``cause:`` (0.13.9)
+_CAUSE = re.compile(r"(Caused by|cause):")
 _PORT = re.compile(r"((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-f:]+\]|localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b",
                    re.IGNORECASE)
 _ABSOLUTE_PATH = re.compile(r"(?<![\w/.:])/(?:tmp|work|home|root|var|private|usr)/[^\s'\"`),]*")
@@ -253,8 +257,10 @@ _TIMING = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s)\b")
 
 def one_line(output: str) -> str:
     """The line of a client's output that says why it failed: the last line of a Python
-    traceback, else the first line that reads like an error, with the indented lines that
-    continue it, else the last line; for uv, with its last ``Caused by:`` line.
+    traceback; else the first line labelled an error (``ERROR:``, ``error:``, ``HTTP
+    Error``, ``[PublishError]:``, ``Error uploading ...``), else the first line that reads
+    like one (paths left out of the search: a temporary path may hold any number), else the
+    last line; with the indented lines that continue it and, for uv, its last cause.
 
     Continuations: twine's rich log wraps at 80 columns (``ClientEnv`` sets ``TERM=dumb``
     and twine 7.0.0 forces a terminal, so rich ignores ``COLUMNS``) and pads a line it
@@ -267,15 +273,18 @@ def one_line(output: str) -> str:
     lines = [line.strip() for line in raw]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         return lines[-1]
-    first = next((n for n, line in enumerate(lines) if _ERRORISH.search(line)), len(lines) - 1)
+    searchable = [_ABSOLUTE_PATH.sub("", line) for line in lines]
+    labelled = [n for n, line in enumerate(searchable) if _LABELLED.match(line)]
+    errorish = [n for n, line in enumerate(searchable) if _ERRORISH.search(line)]
+    first = (labelled or errorish or [len(lines) - 1])[0]
     picked = lines[first]
     previous = raw[first]
     for following in raw[first + 1:]:
-        if not following.startswith("    ") or following.strip().startswith("Caused by:"):
+        if not following.startswith("    ") or _CAUSE.match(following.strip()):
             break
         picked += (" " if previous.endswith(" ") else "") + following.strip()
         previous = following
-    causes = [line for line in lines if line.startswith("Caused by:")]
+    causes = [line for line in lines if _CAUSE.match(line)]
     if causes and causes[-1] not in picked:
         picked += " " + causes[-1]
     return picked
@@ -286,7 +295,7 @@ def normalise(text: str, roots: tuple[Path, ...] = ()) -> str:
     temporary and cache paths, ports, hashes and timings replaced, whitespace flattened."""
     text = redact(text, SECRETS)
     for root in sorted(roots, key=lambda p: len(str(p)), reverse=True):
-        text = text.replace(str(root), "<tmp>")
+        text = text.replace(str(root), "/tmp")
     text = _ABSOLUTE_PATH.sub("<path>", text)
     text = _PORT.sub(r"\1", text)
     text = _HASH.sub("<hash>", text)
@@ -306,6 +315,9 @@ SECTIONS = {
                 "from the product's index (install: both installed; lock: both locked)"),
     "publish": ("Publish", "upload `corp_up-1.0-py3-none-any.whl` and `corp_up-1.0.tar.gz` "
                 "to the product's upload URL (both must arrive)"),
+    "republish": ("Publish again", "upload the same two files (identical bytes) to an index "
+                  "that already has them, as a CI job run twice does, and exit with status 0 "
+                  "(the index keeps one copy of each)"),
 }
 
 HATCH_NOTE = ("Hatch >= 1.7 ignores `HTTPS_PROXY` when it publishes (hatch#1908), so it "
@@ -341,6 +353,18 @@ ROWS: tuple[Row, ...] = (
         alternatives=("HATCH_INDEX_USER/AUTH",), loopback_note=HATCH_NOTE),
     Row("publish", "flit", "flit", "flit publish", "`FLIT_USERNAME/PASSWORD`",
         alternatives=("~/.pypirc",)),
+    Row("republish", "twine", "twine", "twine upload", "`--username/--password`",
+        alternatives=("--skip-existing",)),
+    Row("republish", "uv", "uv", "uv publish", "`--username/--password`",
+        alternatives=("--check-url",)),
+    Row("republish", "poetry1", "Poetry", "poetry publish -r", "`http-basic.<repository>`",
+        major="1", alternatives=("--skip-existing",)),
+    Row("republish", "poetry2", "Poetry", "poetry publish -r", "`http-basic.<repository>`",
+        major="2", alternatives=("--skip-existing",)),
+    Row("republish", "pdm", "pdm", "pdm publish", "`[repository.<name>]` in the global config",
+        alternatives=("--skip-existing",)),
+    Row("republish", "hatch", "Hatch", "hatch publish", "`-u/-a`", loopback_note=HATCH_NOTE),
+    Row("republish", "flit", "flit", "flit publish", "`FLIT_USERNAME/PASSWORD`"),
 )
 
 _LABEL = re.compile(r"^\| (?P<tool>\S+) (?P<version>\S+) \(`(?P<command>[^`]+)`; (?P<how>.*?)\)(?:\[\^[a-z0-9-]+\])? \|")
@@ -720,106 +744,156 @@ def test_lock_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm) -> Non
     matrix_row(request, world, row("pdm", "install"), pdm.version(), run)
 
 
-# -- publish -----------------------------------------------------------------------------------
+# -- publish, and publish again ------------------------------------------------------------
 
+#: the rows of each publish test: the first upload, and the same files again
+PUBLISH_SECTIONS = ["publish", "republish"]
+
+#: an upload: the client (fresh), the index, the setting (None: the usual way)
+Upload = Callable[[C, Index, "str | None"], CommandResult]
+
+
+def publish_row(request: pytest.FixtureRequest, world: World, client: C, slug: str | Row,
+                section: str, upload: Upload[C], *, own_build: bool = False) -> None:
+    """``slug``'s row of ``section`` (or that row itself): ``publish`` uploads
+    :data:`UPLOADS` to an empty index, ``republish`` the same two files to an index that
+    already has them (a CI job run again), which must end with exit status 0 and one copy
+    of each. ``own_build``: the client builds its files itself (flit), so the index gets
+    them from a first run of the client (its usual way), not from the shared dists."""
+    dists = request.getfixturevalue("dists")
+
+    def run(index: Index, setting: str | None) -> Attempt:
+        fresh = world.fresh(client)
+        if section == "republish" and own_build:
+            first = upload(fresh, index, None)
+            if not first.ok:
+                return Attempt(False, first.output)
+        elif section == "republish":
+            for dist in dists:
+                index.add_file(dist)
+        result = upload(fresh, index, setting)
+        if section == "publish":
+            return uploaded(result, index)
+        kept = sorted(f.filename for f in index.files())
+        if result.ok and kept != UPLOADS:
+            return Attempt(False, result.output, f"exit status 0, but the index has {kept}")
+        return Attempt(result.ok, result.output)
+
+    chosen = slug if isinstance(slug, Row) else row(slug, section)
+    matrix_row(request, world, chosen, client.version(), run)
+
+
+def copy_dists(request: pytest.FixtureRequest, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for dist in request.getfixturevalue("dists"):
+        shutil.copy2(dist, target / dist.name)
+
+
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
 def test_publish_twine(request: pytest.FixtureRequest, world: World, twine: Twine,
-                       dists: list[Path]) -> None:
-    """``twine upload --repository-url -u -p --cert`` (alternative: ``~/.pypirc``). An empty
-    user name (Artifactory's identity token) goes as ``--username ''``: the runner leaves out
-    an empty user, and twine then asks for one."""
+                       section: str) -> None:
+    """``twine upload --repository-url -u -p --cert`` (publish alternative: ``~/.pypirc``;
+    again: ``--skip-existing``). An empty user name (Artifactory's identity token) goes as
+    ``--username ''``: the runner leaves out an empty user, and twine then asks for one."""
+    dists = request.getfixturevalue("dists")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        empty = ["--username", ""] if index.username == "" and not setting else []
-        result = world.fresh(twine).upload(dists, index, route="pypirc" if setting else "cli",
-                              extra_args=empty, check=False)
-        return uploaded(result, index)
+    def upload(client: Twine, index: Index, setting: str | None) -> CommandResult:
+        pypirc = setting == "~/.pypirc"
+        extra = ["--username", ""] if index.username == "" and not pypirc else []
+        if setting == "--skip-existing":
+            extra.append(setting)
+        return client.upload(dists, index, route="pypirc" if pypirc else "cli",
+                             extra_args=extra, check=False)
 
-    matrix_row(request, world, row("twine", "publish"), twine.version(), run)
+    publish_row(request, world, twine, "twine", section, upload)
 
 
-def test_publish_uv(request: pytest.FixtureRequest, world: World, uv: Uv,
-                    dists: list[Path]) -> None:
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
+def test_publish_uv(request: pytest.FixtureRequest, world: World, uv: Uv, section: str) -> None:
     """``uv publish --publish-url <upload URL> --username <user> --password <secret>``
-    (alternative: ``--index``). Not ``--token``: uv sends that as user ``__token__``, not
-    the product's token user (pinned below)."""
+    (publish alternative: ``--index``; again: ``--check-url <index URL>``). Not ``--token``:
+    uv sends that as user ``__token__``, not the product's token user (pinned below)."""
+    dists = request.getfixturevalue("dists")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        result = world.fresh(uv).publish(dists, index, route="index" if setting else "url",
-                                         check=False)
-        return uploaded(result, index)
+    def upload(client: Uv, index: Index, setting: str | None) -> CommandResult:
+        return client.publish(dists, index, route="index" if setting == "--index" else "url",
+                              check_url=setting == "--check-url", check=False)
 
-    matrix_row(request, world, row("uv", "publish"), uv.version(), run)
+    publish_row(request, world, uv, "uv", section, upload)
 
 
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
 def test_publish_poetry(request: pytest.FixtureRequest, world: World, poetry: Poetry,
-                        dists: list[Path]) -> None:
+                        section: str) -> None:
     """``poetry publish -r <repo>`` with ``repositories.<repo>``, ``certificates.<repo>.cert``
-    and ``http-basic.<repo>`` (alternative: ``--username/--password``)."""
+    and ``http-basic.<repo>`` (publish alternative: ``--username/--password``; again:
+    ``--skip-existing``)."""
 
-    def run(index: Index, setting: str | None) -> Attempt:
+    def upload(client: Poetry, index: Index, setting: str | None) -> CommandResult:
         name = f"corp-{index.behaviour.product}"
-        client = world.fresh(poetry)
         project = PoetryProject(world.unique("poetry-publisher"), client).create("corp-up", "1.0")
-        (project.path / "dist").mkdir()
-        for dist in dists:
-            shutil.copy2(dist, project.path / "dist" / dist.name)
-        if setting:
+        copy_dists(request, project.path / "dist")
+        if setting == "--username/--password":
             client.configure(index, name, credentials=False)
-            result = project.publish(name, username=index.username or "",
-                                     password=index.password or "", check=False)
-        else:
-            poetry_credentials(client, index, name)
-            result = project.publish(name, check=False)
-        return uploaded(result, index)
+            return project.publish(name, username=index.username or "",
+                                   password=index.password or "", check=False)
+        poetry_credentials(client, index, name)
+        extra = [setting] if setting == "--skip-existing" else []
+        return project.publish(name, extra=extra, check=False)
 
-    matrix_row(request, world, poetry_row("publish", poetry), poetry.version(), run)
+    publish_row(request, world, poetry, poetry_row(section, poetry), section, upload)
 
 
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
 def test_publish_pdm(request: pytest.FixtureRequest, world: World, pdm: Pdm,
-                     dists: list[Path]) -> None:
-    """``pdm publish -r <name>`` with ``[repository.<name>]`` (alternative: ``-r URL -u -P``)."""
+                     section: str) -> None:
+    """``pdm publish -r <name>`` with ``[repository.<name>]`` (publish alternative:
+    ``-r URL -u -P``; again: ``--skip-existing``)."""
+    dists = request.getfixturevalue("dists")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        project = PdmProject(world.unique("pdm-publisher"), world.fresh(pdm)).create(
+    def upload(client: Pdm, index: Index, setting: str | None) -> CommandResult:
+        project = PdmProject(world.unique("pdm-publisher"), client).create(
             "corp-up", "1.0", distribution=True)
-        result = project.publish(index, dists=dists, route="cli" if setting else "file",
-                                 check=False)
-        return uploaded(result, index)
+        extra = [setting] if setting == "--skip-existing" else []
+        return project.publish(index, dists=dists, route="cli" if setting == "-u/-P" else "file",
+                               extra_args=extra, check=False)
 
-    matrix_row(request, world, row("pdm", "publish"), pdm.version(), run)
+    publish_row(request, world, pdm, "pdm", section, upload)
 
 
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
 def test_publish_hatch(request: pytest.FixtureRequest, world: World, hatch: Hatch,
-                       dists: list[Path]) -> None:
-    """``hatch publish -r -u -a --ca-cert`` (alternative: ``HATCH_INDEX_*``), against each
-    profile on 127.0.0.1 (Hatch >= 1.7 ignores proxies, hatch#1908). An empty user name
-    goes as ``HATCH_INDEX_USER=''`` (the runner leaves out an empty ``-u``)."""
+                       section: str) -> None:
+    """``hatch publish -r -u -a --ca-cert`` (publish alternative: ``HATCH_INDEX_*``; Hatch
+    has no skip option), against each profile on 127.0.0.1 (Hatch >= 1.7 ignores proxies,
+    hatch#1908). An empty user name goes as ``HATCH_INDEX_USER=''`` (the runner leaves out
+    an empty ``-u``)."""
+    dists = request.getfixturevalue("dists")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        client = world.fresh(hatch)
+    def upload(client: Hatch, index: Index, setting: str | None) -> CommandResult:
         empty = {"HATCH_INDEX_USER": ""} if index.username == "" else {}
         with variables(client.env, **empty):
-            result = client.publish(dists, index, route="env" if setting else "cli", check=False)
-        return uploaded(result, index)
+            return client.publish(dists, index, route="env" if setting else "cli", check=False)
 
-    matrix_row(request, world, row("hatch", "publish"), hatch.version(), run)
+    publish_row(request, world, hatch, "hatch", section, upload)
 
 
-def test_publish_flit(request: pytest.FixtureRequest, world: World, flit: Flit) -> None:
-    """``flit publish`` with ``FLIT_INDEX_URL/USERNAME/PASSWORD`` (alternative:
-    ``~/.pypirc``); flit builds the wheel and sdist itself. An empty user name goes as
-    ``FLIT_USERNAME=''`` (the runner leaves it out)."""
+@pytest.mark.parametrize("section", PUBLISH_SECTIONS)
+def test_publish_flit(request: pytest.FixtureRequest, world: World, flit: Flit,
+                      section: str) -> None:
+    """``flit publish`` with ``FLIT_INDEX_URL/USERNAME/PASSWORD`` (publish alternative:
+    ``~/.pypirc``; flit has no skip option); flit builds the wheel and sdist itself, the same
+    two names (again: flit's second build of the project its first run uploaded). An empty
+    user name goes as ``FLIT_USERNAME=''`` (the runner leaves it out)."""
     project = write_flit_project(world.tmp_path / "flit-project", "corp-up", "1.0")
 
-    def run(index: Index, setting: str | None) -> Attempt:
-        client = world.fresh(flit)
+    def upload(client: Flit, index: Index, setting: str | None) -> CommandResult:
         empty = {"FLIT_USERNAME": ""} if index.username == "" and not setting else {}
         with variables(client.env, **empty):
-            result = client.publish(project, index, route="pypirc" if setting else "env",
+            return client.publish(project, index, route="pypirc" if setting else "env",
                                   check=False)
-        return uploaded(result, index)
 
-    matrix_row(request, world, row("flit", "publish"), flit.version(), run)
+    publish_row(request, world, flit, "flit", section, upload, own_build=True)
 
 
 # -- the file as a whole ----------------------------------------------------------------------
@@ -866,10 +940,12 @@ def test_normalise_makes_messages_reproducible(tmp_path: Path) -> None:
     raw = (f"\x1b[31mERROR\x1b[0m   HTTPError: 401 for https://127.0.0.1:50123/simple/ in 1.52s "
            f"(file {tmp_path}/x/y.whl, sha256 {'ab' * 32}, token {TOKEN}, /tmp/pytest-of-x/1/z)")
     assert normalise(one_line(raw), (tmp_path,)) == (
-        "ERROR HTTPError: 401 for https://127.0.0.1/simple/ in <time> (file <tmp>/x/y.whl, "
+        "ERROR HTTPError: 401 for https://127.0.0.1/simple/ in <time> (file <path>, "
         "sha256 <hash>, token ****, <path>)")
     assert one_line("Resolving\nerror: Failed to fetch\n  Caused by: a\n  Caused by: b 404\n") == (
         "error: Failed to fetch Caused by: b 404")
+    assert one_line("WARNING  Error during upload.\nERROR    HTTPError: 400\n") == "ERROR    HTTPError: 400"
+    assert one_line(f"x {tmp_path}/pytest-401/y\n[PublishError]: 400\n") == "[PublishError]: 400"
     wrapped = ("ERROR    Unsupported: The configured repository    \n"
                "         'https://x.example/aaaa\n         aa/' does not    \n         work\n")
     assert one_line(wrapped) == (
