@@ -1,13 +1,15 @@
 """The client x product compatibility matrix, from real runs: docs/compatibility.md.
 
 Each real client (pip, uv, Poetry 1.8 and 2.x, pdm for install/lock; twine, uv, Poetry,
-pdm, Hatch, flit for publish) runs against every product profile of
+pdm, Hatch, flit for publish and publish again) runs against every product profile of
 ``pytest_privrepo.index.behaviour.PROFILES`` (all but ``pypi``), over TLS at the product's
-host name and URL layout, with the product's credential form (:data:`TOKEN_FORM`). Each
-cell records what happened: ``works``; ``works only with <setting>`` (the client's usual way
-failed and one named alternative of the same client worked, see each row's
-``alternatives``); or ``fails``, with the client's own message, normalised
-(:func:`normalise`: no ports, temporary paths, hashes, timings, secrets) in a footnote.
+host name and URL layout, with the product's credential form (:data:`TOKEN_FORM`), by one
+credential route per row (URL, netrc, keyring after a 401, the client's config). Each cell
+is a fresh index and a fresh ClientEnv, and records what happened: ``works``; ``works only
+with <setting>`` (the usual way failed and one named setting of the same client worked, see
+each row's ``alternatives``); ``fails``, with the client's own message, normalised
+(:func:`normalise`: no ports, temporary paths, hashes, timings, secrets) in a footnote; or
+``n/a`` when the route cannot carry the product's credential at all.
 
 Why one test per row and the rows compared one by one: the suite runs on pytest-xdist
 workers, and a row (one client x one operation over eight profiles) is the unit a worker
@@ -181,7 +183,7 @@ Runner = Callable[[Index, "str | None"], Attempt]
 class Row:
     """One client x operation: a row of the matrix."""
 
-    section: str  # "install" or "publish"
+    section: str  # "install", "publish" or "republish" (a key of SECTIONS)
     slug: str  # unique within the section; footnote ids start with <section>-<slug>-
     tool: str  # as shown: "pip", "Poetry", ...
     command: str  # as shown: "pip install"
