@@ -307,6 +307,7 @@ class Privrepo:
             challenge=conduct.challenge,
             wrong_credentials_status=conduct.wrong_credentials_status,
             token_users=conduct.token_users,
+            wrong_upload_status=conduct.wrong_upload_status,
         )
         if share is not None:
             if not isinstance(share, Index) or share.server not in self._servers:

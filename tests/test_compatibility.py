@@ -1001,7 +1001,9 @@ def test_uv_publish_token_is_sent_as_the_pypi_token_user(world: World, uv_pinned
         seen = sent_users(index)
         assert uv_pinned.publish(dists, index, check=False).ok
         with_token = uv_pinned.publish(dists, index, token=TOKEN, check=False)
-    assert seen == ["", "", "__token__", "__token__"], with_token.output
+    # both files with the empty user; with --token the first upload is refused and uv stops
+    assert seen == ["", "", "__token__"], with_token.output
+    assert not with_token.ok
 
 
 def test_pdm_publish_sends_an_empty_user_as_pypi_token_user(world: World, client_factory,  # type: ignore[no-untyped-def]
@@ -1010,23 +1012,19 @@ def test_pdm_publish_sends_an_empty_user_as_pypi_token_user(world: World, client
     password uploads as user ``__token__`` (``pdm/cli/commands/publish/repository.py``
     ``_ensure_credentials``: ``if username and password`` fails for an empty user, then
     ``if password: return "__token__", password``), so an Artifactory identity token cannot
-    be sent with its empty user. The matrix's pdm x artifactory publish cells say "works"
-    only because the profile accepts ``__token__`` (the xfail below)."""
+    be sent with its empty user: the artifactory profile refuses it (401), as Artifactory
+    does, and the matrix's pdm x artifactory publish cells fail."""
     pdm = client_factory("pdm", "2.29.3")
     with world.index("artifactory", packages=False) as index:
         seen = sent_users(index)
         project = PdmProject(world.unique("pdm-empty-user"), pdm).create(
             "corp-up", "1.0", distribution=True)
         assert index.username == ""
-        project.publish(index, dists=dists, check=False)
-    assert seen == ["__token__", "__token__"]
+        result = project.publish(index, dists=dists, check=False)
+    assert seen == ["__token__"]  # refused (401): pdm stops at the first file
+    assert not result.ok
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pytest_privrepo/index/auth.py AuthPolicy.takes_token_as accepts user __token__ for "
-    "every profile (`or user == TOKEN_USER`), so the artifactory profile (token_users=('',)) "
-    "takes a token sent as __token__; a real Artifactory answers 401 (uv's JFrog guide). "
-    "The matrix's pdm x artifactory publish cells depend on it"))
 def test_artifactory_refuses_a_token_sent_as_pypi_token_user(world: World, uv_pinned: Uv,
                                                               dists: list[Path]) -> None:
     """uv 0.13.9 ``uv publish --token`` against Artifactory: 401, nothing uploaded

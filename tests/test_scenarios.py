@@ -401,7 +401,7 @@ def test_a_token_goes_with_the_products_user_name(privrepo, client_factory, tmp_
     (uv accepts the empty ``--username``) is uploaded; CodeArtifact's with ``aws``:
     ``twine upload --username aws`` is. The same token under another product's user name (a
     config copied from CodeArtifact to Artifactory, from Artifact Registry to CodeArtifact)
-    is refused with 403 and the client says so. ``uv publish --token`` against Artifactory
+    is refused (Artifactory: 401, CodeArtifact: 403) and the client says so. ``uv publish --token`` against Artifactory
     sends ``__token__``: test_uv_publish_token_is_refused_by_artifactory."""
     secret = f"{profile}-token-9a7b"
     corp = privrepo.index("corp", profile=profile, token=secret)
@@ -422,18 +422,20 @@ def test_a_token_goes_with_the_products_user_name(privrepo, client_factory, tmp_
         assert posts == [(200, True)]
         assert [(u.filename, u.user) for u in corp.uploads] == [(wheel.name, "__token__")]
     else:
-        assert posts == [(403, False)]
+        # Artifactory answers a wrong upload credential with 401 (uv's JFrog guide), the
+        # others as Warehouse does, 403
+        status, phrase = (401, "Unauthorized") if profile == "artifactory" else (403, "Forbidden")
+        assert posts == [(status, False)]
         assert corp.uploads == []
-        said = ("Server returned status code 403 Forbidden" if client == "uv"
-                else f"403 Forbidden from {corp.upload_url}")
+        said = (f"Server returned status code {status} {phrase}" if client == "uv"
+                else f"{status} {phrase} from {corp.upload_url}")
         assert said in flat(result.output), result.output
 
 
 def test_uv_publish_token_is_refused_by_artifactory(privrepo, client_factory, tmp_path):  # type: ignore[no-untyped-def]
     """uv's JFrog guide: ``uv publish --token`` sends the token as user ``__token__``, which
     Artifactory does not take (its identity tokens go with an empty user name), so the
-    upload is refused (the real product answers 401; the profile answers a wrong upload
-    credential as Warehouse does, 403). uv 0.13.9."""
+    upload is refused with 401, as the real product answers. uv 0.13.9."""
     secret = "artifactory-token-5c2e"
     corp = privrepo.index("corp", profile="artifactory", token=secret)
     uv = client_factory("uv", VERSIONS["uv"])
@@ -442,5 +444,5 @@ def test_uv_publish_token_is_refused_by_artifactory(privrepo, client_factory, tm
     assert not result.ok
     assert "--token" in result.argv and "--username" not in result.argv
     assert [(h.status, h.user, h.auth_ok) for h in corp.log.filter(method="POST")] == [
-        (403, "__token__", False)]
+        (401, "__token__", False)]
     assert corp.uploads == [] and secret not in result.output

@@ -216,12 +216,17 @@ class AuthPolicy:
     wrong_credentials_status: int = 401
     #: user names a token is accepted with (``None``: any user name, as Azure's PATs)
     token_users: tuple[str, ...] | None = (TOKEN_USER, "")
+    #: what wrong credentials on an upload get: 403 (Warehouse) or 401
+    wrong_upload_status: int = 403
 
     def __post_init__(self) -> None:
         for label, status in (("anonymous_status", self.anonymous_status),
                               ("wrong_credentials_status", self.wrong_credentials_status)):
             if status not in (401, 403, 404):
                 raise ConfigError(f"{label} must be 401, 403 or 404, not {status!r}")
+        if self.wrong_upload_status not in (401, 403):
+            raise ConfigError(f"wrong_upload_status must be 401 or 403, "
+                              f"not {self.wrong_upload_status!r}")
         if self.uploaders is not None:
             unknown = set(self.uploaders) - set(self.credentials.users) - {TOKEN_USER}
             if unknown:
@@ -287,6 +292,8 @@ class AuthPolicy:
         if decision.ok is False:
             message = "Invalid or non-existent authentication information."
             if action == "upload":
+                if self.wrong_upload_status == 401:
+                    return Refusal(401, message, challenge=self.challenge)
                 return Refusal(403, message)
             if self.wrong_credentials_status == 404:
                 return Refusal(404, "Not Found")

@@ -56,6 +56,8 @@ class Behaviour:
     challenge: bool = True
     #: answer to wrong credentials on a read: 401, 403 or 404
     wrong_credentials_status: int = 401
+    #: answer to wrong credentials on an upload: 403 (Warehouse) or 401
+    wrong_upload_status: int = 403
     #: refusals have an empty body (Google Artifact Registry's 403)
     empty_refusal_body: bool = False
     #: answer to a project the index does not have, with valid credentials: 404 (Azure: 401)
@@ -175,6 +177,7 @@ PROFILES: dict[str, Behaviour] = {
         # an identity token (JWT) goes with an EMPTY user name: `uv publish --token` sends
         # __token__ and gets 401 (uv's JFrog guide)
         token_users=("",),
+        wrong_upload_status=401,  # `uv publish --token` (__token__): 401 (uv's JFrog guide)
         anonymous_status=401,  # "hide existence of unauthorized resources": 404 (twine#918)
         pep658=False,  # unconfirmed
         # files over ~512 KB: 302 to a signed cloud-storage URL (pip#13396); forwarding
