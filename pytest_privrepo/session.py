@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from .clients.env import LOOPBACK_HOSTS
 from .dists import DistFile, build_dists
 from .errors import ConfigError, ServerError
@@ -256,6 +258,7 @@ class Privrepo:
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: str | Path | None = None,
         upload_limits: UploadLimits | None = None,
+        anonymous_view: Iterable[str] | None = None,
         profile: str | Behaviour | None = None,
         **behaviour: Any,
     ) -> Index:
@@ -265,6 +268,10 @@ class Privrepo:
         (default ``/<name>``), as Artifactory or Nexus host many repositories on one origin.
         ``upload_limits`` replaces the default bounds on one upload request (parts, field
         sizes, METADATA, archive scans; see :class:`UploadLimits`).
+
+        ``anonymous_view=["public-lib"]``: a request without credentials sees those projects
+        (a partial listing, uv#3923) and is answered 404 for every other one; with
+        credentials, everything.
 
         ``profile="gitlab"`` (a name in :data:`~pytest_privrepo.index.behaviour.PROFILES`,
         or a :class:`~pytest_privrepo.index.behaviour.Behaviour`) makes the index answer as
@@ -308,6 +315,8 @@ class Privrepo:
             wrong_credentials_status=conduct.wrong_credentials_status,
             token_users=conduct.token_users,
             wrong_upload_status=conduct.wrong_upload_status,
+            anonymous_view=(frozenset(canonicalize_name(n) for n in anonymous_view)
+                            if anonymous_view is not None else None),
         )
         if share is not None:
             if not isinstance(share, Index) or share.server not in self._servers:

@@ -53,3 +53,22 @@ def test_refusals_follow_anonymous_status_for_reads_and_uploads(privrepo, http, 
         403: [(403, False), (401, True), (403, False), (403, False)],
         404: [(404, False)] * 4}[status]
     assert [h.auth_ok for h in idx.log] == [None, False, None, False]
+
+
+def test_anonymous_view_shows_part_of_the_index(privrepo, http):
+    """``anonymous_view``: without credentials only those projects exist (root page, pages,
+    files); with credentials everything; wrong credentials are still refused."""
+    idx = privrepo.index("corp", auth=("alice", "pw-view-1"), anonymous_view=["Public_Lib"])
+    idx.add("public-lib", "1.0")
+    idx.add("internal-lib", "1.0")
+    root = http.get(idx.url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert [p["name"] for p in root.json()["projects"]] == ["public-lib"]
+    assert http.get(idx.url + "public-lib/").status_code == 200
+    assert http.get(idx.url + "internal-lib/").status_code == 404
+    hidden = idx.files("internal-lib")[0].filename
+    assert http.get(f"{idx.base_url}/files/internal-lib/{hidden}").status_code == 404
+    full = http.get(idx.url, auth=("alice", "pw-view-1"),
+                    headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert [p["name"] for p in full.json()["projects"]] == ["internal-lib", "public-lib"]
+    assert http.get(idx.url + "internal-lib/", auth=("alice", "pw-view-1")).status_code == 200
+    assert http.get(idx.url + "public-lib/", auth=("alice", "wrong")).status_code == 401

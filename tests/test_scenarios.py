@@ -446,3 +446,53 @@ def test_uv_publish_token_is_refused_by_artifactory(privrepo, client_factory, tm
     assert [(h.status, h.user, h.auth_ok) for h in corp.log.filter(method="POST")] == [
         (401, "__token__", False)]
     assert corp.uploads == [] and secret not in result.output
+
+
+# -- 6. a partial anonymous listing ---------------------------------------------------------
+
+def test_uv_retries_a_partial_anonymous_view_with_its_netrc_credentials(privrepo, client_factory):  # type: ignore[no-untyped-def]
+    """uv#3923: an index that shows anonymous clients part of its projects (a public
+    "virtual" view) and answers 404 for the rest. uv 0.13.9 with netrc credentials asks every
+    URL anonymously first: a project in the view is read (and downloaded) without
+    credentials; a hidden one gets its 404 and uv asks again with the netrc login, so the
+    install works (the uv#3923 failure, stopping at the anonymous 404, does not show on
+    0.13.9). pip 26.3 sends netrc credentials up front, so it never sees the partial view."""
+    corp = privrepo.index("corp", host="pypi.corp.example", tls="tls",
+                          auth=("alice", "corp-pw-3923"), anonymous_view=["public-lib"])
+    corp.add("internal-lib", "1.0")
+    corp.add("public-lib", "1.0")
+    uv = client_factory("uv", VERSIONS["uv"])
+
+    result = uv.pip_install(["public-lib", "internal-lib"], index=corp, auth="netrc")
+
+    assert result.versions == {"internal-lib": "1.0", "public-lib": "1.0"}
+    page = [(h.status, h.user) for h in corp.log.filter(path="/simple/internal-lib/")]
+    assert page == [(404, None), (200, "alice")]
+    assert {(h.status, h.user) for h in corp.log.filter(path_prefix="/files/public-lib/")} == {
+        (200, None)}  # the view's project: never with credentials
+    privrepo.egress.assert_no_leaks()
+
+    pip = client_factory("pip", VERSIONS["pip"])
+    corp.log.clear()
+    assert pip.install(["public-lib", "internal-lib"], index=corp, auth="netrc").ok
+    assert {h.user for h in corp.log} == {"alice"}
+
+
+# -- 7. Nexus's upload URL without its trailing slash -------------------------------------
+
+def test_nexus_upload_url_without_its_slash(privrepo, client_factory, tmp_path):  # type: ignore[no-untyped-def]
+    """poetry#8391: Nexus takes uploads at ``/repository/<r>/``; without the trailing slash
+    it answers 400 "Repository path must have another '/'". twine 7.0.0 shows Nexus's
+    reason; with the slash the same upload works."""
+    from pytest_privrepo.access import IndexAccess
+
+    nexus = privrepo.index("corp", profile="nexus", auth=("ci", "nexus-pw-8391"))
+    twine = client_factory("twine", VERSIONS["twine"])
+    wheel = privrepo.build_dist(tmp_path, "corp-up", "1.0")
+    no_slash = IndexAccess.of(nexus)
+    no_slash = IndexAccess(no_slash.url, upload_url=nexus.upload_url.rstrip("/"),
+                           username="ci", password="nexus-pw-8391", ca_cert=no_slash.ca_cert)
+    refused = twine.upload([wheel], no_slash, check=False)
+    assert not refused.ok and "Repository path must have another" in flat(refused.output)
+    assert nexus.uploads == []
+    assert twine.upload([wheel], nexus).ok and len(nexus.uploads) == 1

@@ -218,6 +218,9 @@ class AuthPolicy:
     token_users: tuple[str, ...] | None = (TOKEN_USER, "")
     #: what wrong credentials on an upload get: 403 (Warehouse) or 401
     wrong_upload_status: int = 403
+    #: the projects a request without credentials sees (a partial anonymous listing, as a
+    #: product with a public "virtual" view shows, uv#3923); None: all or nothing
+    anonymous_view: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for label, status in (("anonymous_status", self.anonymous_status),
@@ -260,7 +263,15 @@ class AuthPolicy:
             self.token_users is None or user in self.token_users)
 
     def may_read(self, decision: AuthDecision) -> bool:
-        return self.public_read or not self.credentials.enabled or decision.ok is True
+        return (self.public_read or not self.credentials.enabled or decision.ok is True
+                or (self.anonymous_view is not None and decision.ok is None))
+
+    def visible(self, decision: AuthDecision) -> frozenset[str] | None:
+        """The projects this request may see (None: every one): the anonymous view for a
+        request without credentials."""
+        if self.anonymous_view is not None and decision.ok is None and not self.public_read:
+            return self.anonymous_view
+        return None
 
     def may_upload(self, decision: AuthDecision) -> bool:
         if not self.credentials.enabled:

@@ -477,17 +477,22 @@ class Index(FaultInjection):
             return upload
 
     # -- pages ------------------------------------------------------------------------
-    def page(self, project: str | None, mime: str) -> bytes | None:
+    def page(self, project: str | None, mime: str,
+             visible: frozenset[str] | None = None) -> bytes | None:
         """The root page (``project`` None) or a project's page as ``mime``, or None for a
-        project not served; rendered once per change of the index."""
+        project not served; rendered once per change of the index. ``visible``: only these
+        projects exist for this request (an anonymous view)."""
+        if visible is not None and project is not None and project not in visible:
+            return None
         fmt = "json" if mime == MIME_JSON else "html"
-        key = (project or "", fmt)
+        key = (project or ("" if visible is None else "\0anonymous"), fmt)
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
                 return page
             if project is None:
-                names = [(self._display[p], p) for p in sorted(self._projects)]
+                names = [(self._display[p], p) for p in sorted(self._projects)
+                         if visible is None or p in visible]
                 page = render_root_json(names) if fmt == "json" else render_root_html(names)
             else:
                 files = self._projects.get(project)

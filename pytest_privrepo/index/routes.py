@@ -68,7 +68,7 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
     if rest == simple:
         return _moved(request, index.prefix + simple + "/")
     if rest == simple + "/":
-        return _serve_page(index, request, None)
+        return _serve_page(index, request, None, decision)
     if rest.startswith(simple + "/"):
         name = rest[len(simple) + 1:]
         slash = name.endswith("/")
@@ -82,12 +82,15 @@ def answer(index: "Index", request: Request, rest: str, decision: AuthDecision) 
             raise NotFound() from None
         if name != canonical or not slash:
             return _moved(request, f"{index.prefix}{simple}/{canonical}/")
-        return _serve_page(index, request, canonical)
+        return _serve_page(index, request, canonical, decision)
     if rest.startswith(files):
         parts = rest[len(files):].split("/")
         if len(parts) != 2:
             raise NotFound()
         project, filename = parts
+        visible = index.policy.visible(decision)
+        if visible is not None and project not in visible:
+            raise NotFound()
         return _serve_file(index, request, project, filename)
     raise NotFound()
 
@@ -163,12 +166,13 @@ def _serve_json_api(index: "Index", request: Request, rest: str) -> Response:
     return Response(body, 200, {"Content-Type": "application/json", "Cache-Control": "no-cache"})
 
 
-def _serve_page(index: "Index", request: Request, project: str | None) -> Response:
+def _serve_page(index: "Index", request: Request, project: str | None,
+                decision: AuthDecision) -> Response:
     if index.behaviour.pep691:
         mime = negotiate(request.accept_mimetypes, request.args.get("format"))
     else:  # HTML whatever the client asks for (Nexus, GitLab without its feature flag)
         mime = MIME_TEXT_HTML
-    page = index.page(project, mime)
+    page = index.page(project, mime, index.policy.visible(decision))
     if page is None:
         return _missing(index, project)
     content_type = mime + ("; charset=utf-8" if mime != MIME_JSON else "")
