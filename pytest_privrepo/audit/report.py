@@ -120,13 +120,9 @@ class AuditReport:
         return [f for f in self.findings if f.kind == kind]
 
     def package(self, name: str) -> PackageOutcome:
-        from packaging.utils import canonicalize_name
+        from ..clients.lockfile import find_package
 
-        key = canonicalize_name(name)
-        for outcome in self.packages:
-            if canonicalize_name(outcome.name) == key:
-                return outcome
-        raise KeyError(f"{name} is not locked (locked: {', '.join(p.name for p in self.packages)})")
+        return find_package(self.packages, name, "the lock file")
 
     def assert_clean(self) -> None:
         """Fail with the findings table (each with its fix) unless there is none."""

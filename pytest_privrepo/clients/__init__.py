@@ -62,6 +62,10 @@ from .indexes import (
     IndexSpec,
     needs_public_roots,
 )
+from .lockfile import (
+    PackagesByName,
+    find_package,
+)
 from .isolated_keyring import (
     IsolatedKeyring,
 )
@@ -211,6 +215,7 @@ __all__ = [
     "IndexArg",
     "IndexLike",
     "IndexSpec",
+    "PackagesByName",
     "InstalledPackage",
     "IsolatedKeyring",
     "LATEST",
@@ -300,6 +305,7 @@ __all__ = [
     "venv_distribution_version",
     "venv_python",
     "write_flit_project",
+    "find_package",
     "needs_public_roots",
     "write_pypirc",
 ]

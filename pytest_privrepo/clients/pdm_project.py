@@ -24,6 +24,7 @@ from tomlkit.items import AoT
 
 from pytest_privrepo.access import IndexAccess
 from pytest_privrepo.clients.indexes import IndexArg
+from pytest_privrepo.clients.lockfile import PackagesByName
 from pytest_privrepo.clients.pdm import PDM_PUBLISH_ROUTES, Pdm, check_pdm_name
 from pytest_privrepo.clients.pyproject import PyprojectDocument
 from pytest_privrepo.clients.result import CommandResult
@@ -55,8 +56,10 @@ class PdmLockedPackage:
 
 
 @dataclass(frozen=True)
-class PdmLockResult:
+class PdmLockResult(PackagesByName[PdmLockedPackage]):
     """pdm.lock, parsed; ``command`` is the ``pdm lock`` run."""
+
+    lock_file = "pdm.lock"
 
     command: CommandResult
     packages: tuple[PdmLockedPackage, ...]
@@ -64,22 +67,6 @@ class PdmLockResult:
     @property
     def ok(self) -> bool:
         return self.command.ok
-
-    def __getitem__(self, name: str) -> PdmLockedPackage:
-        key = canonicalize_name(name)
-        for package in self.packages:
-            if canonicalize_name(package.name) == key:
-                return package
-        raise KeyError(f"{name} is not in pdm.lock (locked: {', '.join(self.names)})")
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(
-            canonicalize_name(p.name) == canonicalize_name(name) for p in self.packages
-        )
-
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self.packages]
 
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}

@@ -23,6 +23,7 @@ from ..access import IndexAccess
 from ..dists import DistFile, inspect_dist
 from ..errors import ConfigError
 from .indexes import IndexArg
+from .lockfile import PackagesByName
 from .poetry import Poetry
 from .pyproject import PyprojectDocument
 from .result import CommandResult
@@ -59,25 +60,13 @@ class PoetryLockedPackage:
 
 
 @dataclass(frozen=True)
-class PoetryLockResult:
+class PoetryLockResult(PackagesByName[PoetryLockedPackage]):
     """poetry.lock, parsed."""
+
+    lock_file = "poetry.lock"
 
     lock_version: str | None
     packages: tuple[PoetryLockedPackage, ...]
-
-    def __getitem__(self, name: str) -> PoetryLockedPackage:
-        key = _canonical(name)
-        for pkg in self.packages:
-            if _canonical(pkg.name) == key:
-                return pkg
-        raise KeyError(f"{name} is not in poetry.lock (locked: {', '.join(self.names)})")
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(_canonical(p.name) == _canonical(name) for p in self.packages)
-
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self.packages]
 
     def sources(self) -> dict[str, str | None]:
         """{package name: source name (None = PyPI)}."""
@@ -113,10 +102,6 @@ def pep440_constraint(constraint: str) -> str:
             index = min(1, len(release) - 1)
         return f">={base},<{_bump(release, index)}"
     return c
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def parse_poetry_lock(path: Path) -> PoetryLockResult:

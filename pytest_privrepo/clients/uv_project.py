@@ -37,13 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
-from packaging.utils import canonicalize_name
 
 from pytest_privrepo.access import IndexAccess
-from pytest_privrepo.clients.indexes import IndexArg
+from pytest_privrepo.clients.indexes import IndexArg, needs_public_roots
+from pytest_privrepo.clients.lockfile import PackagesByName
 from pytest_privrepo.clients.result import CommandResult
 from pytest_privrepo.clients.uv import PUBLISH_INDEX_CREDENTIALS_UV, PUBLISH_INDEX_LIMIT, Uv
-from pytest_privrepo.clients.indexes import needs_public_roots
 from pytest_privrepo.clients.uv_config import append_index, uv_index_env
 from pytest_privrepo.errors import ClientError, ConfigError
 
@@ -79,27 +78,13 @@ class UvLockedPackage:
 
 
 @dataclass(frozen=True)
-class UvLockResult:
+class UvLockResult(PackagesByName[UvLockedPackage]):
     """uv.lock, parsed; ``command`` is the ``uv lock`` run that wrote it."""
+
+    lock_file = "uv.lock"
 
     command: CommandResult
     packages: tuple[UvLockedPackage, ...]
-
-    def __getitem__(self, name: str) -> UvLockedPackage:
-        key = canonicalize_name(name)
-        for package in self.packages:
-            if canonicalize_name(package.name) == key:
-                return package
-        raise KeyError(f"{name} is not in uv.lock (locked: {', '.join(self.names)})")
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(
-            canonicalize_name(p.name) == canonicalize_name(name) for p in self.packages
-        )
-
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self.packages]
 
     def versions(self) -> dict[str, str | None]:
         """``{name: version}`` of the registry packages (not the project itself)."""
