@@ -39,6 +39,7 @@ from .index.behaviour import Behaviour, behaviour_for
 from .index.form import UploadLimits
 from .index.index import Index, check_index_name, check_prefix
 from .index.server import IndexServer
+from .pem import write_pem_bundle
 from .tls.ca import DEFAULT_SERVER_HOSTS, CertificateAuthority, check_tls_mode
 
 __all__ = ["Privrepo"]
@@ -138,15 +139,6 @@ class Privrepo:
         for index in self._all_indexes():
             found.update(index.policy.credentials.secrets)
         return found
-
-    def _bundle_with_public_roots(self, ca: Path) -> Path:
-        """``ca`` and the gateway's public CA in one PEM (for an index whose files are on a
-        publicly signed storage host: clients take one trust file per host or per run)."""
-        bundle = ca.parent / "ca-and-public-roots.pem"
-        if not bundle.exists():
-            bundle.write_bytes(ca.read_bytes().rstrip(b"\n") + b"\n"
-                               + self.gateway.trust_bundle.read_bytes())
-        return bundle
 
     def _all_indexes(self) -> list[Index]:
         return [*self._indexes.values(), *([self._pypi] if self._pypi is not None else [])]
@@ -385,7 +377,8 @@ class Privrepo:
                                              (conduct.storage_host,), self.gateway.public_ca)
                 storage.mount(index.storage_view())
                 if index.ca_cert:  # its CA bundle verifies what it redirects to, as well
-                    index.ca_cert = str(self._bundle_with_public_roots(Path(index.ca_cert)))
+                    index.ca_cert = str(write_pem_bundle(
+                        [Path(index.ca_cert), self.gateway.trust_bundle], self.root / "tls"))
         except BaseException:
             if started:
                 server.stop()

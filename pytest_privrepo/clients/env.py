@@ -25,7 +25,6 @@ Tests then add exactly what they need with :meth:`ClientEnv.set` or per call wit
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import signal
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 from pytest_privrepo.access import GatewayAccess
 from pytest_privrepo.clients.result import CommandResult, format_command_failure
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.pem import read_pem, write_pem_bundle
 from pytest_privrepo.redact import MASK, redact_argv, secrets_in_env
 
 __all__ = [
@@ -697,36 +697,19 @@ class ClientEnv:
         the public roots, for uv runs that must also reach a public HTTPS index while
         ``SSL_CERT_FILE`` replaces uv's built-in roots. Identical inputs give the same file.
         """
-        parts: list[bytes] = []
-        seen: set[Path] = set()
-        for cert in certs:
-            path = Path(cert).absolute()
-            if path in seen:
-                continue
-            seen.add(path)
-            try:
-                parts.append(path.read_bytes())
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot read CA certificate {path}: {exc.strerror}"
-                ) from None
-        if not parts:
+        files = list(dict.fromkeys(Path(cert).absolute() for cert in certs))
+        if not files:
             return None
+        if not include_public_roots and len(files) == 1:
+            read_pem(files[0])  # readable, or a ConfigError naming it
+            return files[0]  # one file: use it as is, no copy needed
         if include_public_roots:
             import certifi
 
-            parts.append(Path(certifi.where()).read_bytes())
+            files.append(Path(certifi.where()))
             if self.gateway is not None:  # the public world's roots (the PyPI stand-in)
-                parts.append(self.gateway.trust_bundle.read_bytes())
-        if len(parts) == 1 and not include_public_roots:
-            return next(iter(seen))  # one file: use it as is, no copy needed
-        data = b"\n".join(p.rstrip(b"\n") for p in parts) + b"\n"
-        directory = self._root / "tls"
-        directory.mkdir(exist_ok=True)
-        bundle = directory / f"ca-bundle-{hashlib.sha256(data).hexdigest()[:16]}.pem"
-        if not bundle.exists():
-            bundle.write_bytes(data)
-        return bundle
+                files.append(self.gateway.trust_bundle)
+        return write_pem_bundle(files, self._root / "tls")
 
     def __repr__(self) -> str:
         return f"ClientEnv(root={str(self._root)!r})"

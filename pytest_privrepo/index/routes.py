@@ -19,9 +19,9 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
-from .auth import AuthDecision
+from .auth import AuthDecision, Refusal
 from .json_api import render_project, render_release
-from .responses import text_response
+from .responses import refusal_response, text_response
 from .storage import check_signed, signed_url
 from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate
 
@@ -138,9 +138,9 @@ def _missing(index: "Index", project: str | None) -> Response:
         return redirect(behaviour.missing_redirect.format(name=project),
                         behaviour.missing_redirect_status)
     if behaviour.missing_status == 401:  # Azure: "not found" is an auth failure
-        headers = {"WWW-Authenticate": f'Basic realm="{index.policy.realm}"'} \
-            if index.policy.challenge else {}
-        return text_response(401, "Authentication required", headers)
+        return refusal_response(Refusal(401, "Authentication required",
+                                        challenge=index.policy.challenge),
+                                index.policy.realm, upload=False)
     return text_response(behaviour.missing_status, "404 Not Found", {"Cache-Control": "no-cache"})
 
 
