@@ -192,9 +192,9 @@ class Privrepo:
                 policy=AuthPolicy(Credentials.build(None, f"pypi-{_secrets_module.token_urlsafe(24)}"),
                                   public_read=True, realm="pypi"),
                 ca_cert=None, client_cert=None,
-                files_url=f"https://{PYPI_FILES_HOST}/packages",
-                upload_endpoint=f"https://{PYPI_UPLOAD_HOST}/legacy/",
-                json_api=True,
+                behaviour=Behaviour(product="pypi", files_path="/packages",
+                                    files_host=PYPI_FILES_HOST, upload_host=PYPI_UPLOAD_HOST,
+                                    json_api=True),
             )
             server.mount(index)
             self._pypi = index

@@ -78,6 +78,14 @@ class Behaviour:
     #: ``data-requires-python=""`` on files without one (GitLab writes it)
     empty_requires_python: bool = False
     # -- where the files are ---------------------------------------------------------------
+    #: the pages link the files absolutely on this host (PyPI's files.pythonhosted.org);
+    #: None: relative links to this index's own host
+    files_host: str | None = None
+    #: the upload endpoint is on this host (PyPI's upload.pypi.org); None: the index's own
+    upload_host: str | None = None
+    #: serve PyPI's JSON API (``/pypi/<name>[/<version>]/json``), which Poetry's PyPI
+    #: source reads (see :mod:`.json_api`)
+    json_api: bool = False
     #: files are kept on this host (cloud storage, signed by the public CA as S3 and Azure
     #: Blob are) and the index answers a file request with a redirect to a signed URL there
     storage_host: str | None = None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
 from werkzeug.wrappers import Request, Response
@@ -142,22 +142,11 @@ class Index(FaultInjection):
         max_upload_size: int = 100 * 1024 * 1024,
         upload_dir: Path | None = None,
         upload_limits: UploadLimits | None = None,
-        files_url: str | None = None,
-        upload_endpoint: str | None = None,
-        json_api: bool = False,
         behaviour: Behaviour | None = None,
     ) -> None:
         self.name = check_index_name(name)
         #: how this index bends the protocol (a product profile; Warehouse's by default)
         self.behaviour = behaviour if behaviour is not None else Behaviour()
-        #: absolute base of the file links (``https://files.pythonhosted.org/packages``)
-        #: when files live on another host than the pages, as on PyPI; None: relative links
-        #: to this index's ``/files/``
-        self.files_url = files_url.rstrip("/") if files_url else None
-        #: the upload URL when it is not ``<base_url>/legacy/`` (PyPI's upload host)
-        self.upload_endpoint = upload_endpoint
-        #: serve PyPI's JSON API (``/pypi/<name>/json``), which Poetry's PyPI source reads
-        self.json_api = bool(json_api)
         self.prefix = check_prefix(prefix)
         self._server: IndexServer | None = None
         #: where this index answers; bound by :meth:`IndexServer.mount`, None until then
@@ -243,14 +232,28 @@ class Index(FaultInjection):
 
     @property
     def upload_url(self) -> str:
-        """The legacy upload endpoint (``<base_url>/legacy/``, or the profile's)."""
-        return self.upload_endpoint or self.base_url + self.behaviour.upload_path
+        """The legacy upload endpoint (``<base_url>/legacy/``, or the profile's, on its
+        upload host when it has one: PyPI's ``upload.pypi.org``)."""
+        host = self.behaviour.upload_host
+        if host:
+            return f"{self._bound.scheme}://{host}{self.behaviour.upload_path}"
+        return self.base_url + self.behaviour.upload_path
+
+    @property
+    def json_api(self) -> bool:
+        """Serves PyPI's JSON API (``/pypi/<name>/json``), which Poetry's PyPI source reads."""
+        return self.behaviour.json_api
+
+    @property
+    def files_url(self) -> str | None:
+        """The absolute base of the file links when the files are on another host than
+        the pages (``https://files.pythonhosted.org/packages``); None: relative links."""
+        host = self.behaviour.files_host
+        return f"{self._bound.scheme}://{host}{self.behaviour.files_path}" if host else None
 
     @property
     def files_path(self) -> str:
         """The path below the prefix that file links point into (``/files/``)."""
-        if self.files_url:
-            return urlsplit(self.files_url).path.rstrip("/") + "/"
         return self.behaviour.files_path + "/"
 
     def file_url(self, stored: StoredFile) -> str:
