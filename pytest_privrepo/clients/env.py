@@ -305,6 +305,7 @@ class ClientEnv:
         #: its public CA becomes the clients' default trust store (:data:`DEFAULT_STORE`)
         self.gateway: GatewayAccess | None = (
             GatewayAccess.of(gateway) if gateway is not None else None)
+        self._certifi_store: Path | None = None
         if self.gateway is not None and not offline:
             raise ConfigError("a ClientEnv routed through a gateway is offline by design: "
                               "drop offline=False or gateway=")
@@ -679,13 +680,15 @@ class ClientEnv:
         """
         if self.gateway is None:
             return None
-        directory = self._root / "certifi-store"
-        module = directory / "certifi" / "__init__.py"
-        text = _CERTIFI_MODULE.format(bundle=str(self.gateway.trust_bundle))
-        if not module.exists() or module.read_text(encoding="utf-8") != text:
-            module.parent.mkdir(parents=True, exist_ok=True)
-            module.write_text(text, encoding="utf-8")
-        return directory
+        if self._certifi_store is None:  # written once: every run of such a client asks
+            directory = self._root / "certifi-store"
+            module = directory / "certifi" / "__init__.py"
+            text = _CERTIFI_MODULE.format(bundle=str(self.gateway.trust_bundle))
+            if not module.exists() or module.read_text(encoding="utf-8") != text:
+                module.parent.mkdir(parents=True, exist_ok=True)
+                module.write_text(text, encoding="utf-8")
+            self._certifi_store = directory
+        return self._certifi_store
 
     def ca_bundle(
         self, certs: Iterable[str | os.PathLike[str]], *, include_public_roots: bool = False
