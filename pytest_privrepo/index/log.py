@@ -12,6 +12,7 @@ recorded: ``Authorization`` is not kept (:attr:`Hit.user`, :attr:`Hit.auth_ok` a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import EllipsisType
@@ -33,12 +34,18 @@ def recordable_headers(
     """The request headers as a :class:`Hit` keeps them: without ``Authorization``, with
     credential headers shown as ``Basic ****`` / ``****``, and with ``secrets`` (the
     index's passwords and tokens) hidden wherever else a client put them."""
-    known = tuple(secrets)
-    return tuple(
-        (name, redact_header(name, value, known))
-        for name, value in headers
-        if name.lower() != "authorization"
-    )
+    kept = tuple((name, value) for name, value in headers if name.lower() != "authorization")
+    return _recordable(kept, tuple(secrets))
+
+
+@functools.lru_cache(maxsize=512)
+def _recordable(headers: tuple[tuple[str, str], ...],
+                secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # Remembered: a client sends the same header block with request after request, and
+    # redacting every header was a sixth of a page request's cost in the server
+    # (bench/README.md, issue 15). A pure function of its arguments, so the cache cannot
+    # show one request's headers for another's.
+    return tuple((name, redact_header(name, value, secrets)) for name, value in headers)
 
 
 @dataclass(frozen=True)

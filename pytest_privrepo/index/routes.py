@@ -23,7 +23,7 @@ from .auth import AuthDecision, Refusal
 from .json_api import render_project, render_release
 from .responses import refusal_response, text_response
 from .storage import check_signed, signed_url
-from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate
+from .simple import MIME_JSON, MIME_TEXT_HTML, negotiate_header
 
 if TYPE_CHECKING:
     from .index import Index
@@ -169,7 +169,7 @@ def _serve_json_api(index: "Index", request: Request, rest: str) -> Response:
 def _serve_page(index: "Index", request: Request, project: str | None,
                 decision: AuthDecision) -> Response:
     if index.behaviour.pep691:
-        mime = negotiate(request.accept_mimetypes, request.args.get("format"))
+        mime = negotiate_header(request.headers.get("Accept"), request.args.get("format"))
     else:  # HTML whatever the client asks for (Nexus, GitLab without its feature flag)
         mime = MIME_TEXT_HTML
     page = index.page(project, mime, index.policy.visible(decision))

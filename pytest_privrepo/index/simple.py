@@ -11,6 +11,7 @@ reached the server as ``localhost``, ``127.0.0.1`` or ``[::1]``, and under any p
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from packaging.version import InvalidVersion, Version
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 __all__ = [
     "API_VERSION",
@@ -29,6 +31,7 @@ __all__ = [
     "Features",
     "FileEntry",
     "negotiate",
+    "negotiate_header",
     "render_project_html",
     "render_project_json",
     "render_root_html",
@@ -72,6 +75,17 @@ def negotiate(accept: MIMEAccept, format_override: str | None = None) -> str:
         if q > best_q:
             best_q, best = q, offer
     return best or MIME_TEXT_HTML
+
+
+@functools.lru_cache(maxsize=256)
+def negotiate_header(accept: str | None, format_override: str | None = None) -> str:
+    """:func:`negotiate` for the raw ``Accept`` header value, remembered per value.
+
+    A client sends the same Accept header with every page request (uv's, pip's), and
+    parsing it into q-values was a tenth of a page request's cost in the server
+    (bench/README.md, issue 15); the answer depends on nothing but the two strings.
+    """
+    return negotiate(parse_accept_header(accept, MIMEAccept), format_override)
 
 
 class Features(Protocol):
