@@ -179,7 +179,8 @@ def peer_versions(peers: Sequence[str]) -> list[str]:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    found, missing = [], []
+    found: list[str] = []
+    missing: list[str] = []
     for peer in peers:
         if peer not in PEER_PACKAGES:
             continue
