@@ -9,12 +9,18 @@ cost, and the server's memory (RSS) could not be told apart from the client's.
 Cleanup and the run banner come from :mod:`bench_index` (``Resources``, ``machine``,
 ``load``), so every benchmark removes its children and temporary root the same way.
 Only loopback addresses are used.
+
+The peers are optional installs (the ``bench`` extra): :func:`peer_versions` checks the
+selected ones before anything starts, so a missing one is one line naming the install
+command, not a traceback half-way through a run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
+import http.client
 import json
 import os
 import signal
@@ -27,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,26 +53,31 @@ from bench_index import (  # noqa: E402  (bench/ is not a package)
 
 __all__ = [
     "HOST",
+    "PEER_PACKAGES",
     "PYTHON",
     "Interrupted",
     "OurChild",
     "Peer",
     "Resources",
+    "StaticTree",
     "banner",
     "free_port",
     "load",
     "median",
     "pct",
+    "peer_versions",
     "print_rows",
     "proc_status",
     "read_line",
     "run_main",
     "section",
     "start_devpi",
+    "start_native",
     "start_our_child",
     "start_pypiserver",
     "timed",
     "uptime",
+    "write_static_tree",
 ]
 
 MiB = 1024 * 1024
@@ -149,6 +161,42 @@ def print_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 # --------------------------------------------------------------------------------------
 # Peers
 # --------------------------------------------------------------------------------------
+#: peer name -> (distributions it needs, the install command named when one is missing)
+PEER_PACKAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "pypiserver": (("pypiserver", "watchdog"), "pip install pypiserver watchdog"),
+    "devpi": (("devpi-server",), "pip install devpi-server"),
+    "native": (("granian",), "pip install granian"),
+}
+
+
+def peer_versions(peers: Sequence[str]) -> list[str]:
+    """``["pypiserver 2.4.2", ...]`` for the selected peers that :data:`PEER_PACKAGES`
+    knows; raises SystemExit naming the pip command when one is not installed.
+
+    Why up front: the banner used to call ``version()`` for every peer, so a run that
+    selected none of them still died with PackageNotFoundError when one was absent, and a
+    selected one that was absent would only fail after minutes of building the graph.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: list[str] = []
+    missing: list[str] = []
+    for peer in peers:
+        if peer not in PEER_PACKAGES:
+            continue
+        dists, command = PEER_PACKAGES[peer]
+        try:
+            found.append(f"{dists[0]} {version(dists[0])}")
+            for extra in dists[1:]:
+                version(extra)
+        except PackageNotFoundError:
+            missing.append(f"--servers {peer} needs {' and '.join(dists)} in this interpreter "
+                           f"({PYTHON}): {command}")
+    if missing:
+        raise SystemExit("\n".join(missing) + "\n(or pip install -e '.[bench]')")
+    return found
+
+
 @dataclass
 class Peer:
     """A peer index server running as a child: its simple URL and how to count requests."""
@@ -177,10 +225,7 @@ def start_pypiserver(res: Resources, directory: Path, log_name: str = "pypiserve
     5,000-package resolution take hours. No auth: authenticated pypiserver needs passlib.
     ``-v`` makes it log one line per request, which is how requests are counted.
     """
-    try:
-        import watchdog  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        raise SystemExit("pypiserver's cached-dir backend needs watchdog: pip install watchdog") from None
+    peer_versions(["pypiserver"])  # watchdog: a clear exit, not an ImportError
     for _attempt in range(3):
         port = free_port()
         argv = [PYTHON, "-m", "pypiserver", "run", "-v", "-p", str(port), "-i", HOST, "-a", ".",
@@ -275,6 +320,135 @@ def start_devpi(res: Resources, wheels: Sequence[Any], tag: str) -> Peer:
     return Peer("devpi", f"http://{HOST}:{port}/root/dev/+simple/", proc, res.root / log_name,
                 lambda line: "] GET " in line, time.perf_counter() - t0,
                 extra={"import_s": import_s})
+
+
+# --------------------------------------------------------------------------------------
+# A static copy of an index: the file:// floor and what the native peer serves
+# --------------------------------------------------------------------------------------
+@dataclass
+class StaticTree:
+    """An index written out as files: ``<root>/simple/<project>/index.html`` (the pages
+    our index served, byte for byte) and ``<root>/files/<project>/<file>`` (hard links to
+    the stored wheels) plus their ``.metadata`` sidecars.
+
+    ``routes`` are the tree's top-level URL paths (``/simple``, ``/files``), which a
+    static server mounts one directory each.
+    """
+
+    root: Path
+    routes: tuple[str, ...]
+    pages: int
+    files: int
+    seconds: float
+
+    @property
+    def simple_url(self) -> str:
+        """The ``file://`` URL of the simple API root (uv ``--default-index``, pip
+        ``--index-url``)."""
+        return (self.root / "simple").as_uri() + "/"
+
+
+def write_static_tree(index: Any, root: Path) -> StaticTree:
+    """Write ``index`` (an in-process, plain-HTTP, unauthenticated Index) as a static tree.
+
+    The pages are fetched over one keep-alive connection from the running index, so the
+    tree holds exactly what the index serves (relative links, ``data-core-metadata``,
+    hashes); the sidecars are fetched too and checked against the page's metadata hash.
+    Every file lands at its URL path below the index's base path, so the pages' relative
+    links (``../../files/...``) resolve inside the tree, for ``file://`` and over HTTP.
+    """
+    t0 = time.perf_counter()
+    base = urlsplit(index.base_url).path.rstrip("/")
+
+    def local(url: str) -> Path:
+        path = urlsplit(url).path
+        if not path.startswith(base + "/"):
+            raise RuntimeError(f"{url} is outside the index's base path {base or '/'}")
+        return root / unquote(path[len(base) + 1:])
+
+    conn = http.client.HTTPConnection(index.host, index.port, timeout=60)
+
+    def get(url: str) -> bytes:
+        conn.request("GET", urlsplit(url).path)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"GET {url}: {resp.status} while writing the static tree")
+        return body
+
+    pages = files = 0
+    try:
+        for url in [index.url] + [f"{index.url}{p}/" for p in index.projects]:
+            target = local(url) / "index.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(get(url))
+            pages += 1
+        for stored in index.files():
+            url = index.file_url(stored)
+            target = local(url)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if _same_fs(stored.path, target.parent):
+                os.link(stored.path, target)
+            else:
+                target.write_bytes(Path(stored.path).read_bytes())
+            files += 1
+            if stored.metadata_sha256:
+                meta = get(url + ".metadata")
+                if hashlib.sha256(meta).hexdigest() != stored.metadata_sha256:
+                    raise RuntimeError(f"{url}.metadata does not match its page's hash")
+                target.with_name(target.name + ".metadata").write_bytes(meta)
+    finally:
+        conn.close()
+    routes = tuple(sorted("/" + p.name for p in root.iterdir() if p.is_dir()))
+    return StaticTree(root, routes, pages, files, time.perf_counter() - t0)
+
+
+NATIVE_APP = '''"""The native peer's WSGI app: only requests outside its static routes reach it."""
+
+
+def app(environ, start_response):
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return [b""]
+'''
+
+
+def start_native(res: Resources, tree: StaticTree, log_name: str = "native.log") -> Peer:
+    """granian serving ``tree`` from Rust: the fastest a server for these pages can be.
+
+    Every route of the tree is a ``--static-path-route`` (directories answer with their
+    ``index.html``), so no request of a resolution runs Python; anything else reaches a
+    trivial WSGI app that answers 404. One worker, loopback, a child in its own session,
+    stopped like the other peers.
+
+    Requests: granian 2.8.9's ``--access-log`` logs only what the Python app answers, not
+    the static routes (checked by hand: a static GET leaves no line). So
+    :meth:`Peer.requests` counts the requests that fell through to Python, which in a
+    resolution should be none; the benchmark shows '-' as the request count.
+    """
+    exe = Path(PYTHON).parent / "granian"
+    if not exe.exists():
+        raise SystemExit(f"--servers native needs granian next to {PYTHON}: pip install granian")
+    app_dir = res.path("native-app")
+    (app_dir / "privrepo_native_app.py").write_text(NATIVE_APP)
+    mounts: list[str] = []
+    for route in tree.routes:
+        mounts += ["--static-path-route", route, "--static-path-mount", str(tree.root / route[1:])]
+    for _attempt in range(3):
+        port = free_port()
+        argv = [str(exe), "--interface", "wsgi", "--host", HOST, "--port", str(port),
+                "--workers", "1", "--no-ws", "--access-log", *mounts,
+                "--static-path-dir-to-file", "index.html", "--working-dir", str(app_dir),
+                "privrepo_native_app:app"]
+        t0 = time.perf_counter()
+        proc = res.spawn(argv, log_name=log_name)
+        try:
+            poll_until_ok(proc, port, "/simple/", timeout=60)
+        except RuntimeError:
+            res.stop(proc)
+            continue
+        return Peer("native", f"http://{HOST}:{port}/simple/", proc, res.root / log_name,
+                    lambda line: '"GET ' in line, time.perf_counter() - t0)
+    raise RuntimeError(f"granian did not start, see {res.root / log_name}")
 
 
 # --------------------------------------------------------------------------------------
