@@ -1,0 +1,110 @@
+"""The server's own header parsing gives what the stdlib's would have given.
+
+``KeepAliveHandler.parse_request`` reads the header block itself and builds plain
+``name: value`` lines without the email parser (issue 15: that parser was a fifth of a
+request's cost). These tests hold it to the stdlib: for any header block, odd ones
+included (continuation lines, lines without a colon, a CR inside a value, trailing blanks,
+Latin-1 bytes), :func:`parse_header_lines` answers exactly what
+``http.client.parse_headers`` answers; and on a real socket the answers to requests with
+such headers are what a client expects.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+from urllib.parse import urlsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_privrepo.index.handler import MAX_HEADERS, parse_header_lines
+from pytest_privrepo.index.simple import MIME_JSON, MIME_TEXT_HTML, negotiate, negotiate_header
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+_NAME = st.text(st.sampled_from("AZaz09-_.!#~'`|^+*%&$"), min_size=1, max_size=12)
+_VALUE = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b""))  # CR, NUL, Latin-1 kept
+_LINE = st.one_of(
+    st.builds(lambda n, v: n.encode() + b": " + v, _NAME, _VALUE),
+    st.builds(lambda n, v: n.encode() + b":" + v, _NAME, _VALUE),  # no blank after the colon
+    st.builds(lambda n, v: n.encode() + b":\t " + v + b" \t", _NAME, _VALUE),  # blanks both sides
+    st.builds(lambda n, v: n.encode() + b" : " + v, _NAME, _VALUE),  # blank before the colon
+    st.builds(lambda v: b" folded " + v, _VALUE),  # obs-fold continuation
+    st.builds(lambda v: b"no colon " + v, _VALUE),
+    st.sampled_from([b"From nobody", b"Host: 127.0.0.1:8080", b"Accept: */*", b":", b"X:"]),
+)
+_ENDINGS = st.sampled_from([b"\r\n", b"\n"])
+
+
+def _stdlib(lines: list[bytes]) -> list[tuple[str, str]]:
+    return list(http.client.parse_headers(io.BytesIO(b"".join(lines))).items())
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(_LINE, _ENDINGS), max_size=8), st.sampled_from([b"\r\n", b"\n", b""]))
+def test_any_header_block_parses_as_the_stdlib_parses_it(pairs, end):
+    lines = [line + ending for line, ending in pairs] + [end]
+    ours = parse_header_lines(lines, http.client.HTTPMessage)
+    assert isinstance(ours, http.client.HTTPMessage)
+    assert list(ours.items()) == _stdlib(lines)
+
+
+def test_plain_headers_keep_trailing_blanks_and_duplicates_like_the_stdlib():
+    lines = [b"Accept:  text/html \r\n", b"X-A: 1\r\n", b"x-a: 2\r\n", b"\r\n"]
+    ours = parse_header_lines(lines, http.client.HTTPMessage)
+    assert list(ours.items()) == [("Accept", "text/html "), ("X-A", "1"), ("x-a", "2")]
+    assert ours.get_all("X-A") == ["1", "2"]
+    assert list(ours.items()) == _stdlib(lines)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=60),
+                 st.lists(st.sampled_from([MIME_JSON, MIME_TEXT_HTML, "*/*;q=0.1", "text/*",
+                                           "application/vnd.pypi.simple.v1+html;q=0.2"]),
+                          max_size=4).map(", ".join)),
+       st.one_of(st.none(), st.sampled_from(["json", "html", "x", MIME_JSON])))
+def test_negotiation_from_the_raw_header_is_the_parsed_negotiation(accept, fmt):
+    assert negotiate_header(accept, fmt) == negotiate(parse_accept_header(accept, MIMEAccept), fmt)
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_requests_with_odd_headers_get_their_answers_on_one_connection(privrepo_session):
+    index = privrepo_session.index("hdrs")
+    index.add("demo", "1.0")
+    port = index.server.port
+    page = urlsplit(index.url).path.encode() + b"demo/"
+    request = (b"GET " + page + b" HTTP/1.1\r\nHost: x\r\n"
+               b"Accept: application/vnd.pypi.simple.v1+json\r\n"
+               b"X-Folded: one\r\n  two\r\n"  # continuation: the stdlib's parser
+               b"\r\n"
+               b"GET " + page + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = _exchange(port, request)
+    heads = [part for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert len(heads) == 2, answer[:400]
+    assert heads[0].startswith(b"200 ") and MIME_JSON.encode() in heads[0]
+    assert heads[1].startswith(b"200 ") and b"Connection: close" in heads[1]
+    assert [(h.path, h.accept) for h in index.log][-2:] == [
+        (page.decode(), MIME_JSON), (page.decode(), None)]
+    folded = index.log[-2].header("X-Folded")
+    assert folded is not None and folded.split() == ["one", "two"]
+
+
+def test_too_many_header_lines_is_431_and_logged(privrepo_session):
+    index = privrepo_session.index("hdrs-many")
+    lines = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1))
+    root = urlsplit(index.url).path.encode()
+    answer = _exchange(index.server.port, b"GET " + root + b" HTTP/1.1\r\nHost: x\r\n"
+                       + lines + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert index.server.log[-1].status == 431
