@@ -74,6 +74,7 @@ __all__ = [
     "start_devpi",
     "start_native",
     "start_our_child",
+    "start_peer",
     "start_pypiserver",
     "timed",
     "uptime",
@@ -226,20 +227,30 @@ def start_pypiserver(res: Resources, directory: Path, log_name: str = "pypiserve
     ``-v`` makes it log one line per request, which is how requests are counted.
     """
     peer_versions(["pypiserver"])  # watchdog: a clear exit, not an ImportError
+    return start_peer(
+        res, "pypiserver",
+        lambda port: [PYTHON, "-m", "pypiserver", "run", "-v", "-p", str(port), "-i", HOST,
+                      "-a", ".", "-P", ".", "--disable-fallback", "--backend", "cached-dir",
+                      str(directory)],
+        log_name, lambda line: line.startswith("<LocalRequest: GET "), timeout=120)
+
+
+def start_peer(res: Resources, name: str, argv_for: Callable[[int], list[str]], log_name: str,
+               count_line: Callable[[str], bool], *, timeout: float) -> Peer:
+    """Start a peer on a free port (``argv_for(port)``) until ``/simple/`` answers; a lost
+    port race (another process took the port first) is retried on another port."""
     for _attempt in range(3):
         port = free_port()
-        argv = [PYTHON, "-m", "pypiserver", "run", "-v", "-p", str(port), "-i", HOST, "-a", ".",
-                "-P", ".", "--disable-fallback", "--backend", "cached-dir", str(directory)]
         t0 = time.perf_counter()
-        proc = res.spawn(argv, log_name=log_name)
+        proc = res.spawn(argv_for(port), log_name=log_name)
         try:
-            poll_until_ok(proc, port, "/simple/", timeout=120)
+            poll_until_ok(proc, port, "/simple/", timeout=timeout)
         except RuntimeError:
             res.stop(proc)
             continue
-        return Peer("pypiserver", f"http://{HOST}:{port}/simple/", proc, res.root / log_name,
-                    lambda line: line.startswith("<LocalRequest: GET "), time.perf_counter() - t0)
-    raise RuntimeError(f"pypiserver did not start, see {res.root / log_name}")
+        return Peer(name, f"http://{HOST}:{port}/simple/", proc, res.root / log_name,
+                    count_line, time.perf_counter() - t0)
+    raise RuntimeError(f"{name} did not start, see {res.root / log_name}")
 
 
 def _devpi_export(export: Path, wheels: Sequence[Any]) -> None:
@@ -433,22 +444,13 @@ def start_native(res: Resources, tree: StaticTree, log_name: str = "native.log")
     mounts: list[str] = []
     for route in tree.routes:
         mounts += ["--static-path-route", route, "--static-path-mount", str(tree.root / route[1:])]
-    for _attempt in range(3):
-        port = free_port()
-        argv = [str(exe), "--interface", "wsgi", "--host", HOST, "--port", str(port),
-                "--workers", "1", "--no-ws", "--access-log", *mounts,
-                "--static-path-dir-to-file", "index.html", "--working-dir", str(app_dir),
-                "privrepo_native_app:app"]
-        t0 = time.perf_counter()
-        proc = res.spawn(argv, log_name=log_name)
-        try:
-            poll_until_ok(proc, port, "/simple/", timeout=60)
-        except RuntimeError:
-            res.stop(proc)
-            continue
-        return Peer("native", f"http://{HOST}:{port}/simple/", proc, res.root / log_name,
-                    lambda line: '"GET ' in line, time.perf_counter() - t0)
-    raise RuntimeError(f"granian did not start, see {res.root / log_name}")
+    return start_peer(
+        res, "native",
+        lambda port: [str(exe), "--interface", "wsgi", "--host", HOST, "--port", str(port),
+                      "--workers", "1", "--no-ws", "--access-log", *mounts,
+                      "--static-path-dir-to-file", "index.html", "--working-dir", str(app_dir),
+                      "privrepo_native_app:app"],
+        log_name, lambda line: '"GET ' in line, timeout=60)
 
 
 # --------------------------------------------------------------------------------------

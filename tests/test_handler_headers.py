@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import socket
 from urllib.parse import urlsplit
 
 from hypothesis import given, settings
@@ -23,6 +22,8 @@ from pytest_privrepo.index.handler import MAX_HEADERS, parse_header_lines
 from pytest_privrepo.index.simple import MIME_JSON, MIME_TEXT_HTML, negotiate, negotiate_header
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
+
+from raw_http import exchange
 
 _NAME = st.text(st.sampled_from("AZaz09-_.!#~'`|^+*%&$"), min_size=1, max_size=12)
 _VALUE = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b""))  # CR, NUL, Latin-1 kept
@@ -69,31 +70,18 @@ def test_negotiation_from_the_raw_header_is_the_parsed_negotiation(accept, fmt):
     assert negotiate_header(accept, fmt) == negotiate(parse_accept_header(accept, MIMEAccept), fmt)
 
 
-def _exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_requests_with_odd_headers_get_their_answers_on_one_connection(privrepo_session):
     index = privrepo_session.index("hdrs")
     index.add("demo", "1.0")
-    port = index.server.port
     page = urlsplit(index.url).path.encode() + b"demo/"
     request = (b"GET " + page + b" HTTP/1.1\r\nHost: x\r\n"
                b"Accept: application/vnd.pypi.simple.v1+json\r\n"
                b"X-Folded: one\r\n  two\r\n"  # continuation: the stdlib's parser
                b"\r\n"
                b"GET " + page + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    answer = _exchange(port, request)
-    heads = [part for part in answer.split(b"HTTP/1.1 ")[1:]]
-    assert len(heads) == 2, answer[:400]
-    assert heads[0].startswith(b"200 ") and MIME_JSON.encode() in heads[0]
-    assert heads[1].startswith(b"200 ") and b"Connection: close" in heads[1]
+    first, second = exchange(index, request)
+    assert first.status == 200 and first.headers["Content-Type"] == MIME_JSON
+    assert second.status == 200 and second.headers["Connection"] == "close"
     assert [(h.path, h.accept) for h in index.log][-2:] == [
         (page.decode(), MIME_JSON), (page.decode(), None)]
     folded = index.log[-2].header("X-Folded")
@@ -104,7 +92,6 @@ def test_too_many_header_lines_is_431_and_logged(privrepo_session):
     index = privrepo_session.index("hdrs-many")
     lines = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1))
     root = urlsplit(index.url).path.encode()
-    answer = _exchange(index.server.port, b"GET " + root + b" HTTP/1.1\r\nHost: x\r\n"
-                       + lines + b"\r\n")
-    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    (answer,) = exchange(index, b"GET " + root + b" HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
+    assert answer.status == 431
     assert index.server.log[-1].status == 431
