@@ -26,6 +26,12 @@ the application: the handler puts ``(status, message)`` under :data:`PROTOCOL_ER
 the environ, and the server's WSGI app answers it like any other request, so the request log
 is the one place where every answer appears.
 
+Speed matters as well (issue 15: uv sends 2,000 requests to resolve 1,000 packages), so
+the request line and headers are parsed here too (:meth:`KeepAliveHandler.parse_request`,
+the stdlib's steps and messages, with plain ``name: value`` lines read without the email
+parser; any other header block still goes to it), and an answer's head leaves in the same
+write as its body.
+
 The other way round, an injected fault (:mod:`pytest_privrepo.index.faults`) that is about
 the connection, not the answer, asks the handler for it under :data:`CONNECTION_FAULT_KEY`:
 ``"reset"`` aborts the connection with a TCP RST instead of answering, ``"close"`` closes it
