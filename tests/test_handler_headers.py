@@ -15,13 +15,14 @@ import http.client
 import io
 from urllib.parse import urlsplit
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_privrepo.index.handler import MAX_HEADERS, parse_header_lines
 from pytest_privrepo.index.simple import MIME_JSON, MIME_TEXT_HTML, negotiate, negotiate_header
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from raw_http import exchange
 
@@ -66,13 +67,25 @@ def test_plain_headers_keep_trailing_blanks_and_duplicates_like_the_stdlib():
                                            "application/vnd.pypi.simple.v1+html;q=0.2"]),
                           max_size=4).map(", ".join)),
        st.one_of(st.none(), st.sampled_from(["json", "html", "x", MIME_JSON])))
-def test_negotiation_from_the_raw_header_is_the_parsed_negotiation(accept, fmt):
-    assert negotiate_header(accept, fmt) == negotiate(parse_accept_header(accept, MIMEAccept), fmt)
+def test_negotiation_from_the_raw_header_is_what_the_request_object_gave(accept, fmt):
+    # What _serve_page negotiated before: werkzeug's Request.accept_mimetypes.
+    environ = EnvironBuilder().get_environ()
+    if accept is not None:  # as the server's environ has it, whatever the characters
+        environ["HTTP_ACCEPT"] = accept
+    before = negotiate(Request(environ).accept_mimetypes, fmt)
+    assert negotiate_header(accept, fmt) == before
+    assert negotiate_header(accept, fmt) == before  # remembered: the same answer again
 
 
-def test_requests_with_odd_headers_get_their_answers_on_one_connection(privrepo_session):
-    index = privrepo_session.index("hdrs")
-    index.add("demo", "1.0")
+@pytest.fixture(scope="module")
+def index(privrepo_session):
+    """One index for this module's raw-socket tests (a session privrepo's names are unique)."""
+    served = privrepo_session.index("hdrs")
+    served.add("demo", "1.0")
+    return served
+
+
+def test_requests_with_odd_headers_get_their_answers_on_one_connection(index):
     page = urlsplit(index.url).path.encode() + b"demo/"
     request = (b"GET " + page + b" HTTP/1.1\r\nHost: x\r\n"
                b"Accept: application/vnd.pypi.simple.v1+json\r\n"
@@ -88,10 +101,20 @@ def test_requests_with_odd_headers_get_their_answers_on_one_connection(privrepo_
     assert folded is not None and folded.split() == ["one", "two"]
 
 
-def test_too_many_header_lines_is_431_and_logged(privrepo_session):
-    index = privrepo_session.index("hdrs-many")
-    lines = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1))
+@pytest.mark.parametrize(("count", "status"), [(MAX_HEADERS - 1, 200), (MAX_HEADERS, 431)])
+def test_header_count_limit_is_the_stdlibs(index, count, status):
+    # http.client counts the empty line that ends the block: 99 header lines at most.
+    lines = b"Host: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(count - 1))
     root = urlsplit(index.url).path.encode()
-    (answer,) = exchange(index, b"GET " + root + b" HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
-    assert answer.status == 431
-    assert index.server.log[-1].status == 431
+    (answer,) = exchange(index, b"GET " + root + b" HTTP/1.1\r\n" + lines + b"\r\n")
+    assert answer.status == status
+    assert index.server.log[-1].status == status
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.\xb9", "HTTP/\xb2.1", "HTTP/1."])
+def test_a_version_that_is_not_two_ascii_numbers_is_400_and_logged(index, version):
+    root = urlsplit(index.url).path.encode()
+    (answer,) = exchange(index, b"GET " + root + b" " + version.encode("latin-1")
+                         + b"\r\nHost: x\r\n\r\n")
+    assert answer.status == 400
+    assert index.server.log[-1].status == 400

@@ -72,3 +72,12 @@ def test_anonymous_view_shows_part_of_the_index(privrepo, http):
     assert [p["name"] for p in full.json()["projects"]] == ["internal-lib", "public-lib"]
     assert http.get(idx.url + "internal-lib/", auth=("alice", "pw-view-1")).status_code == 200
     assert http.get(idx.url + "public-lib/", auth=("alice", "wrong")).status_code == 401
+
+
+@pytest.mark.parametrize("realm", ["café ✓", 'say "hi"', "back\\slash", "line\r\nX-Injected: 1", 7])
+def test_a_realm_that_cannot_go_in_the_challenge_header_is_a_config_error(privrepo, realm):
+    from pytest_privrepo import ConfigError
+
+    with pytest.raises(ConfigError, match="realm .* WWW-Authenticate"):
+        privrepo.index("corp", auth=("alice", "pw"), realm=realm)
+    assert "corp" not in privrepo.indexes  # refused before any server started

@@ -227,6 +227,11 @@ class AuthPolicy:
                               ("wrong_credentials_status", self.wrong_credentials_status)):
             if status not in (401, 403, 404):
                 raise ConfigError(f"{label} must be 401, 403 or 404, not {status!r}")
+        if not isinstance(self.realm, str) or not (self.realm.isascii() and self.realm.isprintable()) \
+                or '"' in self.realm or "\\" in self.realm:
+            # It goes into WWW-Authenticate as a quoted string (RFC 9110 section 11.6.1).
+            raise ConfigError(f"realm {self.realm!r} must be printable ASCII without '\"' or "
+                              "'\\': it is sent in the WWW-Authenticate header")
         if self.wrong_upload_status not in (401, 403):
             raise ConfigError(f"wrong_upload_status must be 401 or 403, "
                               f"not {self.wrong_upload_status!r}")

@@ -99,7 +99,8 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 #: A header line the email parser would read as exactly ``name: value``: a token, a colon,
 #: no CR or LF inside (the email parser splits lines there), no continuation line.
 _PLAIN_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)\r?\n")
-#: How many header lines ``http.client.parse_headers`` takes (its ``_MAXHEADERS``).
+#: ``http.client.parse_headers``'s ``_MAXHEADERS``: the header lines and the empty line
+#: that ends them may be this many, so at most 99 header lines are taken.
 MAX_HEADERS = 100
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 
@@ -291,7 +292,8 @@ def _http_version(word: str) -> tuple[int, int] | None:
     if not word.startswith("HTTP/"):
         return None
     parts = word[5:].split(".")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 10 for p in parts):
+    # isascii: "¹" (Latin-1 0xB9) is a digit to isdigit() but not to int()
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 10 for p in parts):
         return None
     return int(parts[0]), int(parts[1])
 
@@ -361,8 +363,8 @@ class KeepAliveHandler(WSGIRequestHandler):
     _version: str | None = None
 
     def version_string(self) -> str:
-        """werkzeug's ``Werkzeug/<version> Python/<version>``, built once: werkzeug
-        computes it again for every response."""
+        """``Werkzeug/<version> Python/<version>``, built once instead of joined again for
+        every response."""
         if KeepAliveHandler._version is None:
             KeepAliveHandler._version = super().version_string()
         return KeepAliveHandler._version
@@ -426,8 +428,9 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.close_connection = True
 
     def parse_request(self) -> bool:
-        """The stdlib's ``parse_request`` (Python 3.11's, the same on 3.8-3.13 for the
-        requests a client sends), with the header block parsed by
+        """The stdlib's ``parse_request`` (Python 3.11's steps; 3.10's lacks the version
+        number's digit and length checks, and answers such lines with 400 too), with the
+        header block parsed by
         :func:`parse_header_lines` instead of the email parser; errors go to
         :meth:`send_error` with the stdlib's messages."""
         self.command = None  # type: ignore[assignment]
@@ -475,7 +478,7 @@ class KeepAliveHandler(WSGIRequestHandler):
             if line in (b"\r\n", b"\n", b""):
                 break
         self.headers = parse_header_lines(lines, self.MessageClass)
-        # What the stdlib decides from the headers it parsed (Python 3.8-3.13).
+        # What the stdlib decides from the headers it parsed (Python 3.10-3.13).
         conntype = self.headers.get("Connection", "").lower()
         if conntype == "close":
             self.close_connection = True
@@ -504,7 +507,7 @@ class KeepAliveHandler(WSGIRequestHandler):
         elif text.startswith("Line too long"):
             status, text = 431, f"a header line is longer than {MAX_HEADER_LINE} bytes"
         elif text.startswith("Too many headers"):
-            status, text = 431, "more than 100 header lines"
+            status, text = 431, f"{MAX_HEADERS - 1} header lines at most"
         else:
             status, text = (code if 400 <= code < 500 else 400), "malformed request line"
         self._protocol_error = (status, text)
@@ -666,8 +669,9 @@ class KeepAliveHandler(WSGIRequestHandler):
                 lines.append("Transfer-Encoding: chunked")
             if self.close_connection:
                 lines.append("Connection: close")
-            sent = True
-            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            sent = True  # only now: a header that is not Latin-1 still gets the 500
+            return head
 
         def write(data: bytes) -> None:
             # The head leaves in the same write as the first piece of the body: one

@@ -89,8 +89,9 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
-        # Headers and body leave in separate writes; with Nagle's algorithm the body then
-        # waits for the client's delayed ACK (~40 ms per keep-alive request).
+        # A small answer leaves in one write, but a chunked body's last chunk and a file's
+        # later blocks are separate writes; with Nagle's algorithm each would wait for the
+        # client's delayed ACK (~40 ms per keep-alive request, bench/README.md).
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._tls is not None:
             conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
