@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from pytest_privrepo.clients import (
+    LEGACY_CERTS,
     LOOPBACK_HOSTS,
     REMOVED_PREFIXES,
     REMOVED_SUFFIXES,
@@ -134,9 +136,15 @@ def tls_index(privrepo: Privrepo) -> Index:
 
 def _pip_download(env: ClientEnv, index: Index, dest: Path,
                   extra_env: dict[str, str] | None) -> CommandResult:
+    """pip >= 24.2 verifies with truststore, whose contexts never read SSLKEYLOGFILE
+    (pip 26.3: no key log from pip itself; where rustup's ``rustc`` is on PATH, the
+    ``rustc --version`` pip runs for its user agent writes one). Its own certificate
+    handling (urllib3's contexts, which do read it) is ``--use-deprecated=legacy-certs``,
+    the path the Pip runner takes for pips with truststore's IP-host bug."""
     pip = Pip(env)
-    return pip.run("download", "--no-deps", "-d", str(dest), *pip.index_args(index), "demo",
-                   extra_env=extra_env)
+    legacy = ["--use-deprecated", LEGACY_CERTS] if Version(pip.version()) >= Version("24.2") else []
+    return pip.run("download", "--no-deps", *legacy, "-d", str(dest), *pip.index_args(index),
+                   "demo", extra_env=extra_env)
 
 
 def _twine_upload(env: ClientEnv, index: Index, dist: Path,

@@ -81,7 +81,9 @@ from .pdm_project import (
     parse_pdm_lock,
 )
 from .pip import (
+    LEGACY_CERTS,
     PIP_ROUTES,
+    TRUSTSTORE_IP_HOST_BUG,
     InstalledPackage,
     Pip,
     PipAuth,
@@ -219,6 +221,7 @@ __all__ = [
     "InstalledPackage",
     "IsolatedKeyring",
     "LATEST",
+    "LEGACY_CERTS",
     "LOOPBACK_HOSTS",
     "LockResult",
     "LockedPackage",
@@ -253,6 +256,7 @@ __all__ = [
     "STORE_VARIABLE",
     "STYLES",
     "TOOLS",
+    "TRUSTSTORE_IP_HOST_BUG",
     "TWINE_ROUTES",
     "TWINE_TOOL",
     "Twine",

@@ -102,12 +102,14 @@ from pytest_privrepo.errors import ClientError, ConfigError
 
 __all__ = [
     "InstalledPackage",
+    "LEGACY_CERTS",
     "PIP_ROUTES",
     "Pip",
     "PipAuth",
     "PipConfigRoute",
     "PipInstallResult",
     "PipKeyringProvider",
+    "TRUSTSTORE_IP_HOST_BUG",
 ]
 
 #: How credentials reach pip: ``"url"`` = percent-encoded userinfo in the index URL
