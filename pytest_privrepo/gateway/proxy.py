@@ -179,6 +179,9 @@ class Gateway:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)
+        # accept() only after the selector saw a connection, which the client may have
+        # reset in between: a blocking accept() would then miss stop()'s wake-up
+        sock.setblocking(False)
         self._sock = sock
         self._thread = threading.Thread(target=self._accept_loop, daemon=True,
                                         name=f"privrepo-gateway-{self.port}")
@@ -329,8 +332,9 @@ class Gateway:
                         continue
                     try:
                         conn, _addr = self._sock.accept()
-                    except OSError:
+                    except OSError:  # BlockingIOError: nothing left to accept
                         continue
+                    conn.setblocking(True)
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     thread = threading.Thread(target=self._serve, args=(conn,), daemon=True,
                                               name=f"privrepo-gateway-conn-{self.port}")

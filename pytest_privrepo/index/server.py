@@ -76,6 +76,10 @@ class _WSGIServer(ThreadedWSGIServer):
         host, port = sock.getsockname()[:2]
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=sock.fileno())
         sock.close()  # werkzeug dup()ed it
+        # accept() only after the selector reported a connection; one that the client
+        # reset in between is gone from the queue, and a blocking accept() would then wait
+        # for the next client, deaf to wake() (stop() would hang for its join timeout).
+        self.socket.setblocking(False)
         # werkzeug reads ssl_context to decide the URL scheme; wrapping happens per connection.
         self.ssl_context = tls_context
         self._tls = tls_context
@@ -88,7 +92,8 @@ class _WSGIServer(ThreadedWSGIServer):
         self._wake_r, self._wake_w = socket.socketpair()
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = self.socket.accept()
+        conn, addr = self.socket.accept()  # BlockingIOError (an OSError): nothing to accept
+        conn.setblocking(True)  # the handler sets its own timeouts
         # A small answer leaves in one write, but a chunked body's last chunk and a file's
         # later blocks are separate writes; with Nagle's algorithm each would wait for the
         # client's delayed ACK (~40 ms per keep-alive request, bench/README.md).
