@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
+from ..gateway.hosts import PYPI_SIMPLE_URL
 from .errors import AuditError
 from .locations import parse_source_url
 from .model import (
@@ -40,9 +41,8 @@ from .model import (
 )
 from .toml_files import array_of_tables, read_toml, table
 
-__all__ = ["PDM_PYPI_URL", "PdmSourceAuth", "pdm_pin_fix", "pdm_source_auth", "read_pdm_project"]
+__all__ = ["PdmSourceAuth", "pdm_pin_fix", "pdm_source_auth", "read_pdm_project"]
 
-PDM_PYPI_URL = "https://pypi.org/simple"
 
 _PLACEHOLDER = re.compile(r"\$\{(.+?)\}")
 
@@ -121,7 +121,7 @@ def read_pdm_project(root: Path) -> ProjectModel:
                          "url): the project installs from PyPI only, there is nothing to audit")
     implicit_pypi = "pypi" not in raw
     if implicit_pypi:
-        sources.insert(0, Source(PYPI, parse_source_url(PYPI, PDM_PYPI_URL, where="pdm"),
+        sources.insert(0, Source(PYPI, parse_source_url(PYPI, PYPI_SIMPLE_URL, where="pdm"),
                                  "implicit, first"))
     lock = read_toml(lock_path, what="pdm.lock", hint="run `pdm lock` and commit it")
     strategy = lock.get("metadata", {}).get("strategy", []) if isinstance(lock.get("metadata"), dict) else []

@@ -32,13 +32,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ..gateway.hosts import PYPI_SIMPLE_URL
 from .errors import AuditError
 from .locations import parse_source_url
 from .model import PYPI, LockedPackage, ProjectModel, RiskySetting, Source
 
-__all__ = ["PIP_PYPI_URL", "REQUIREMENTS", "pip_fix", "read_pip_project"]
+__all__ = ["REQUIREMENTS", "pip_fix", "read_pip_project"]
 
-PIP_PYPI_URL = "https://pypi.org/simple"
 #: The requirements file an audit reads (the project's pinned requirements).
 REQUIREMENTS = "requirements.txt"
 
@@ -98,7 +98,7 @@ class _Reading:
 
     def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self.root = root.resolve()
-        first = env.get("PIP_INDEX_URL") or PIP_PYPI_URL
+        first = env.get("PIP_INDEX_URL") or PYPI_SIMPLE_URL
         where = "PIP_INDEX_URL" if env.get("PIP_INDEX_URL") else "pip's default"
         self.urls: list[tuple[str, str, str]] = [(first, where, "index-url")]
         self.urls += [(u, "PIP_EXTRA_INDEX_URL", "extra-index-url")

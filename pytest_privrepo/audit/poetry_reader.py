@@ -21,6 +21,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from ..gateway.hosts import PYPI_SIMPLE_URL
 from .errors import AuditError
 from .locations import parse_source_url
 from .model import (
@@ -33,11 +34,8 @@ from .model import (
 )
 from .toml_files import array_of_tables, read_toml, table
 
-__all__ = ["PYPI_SIMPLE_URL", "pin_fix", "read_poetry_project"]
+__all__ = ["pin_fix", "read_poetry_project"]
 
-#: The URL the report shows for Poetry's PyPI source (Poetry reads its JSON API at
-#: https://pypi.org/pypi/<name>/json; the stand-in serves both).
-PYPI_SIMPLE_URL = "https://pypi.org/simple"
 
 _PRIORITIES = ("primary", "supplemental", "explicit", "default", "secondary")
 
@@ -63,6 +61,7 @@ def _sources(pyproject: dict[str, Any], path: Path) -> dict[str, Source]:
                              f"(Poetry knows {', '.join(_PRIORITIES)})")
         url = entry.get("url")
         if url is None and name.lower() == "pypi":
+            # shown for Poetry's PyPI, whose JSON API Poetry reads (the stand-in serves both)
             url = PYPI_SIMPLE_URL
         location = parse_source_url(name, url, where=str(path))
         sources[name] = Source(PYPI if location.is_pypi else name, location, priority)

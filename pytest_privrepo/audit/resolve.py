@@ -41,6 +41,7 @@ from ..clients.pdm_project import PdmProject, parse_pdm_lock
 from ..clients.poetry_project import parse_poetry_lock
 from ..clients.result import CommandResult
 from ..clients.uv_project import UvProject
+from ..gateway.hosts import PYPI_SIMPLE_URL
 from ..redact import redact
 from .errors import AuditError
 from .model import PYPI, ProjectModel
@@ -87,7 +88,7 @@ def _source_by_url(model: ProjectModel, url: str | None) -> str:
     for source in model.sources:
         if source.url.rstrip("/") == wanted:
             return source.name
-    if wanted == "https://pypi.org/simple":
+    if wanted == PYPI_SIMPLE_URL:
         return PYPI
     return wanted
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from ..gateway.hosts import PYPI_SIMPLE_URL
 from .errors import AuditError
 from .locations import parse_source_url
 from .model import (
@@ -31,9 +32,8 @@ from .model import (
 )
 from .toml_files import array_of_tables, read_toml, table
 
-__all__ = ["UNNAMED_ROLES", "UV_PYPI_URL", "read_uv_project", "uv_pin_fix"]
+__all__ = ["UNNAMED_ROLES", "read_uv_project", "uv_pin_fix"]
 
-UV_PYPI_URL = "https://pypi.org/simple"
 
 _UNSAFE = ("unsafe-first-match", "unsafe-best-match")
 
@@ -100,7 +100,7 @@ def read_uv_project(root: Path) -> ProjectModel:
         )
     lock = read_toml(lock_path, what="uv.lock", hint="run `uv lock` and commit it")
     if not any(s.is_pypi or s.role in ("default", "index-url") for s in sources):
-        sources.append(Source(PYPI, parse_source_url(PYPI, UV_PYPI_URL, where="uv"), "default"))
+        sources.append(Source(PYPI, parse_source_url(PYPI, PYPI_SIMPLE_URL, where="uv"), "default"))
     by_url = {s.url.rstrip("/"): s for s in sources}
     pkg_entries = array_of_tables(lock, "package", path=lock_path, what="[[package]]")
     locked = {canonicalize_name(str(p.get("name", ""))) for p in pkg_entries}

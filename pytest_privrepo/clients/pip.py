@@ -99,6 +99,7 @@ from pytest_privrepo.clients.indexes import needs_public_roots
 # make_venv's old home: ``from pytest_privrepo.clients.pip import make_venv`` keeps working
 from pytest_privrepo.clients.venv import make_venv, resolve_python  # noqa: F401
 from pytest_privrepo.errors import ClientError, ConfigError
+from pytest_privrepo.gateway.hosts import PYPI_SIMPLE_URL
 
 __all__ = [
     "InstalledPackage",
@@ -133,10 +134,6 @@ PIP_ROUTES: tuple[Route, ...] = ("cli", "env", "file")
 #: works with any pip >= 23.1, ``"import"`` only where pip's interpreter can import
 #: keyring.
 PipKeyringProvider = Literal["subprocess", "import"]
-
-#: pip's default index: written to pip.conf when no index is given, so a global file
-#: cannot replace it.
-PYPI_SIMPLE = "https://pypi.org/simple"
 
 #: First pip with ``--keyring-provider``; older ones never ask the keyring under
 #: --no-input.
@@ -239,7 +236,7 @@ def _as_config(settings: _IndexSettings) -> dict[str, dict[str, str]]:
     them, /etc/pip.conf could add an index, a CA, a trusted host or a proxy to the run,
     or turn the index off (see the module docstring)."""
     values = {
-        "index-url": settings.index_url or PYPI_SIMPLE,
+        "index-url": settings.index_url or PYPI_SIMPLE_URL,
         "extra-index-url": "\n".join(settings.extra_index_urls),
         "find-links": "",
         # Pip.install(no_index=True) passes --no-index, which beats any file.

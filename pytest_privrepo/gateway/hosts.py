@@ -16,6 +16,7 @@ __all__ = [
     "PYPI_FILES_HOST",
     "PYPI_HOST",
     "PYPI_HOSTS",
+    "PYPI_SIMPLE_URL",
     "PYPI_UPLOAD_HOST",
     "check_host_name",
     "default_port",
@@ -26,6 +27,9 @@ __all__ = [
 #: ``repositories/pypi_repository.py``: ``https://pypi.org/``); pip's, uv's and pdm's default
 #: index is ``https://pypi.org/simple``.
 PYPI_HOST = "pypi.org"
+
+#: pip's, uv's and pdm's default index (the one value the runners and the audit use).
+PYPI_SIMPLE_URL = f"https://{PYPI_HOST}/simple"
 
 #: Where PyPI's pages link the distribution files.
 PYPI_FILES_HOST = "files.pythonhosted.org"
